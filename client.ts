@@ -1,0 +1,44 @@
+/**
+ * `parley-client`: flags in, session run, exit code out. Everything else lives in `lib/`.
+ *
+ * Exit codes: 0 when the session ends normally, 1 when it cannot connect, the connection breaks,
+ * or the server's last line was an `ERR`; 2 for bad flags; 130 for Ctrl+C.
+ */
+
+import { clientHelp, parseClientArgs, UsageError, VERSION } from "./lib/cli.ts";
+import { ConnectError, runClient } from "./lib/client.ts";
+import { writeLine } from "./lib/output.ts";
+import { openTerminal } from "./lib/terminal.ts";
+
+/** Runs the client with command-line `args`; resolves with the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseClientArgs(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    writeLine(Deno.stderr, `parley-client: ${error.message} (see --help)`);
+    return 2;
+  }
+  if (command.kind === "help") {
+    writeLine(Deno.stdout, clientHelp());
+    return 0;
+  }
+  if (command.kind === "version") {
+    writeLine(Deno.stdout, `parley-client ${VERSION}`);
+    return 0;
+  }
+  const terminal = openTerminal();
+  try {
+    const outcome = await runClient({ ...command.config, terminal });
+    if (outcome.end === "interrupted") return 130;
+    return outcome.end === "connection lost" || outcome.lastLineWasError ? 1 : 0;
+  } catch (error) {
+    terminal.close();
+    if (!(error instanceof ConnectError)) throw error;
+    writeLine(Deno.stderr, error.message);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

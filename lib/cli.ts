@@ -1,0 +1,283 @@
+/**
+ * Command-line flags of both programs: one table per program drives parsing, validation, defaults
+ * and `--help`, so the three can never disagree.
+ *
+ * Pure: parsing returns a config or throws {@linkcode UsageError}; the entry points decide what to
+ * print and which exit code to use.
+ */
+
+import { parseArgs } from "node:util";
+import denoConfig from "../deno.json" with { type: "json" };
+import type { LogFormat } from "./log.ts";
+import { MODE_NAMES, type ModeName } from "./modes/mode.ts";
+
+/** The version in `deno.json`, embedded when compiled. */
+export const VERSION: string = denoConfig.version;
+
+/** Bad command-line input; its message is one sentence naming the flag. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+type Kind = "text" | "port" | "bytes" | "count" | "seconds" | "flag" | "choice";
+
+interface FlagSpec {
+  name: string;
+  /** Config property, when not the camel-cased name. */
+  key?: string;
+  kind: Kind;
+  /** Placeholder in --help, e.g. `HOST`. */
+  value?: string;
+  default?: string | number | boolean;
+  choices?: readonly string[];
+  multiple?: boolean;
+  help: string;
+}
+
+const COMMON: FlagSpec[] = [
+  { name: "host", kind: "text", value: "HOST", default: "127.0.0.1", help: "address" },
+  { name: "port", kind: "port", value: "PORT", default: 2005, help: "TCP port" },
+];
+
+const SERVER_FLAGS: FlagSpec[] = [
+  { ...COMMON[0], help: "address to listen on (0.0.0.0 or :: for every interface)" },
+  { ...COMMON[1], help: "port to listen on; 0 picks a free one (the log says which)" },
+  {
+    name: "mode",
+    kind: "choice",
+    value: "MODE",
+    choices: MODE_NAMES,
+    default: "console",
+    help: "console: you answer clients; echo: lines come back; chat: a room",
+  },
+  {
+    name: "max-line",
+    kind: "bytes",
+    value: "BYTES",
+    default: 65536,
+    help: "longest line accepted; a longer one gets ERR and a close",
+  },
+  {
+    name: "max-queue",
+    kind: "bytes",
+    value: "BYTES",
+    default: 1048576,
+    help: "bytes queued for a client that is not reading before it is dropped",
+  },
+  {
+    name: "drain-timeout",
+    kind: "seconds",
+    value: "SECONDS",
+    default: 5,
+    help: "how long shutdown may spend flushing queued lines",
+  },
+  {
+    name: "log",
+    kind: "choice",
+    value: "FORMAT",
+    choices: ["text", "json"],
+    default: "text",
+    help: "event log format on stderr",
+  },
+  { name: "quiet", kind: "flag", default: false, help: "do not log each connect and disconnect" },
+];
+
+const CLIENT_FLAGS: FlagSpec[] = [
+  { ...COMMON[0], help: "server address" },
+  { ...COMMON[1], help: "server port" },
+  {
+    name: "connect-timeout",
+    kind: "seconds",
+    value: "SECONDS",
+    default: 5,
+    help: "give up connecting after this long",
+  },
+  {
+    name: "message",
+    key: "messages",
+    kind: "text",
+    value: "TEXT",
+    multiple: true,
+    help: "send this line (repeatable), then stop as if input ended",
+  },
+  {
+    name: "wait",
+    kind: "seconds",
+    value: "SECONDS",
+    default: 5,
+    help: "after input ends, how long to wait for the server's last lines",
+  },
+  {
+    name: "json",
+    kind: "flag",
+    default: false,
+    help: 'print each received line as {"time": ..., "text": ...}',
+  },
+];
+
+const META_FLAGS: FlagSpec[] = [
+  { name: "help", kind: "flag", help: "show this help" },
+  { name: "version", kind: "flag", help: "print the version" },
+];
+
+/** Settings of `parley-server`. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  mode: ModeName;
+  maxLine: number;
+  maxQueue: number;
+  drainTimeout: number;
+  log: LogFormat;
+  quiet: boolean;
+}
+
+/** Settings of `parley-client`. */
+export interface ClientConfig {
+  host: string;
+  port: number;
+  connectTimeout: number;
+  messages: string[];
+  wait: number;
+  json: boolean;
+}
+
+/** What a command line asks for. */
+export type Command<Config> = { kind: "run"; config: Config } | { kind: "help" } | { kind: "version" };
+
+function convert(spec: FlagSpec, raw: string): string | number {
+  const flag = `--${spec.name}`;
+  switch (spec.kind) {
+    case "text":
+      return raw;
+    case "choice":
+      if (!spec.choices!.includes(raw)) {
+        throw new UsageError(`${flag} must be one of ${spec.choices!.join(", ")}, got "${raw}"`);
+      }
+      return raw;
+    case "port": {
+      const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+      if (!(port <= 65535)) {
+        throw new UsageError(`${flag} must be a port number from 0 to 65535, got "${raw}"`);
+      }
+      return port;
+    }
+    case "count": {
+      if (!/^\d{1,9}$/.test(raw)) throw new UsageError(`${flag} must be a whole number, got "${raw}"`);
+      return Number(raw);
+    }
+    case "bytes": {
+      const match = /^(\d{1,12})([kKmM])?(i?B)?$/.exec(raw);
+      const scale = match?.[2] === undefined ? 1 : /k/i.test(match[2]) ? 1024 : 1024 * 1024;
+      const bytes = match ? Number(match[1]) * scale : NaN;
+      if (!(bytes >= 1 && bytes <= 2 ** 31)) {
+        throw new UsageError(
+          `${flag} must be a size in bytes from 1 to 2G (e.g. 65536, 64K, 1M), got "${raw}"`,
+        );
+      }
+      return bytes;
+    }
+    case "seconds": {
+      const seconds = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+      if (!(seconds <= 86400)) {
+        throw new UsageError(`${flag} must be a number of seconds from 0 to 86400, got "${raw}"`);
+      }
+      return seconds;
+    }
+    case "flag":
+      throw new TypeError(`${flag} takes no value`);
+  }
+}
+
+function parse(args: string[], specs: FlagSpec[]): Command<Record<string, unknown>> {
+  const all = [...specs, ...META_FLAGS];
+  // `deno task server -- --port 1` passes the "--" along; npm habits deserve to work.
+  const rest = args[0] === "--" ? args.slice(1) : args;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      strict: true,
+      allowPositionals: false,
+      options: Object.fromEntries(all.map((spec) => [
+        spec.name,
+        { type: spec.kind === "flag" ? "boolean" : "string", multiple: spec.multiple ?? false },
+      ])),
+    });
+  } catch (error) {
+    throw new UsageError(explainParseError(error, all));
+  }
+  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+  const config: Record<string, unknown> = {};
+  for (const spec of specs) {
+    const key = spec.key ?? spec.name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    const raw = values[spec.name];
+    if (raw === undefined) config[key] = spec.multiple ? [] : spec.default;
+    else if (typeof raw === "boolean") config[key] = raw;
+    else if (Array.isArray(raw)) config[key] = raw.map((value) => convert(spec, value));
+    else config[key] = convert(spec, raw);
+  }
+  return { kind: "run", config };
+}
+
+function explainParseError(error: unknown, specs: FlagSpec[]): string {
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  const flag = /'(-[^' ]*)/.exec(message)?.[1] ?? /'([^']*)'/.exec(message)?.[1] ?? "";
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown flag ${flag}`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument "${flag}" (flags start with --)`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
+      const spec = specs.find((s) => flag === `--${s.name}`);
+      return spec?.kind === "flag" ? `${flag} takes no value` : `${flag} needs a value`;
+    }
+    default:
+      return message;
+  }
+}
+
+/** Parses `parley-server` arguments. Throws {@linkcode UsageError}. */
+export function parseServerArgs(args: string[]): Command<ServerConfig> {
+  return parse(args, SERVER_FLAGS) as Command<ServerConfig>;
+}
+
+/** Parses `parley-client` arguments. Throws {@linkcode UsageError}. */
+export function parseClientArgs(args: string[]): Command<ClientConfig> {
+  return parse(args, CLIENT_FLAGS) as Command<ClientConfig>;
+}
+
+function formatHelp(program: string, summary: string, specs: FlagSpec[]): string {
+  const rows = [...specs, ...META_FLAGS].map((spec) => {
+    const left = `--${spec.name}${spec.value ? ` ${spec.value}` : ""}`;
+    const shown = spec.kind !== "flag" && spec.default !== undefined ? ` (default: ${spec.default})` : "";
+    return [left, `${spec.help}${shown}`];
+  });
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  return [
+    `${program} ${VERSION}: ${summary}`,
+    "",
+    `Usage: ${program} [flags]`,
+    "",
+    "Flags:",
+    ...rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`),
+  ].join("\n");
+}
+
+/** `parley-server --help`. */
+export function serverHelp(): string {
+  return formatHelp("parley-server", "a concurrent multi-client TCP line server", SERVER_FLAGS) +
+    "\n\nIn console mode, type /help for the operator's commands.";
+}
+
+/** `parley-client --help`. */
+export function clientHelp(): string {
+  return formatHelp("parley-client", "talk to a line server from the terminal or a script", CLIENT_FLAGS) +
+    "\n\nA line with only . ends the session. Received lines go to stdout, status to stderr.";
+}

@@ -1,0 +1,102 @@
+import { assertEquals, assertMatch } from "./assert.ts";
+import { startServer, TestClient } from "./harness.ts";
+
+async function join(port: number, label: string): Promise<TestClient> {
+  const client = await TestClient.connect(port, { label });
+  await client.lines.waitFor(/^\* welcome, user\d+/);
+  return client;
+}
+
+Deno.test("chat among 10 clients: joins, relays to every other client, leaves", async () => {
+  await using server = await startServer(["--mode", "chat"]);
+  const clients: TestClient[] = [];
+  try {
+    for (let i = 1; i <= 10; i++) {
+      const client = await join(server.port, `user${i}`);
+      for (const other of clients) assertEquals(await other.lines.next(), `* user${i} joined`);
+      clients.push(client);
+    }
+    for (const [i, sender] of clients.entries()) {
+      await sender.send(`hello from ${i + 1}`);
+      for (const receiver of clients) {
+        if (receiver !== sender) {
+          assertEquals(await receiver.lines.next(), `<user${i + 1}> hello from ${i + 1}`);
+        }
+      }
+    }
+    await sender(clients, 0).send("/who");
+    assertEquals(
+      await clients[0].lines.next(),
+      `* online: ${Array.from({ length: 10 }, (_, i) => `user${i + 1}`).join(", ")}`,
+    );
+    const leaver = clients.pop()!;
+    await leaver[Symbol.asyncDispose]();
+    for (const client of clients) assertEquals(await client.lines.next(), "* user10 left");
+  } finally {
+    for (const client of clients) await client[Symbol.asyncDispose]();
+  }
+});
+
+function sender(clients: TestClient[], index: number): TestClient {
+  return clients[index];
+}
+
+Deno.test("chat /nick renames, announces, and rejects taken, reserved and invalid names", async () => {
+  await using server = await startServer(["--mode", "chat"]);
+  await using alice = await join(server.port, "alice");
+  await using bob = await join(server.port, "bob");
+  await alice.lines.waitFor("* user2 joined");
+
+  await alice.send("/nick alice");
+  assertEquals(await alice.lines.next(), "* you are now alice");
+  assertEquals(await bob.lines.next(), "* user1 is now alice");
+
+  await bob.send("/nick ALICE", "/nick user7", "/nick bad name!", `/nick ${"x".repeat(33)}`, "/nick");
+  assertEquals(await bob.lines.next(), "ERR name ALICE is taken");
+  assertEquals(await bob.lines.next(), "ERR name user7 is reserved");
+  assertMatch(await bob.lines.next(), /^ERR invalid name "bad name!"/);
+  assertMatch(await bob.lines.next(), /^ERR invalid name "x{33}"/);
+  assertMatch(await bob.lines.next(), /^ERR invalid name ""/);
+
+  await bob.send("/nick bob_2-b", "hi alice", "//slash is literal", "/dance");
+  assertEquals(await bob.lines.next(), "* you are now bob_2-b");
+  assertEquals(await alice.lines.next(), "* user2 is now bob_2-b");
+  assertEquals(await alice.lines.next(), "<bob_2-b> hi alice");
+  assertEquals(await alice.lines.next(), "<bob_2-b> /slash is literal");
+  assertEquals(await bob.lines.next(), "ERR unknown command /dance; try /help");
+
+  await alice.send("/who");
+  assertEquals(await alice.lines.next(), "* online: alice, bob_2-b");
+});
+
+Deno.test("chat drops a client that stops reading and keeps relaying to the others", async () => {
+  await using server = await startServer(["--mode", "chat", "--max-queue", "256K", "--drain-timeout", "1"]);
+  // A raw socket that never reads: what the server sends it piles up in kernel buffers, then in
+  // the server's output queue for it, until that overflows.
+  const sleeper = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await using talker = await join(server.port, "talker");
+    await using listener = await join(server.port, "listener");
+    await talker.lines.waitFor("* user3 joined");
+    const line = "z".repeat(1000);
+    const count = 20_000;
+    // The talker waits for the listener to receive each batch: both keep up; only the sleeper lags.
+    // The sleeper's leave is announced whenever it overflows, somewhere in the stream.
+    let left = 0;
+    for (let i = 0; i < count; i += 100) {
+      await talker.send(...Array.from({ length: 100 }, (_, j) => `${i + j} ${line}`));
+      for (let j = 0; j < 100; j++) {
+        let received = await listener.lines.next();
+        if (received === "* user1 left") {
+          left++;
+          received = await listener.lines.next();
+        }
+        assertEquals(received, `<user2> ${i + j} ${line}`);
+      }
+    }
+    assertMatch(await server.stderr.waitFor(/#1 disconnected/), /warn: #1 disconnected: output queue full/);
+    if (left === 0) assertEquals(await listener.lines.next(), "* user1 left");
+  } finally {
+    sleeper.close();
+  }
+});

@@ -1,0 +1,89 @@
+import { assertEquals, assertMatch, throws } from "./assert.ts";
+import { clientHelp, parseClientArgs, parseServerArgs, serverHelp, UsageError } from "../lib/cli.ts";
+
+Deno.test("server flags have the documented defaults", () => {
+  assertEquals(parseServerArgs([]), {
+    kind: "run",
+    config: {
+      host: "127.0.0.1",
+      port: 2005,
+      mode: "console",
+      maxLine: 65536,
+      maxQueue: 1048576,
+      drainTimeout: 5,
+      log: "text",
+      quiet: false,
+    },
+  });
+});
+
+Deno.test("server flags are parsed and converted", () => {
+  const command = parseServerArgs([
+    "--mode",
+    "chat",
+    "--port=0",
+    "--max-line",
+    "64K",
+    "--max-queue",
+    "2M",
+    "--quiet",
+  ]);
+  if (command.kind !== "run") throw new Error("expected run");
+  assertEquals(command.config.mode, "chat");
+  assertEquals(command.config.port, 0);
+  assertEquals(command.config.maxLine, 65536);
+  assertEquals(command.config.maxQueue, 2 * 1024 * 1024);
+  assertEquals(command.config.quiet, true);
+});
+
+Deno.test("a leading -- from npm habits is ignored", () => {
+  const command = parseServerArgs(["--", "--mode", "echo"]);
+  assertEquals(command.kind === "run" && command.config.mode, "echo");
+});
+
+Deno.test("bad flags are one sentence naming the flag", () => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /^unknown flag --bogus$/],
+    [["--port", "70000"], /^--port must be a port number from 0 to 65535, got "70000"$/],
+    [["--port", "x"], /--port must be a port number/],
+    [["--mode", "karaoke"], /^--mode must be one of console, echo, chat, got "karaoke"$/],
+    [["--max-line", "0"], /^--max-line must be a size in bytes/],
+    [["--drain-timeout", "-1"], /--drain-timeout needs a value|--drain-timeout must be/],
+    [["--log", "xml"], /^--log must be one of text, json/],
+    [["--port"], /^--port needs a value$/],
+    [["--quiet=yes"], /^--quiet takes no value$/],
+    [["stray"], /^unexpected argument "stray"/],
+  ];
+  for (const [args, pattern] of cases) {
+    assertMatch(throws(() => parseServerArgs(args), UsageError).message, pattern);
+  }
+});
+
+Deno.test("client --message repeats and keeps order", () => {
+  const command = parseClientArgs(["--message", "a", "--message", "b", "--json"]);
+  if (command.kind !== "run") throw new Error("expected run");
+  assertEquals(command.config.messages, ["a", "b"]);
+  assertEquals(command.config.json, true);
+  assertEquals(command.config.wait, 5);
+  assertEquals(command.config.connectTimeout, 5);
+});
+
+Deno.test("--help and --version win over other flags", () => {
+  assertEquals(parseServerArgs(["--mode", "echo", "--help"]), { kind: "help" });
+  assertEquals(parseClientArgs(["--version"]), { kind: "version" });
+});
+
+Deno.test("help lists every flag with its default", () => {
+  const server = serverHelp();
+  for (
+    const flag of ["host", "port", "mode", "max-line", "max-queue", "drain-timeout", "log", "quiet", "help"]
+  ) {
+    assertMatch(server, new RegExp(`--${flag}\\b`));
+  }
+  assertMatch(server, /--port PORT .*\(default: 2005\)/);
+  assertMatch(server, /--max-line BYTES .*\(default: 65536\)/);
+  const client = clientHelp();
+  for (const flag of ["host", "port", "connect-timeout", "message", "wait", "json"]) {
+    assertMatch(client, new RegExp(`--${flag}\\b`));
+  }
+});

@@ -1,0 +1,106 @@
+import { assertEquals, assertMatch } from "./assert.ts";
+import { receivedTexts, runClientProcess, startServer } from "./harness.ts";
+
+Deno.test("piped client sends every line and prints every reply before exiting 0", async () => {
+  await using server = await startServer(["--mode", "echo"]);
+  const result = await runClientProcess(["--port", String(server.port)], "a\nb\n");
+  assertEquals(receivedTexts(result.stdout), ["a", "b"]);
+  assertMatch(result.stderr, /connected to 127\.0\.0\.1:\d+/);
+  assertMatch(result.stderr, /connection closed by server/);
+  assertEquals(result.code, 0);
+});
+
+Deno.test("client stamps each received line and escapes control characters", async () => {
+  await using server = await startServer(["--mode", "echo"]);
+  const result = await runClientProcess([
+    "--port",
+    String(server.port),
+    "--message",
+    "red \x1b[31m alert\x07",
+  ]);
+  assertMatch(result.stdout, /^\[\d\d:\d\d:\d\d\.\d{3}\] red \\e\[31m alert\\x07\n$/);
+  assertEquals(result.code, 0);
+});
+
+Deno.test("client --message sends each line in order, --json prints objects", async () => {
+  await using server = await startServer(["--mode", "echo"]);
+  const result = await runClientProcess([
+    "--port",
+    String(server.port),
+    "--message",
+    "first",
+    "--message",
+    "second \x1b",
+    "--json",
+  ]);
+  const objects = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assertEquals(objects.map((o) => o.text), ["first", "second \x1b"]);
+  for (const o of objects) assertMatch(o.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assertEquals(result.code, 0);
+});
+
+Deno.test("client stops at a line with only a dot", async () => {
+  await using server = await startServer(["--mode", "echo"]);
+  const result = await runClientProcess(["--port", String(server.port)], "one\n.\nnever sent\n");
+  assertEquals(receivedTexts(result.stdout), ["one"]);
+  assertEquals(result.code, 0);
+  await server.stderr.waitFor(/#1 disconnected: client closed \(1 lines in/);
+});
+
+Deno.test("client exits 1 when the server's last line is an ERR", async () => {
+  await using server = await startServer(["--mode", "echo", "--max-line", "10"]);
+  const result = await runClientProcess(["--port", String(server.port), "--message", "far too long for ten"]);
+  assertEquals(receivedTexts(result.stdout), ["ERR line too long (max 10 bytes)"]);
+  assertEquals(result.code, 1);
+});
+
+Deno.test("client prints chat lines from others while its own input is still open", async () => {
+  await using server = await startServer(["--mode", "chat"]);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      new URL("../client.ts", import.meta.url).pathname,
+      "--port",
+      String(server.port),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const { LineReader, TestClient } = await import("./harness.ts");
+  const stdout = new LineReader(child.stdout, "client stdout");
+  const writer = child.stdin.getWriter();
+  try {
+    assertMatch(await stdout.next(), /\* welcome, user1/);
+    await using other = await TestClient.connect(server.port);
+    assertMatch(await stdout.next(), /\* user2 joined$/);
+    await other.send("ping while you type");
+    assertMatch(await stdout.next(), /<user2> ping while you type$/);
+  } finally {
+    await writer.close();
+    assertEquals((await child.status).code, 0);
+    await stdout.rest();
+  }
+});
+
+Deno.test("client that cannot connect says so in one sentence and exits 1", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const result = await runClientProcess(["--port", String(port)]);
+  assertEquals(
+    result.stderr,
+    `cannot connect to 127.0.0.1:${port}: connection refused (is the server running? start one with: deno task server)\n`,
+  );
+  assertEquals(result.code, 1);
+});
+
+Deno.test("client rejects a bad flag with exit 2", async () => {
+  const result = await runClientProcess(["--port", "many"]);
+  assertEquals(
+    result.stderr,
+    'parley-client: --port must be a port number from 0 to 65535, got "many" (see --help)\n',
+  );
+  assertEquals(result.code, 2);
+});

@@ -1,0 +1,81 @@
+import { assertEquals, assertMatch } from "./assert.ts";
+import { startServer, TestClient } from "./harness.ts";
+
+const STAMP = String.raw`\[\d\d:\d\d:\d\d\.\d{3}\]`;
+
+Deno.test("console shows received lines and replies to the client that spoke last", async () => {
+  await using server = await startServer(["--mode", "console"], { stdin: true });
+  await using first = await TestClient.connect(server.port);
+  await using second = await TestClient.connect(server.port);
+
+  await first.send("hello from one");
+  assertMatch(await server.stdout.next(), new RegExp(`^${STAMP} #1 127\\.0\\.0\\.1:\\d+ > hello from one$`));
+  await server.type("hi one");
+  assertEquals(await first.lines.next(), "hi one");
+
+  await second.send("and from two \x1b[2J");
+  assertMatch(await server.stdout.next(), new RegExp(`#2 127\\.0\\.0\\.1:\\d+ > and from two \\\\e\\[2J$`));
+  await server.type("hi two");
+  assertEquals(await second.lines.next(), "hi two");
+
+  await server.type("@1 direct to one");
+  assertEquals(await first.lines.next(), "direct to one");
+  await server.type("/all everyone");
+  assertEquals(await first.lines.next(), "everyone");
+  assertEquals(await second.lines.next(), "everyone");
+  await server.type("//slash");
+  assertEquals(await second.lines.next(), "/slash");
+});
+
+Deno.test("console /list, /kick and . manage clients", async () => {
+  await using server = await startServer(["--mode", "console"], { stdin: true });
+  await using first = await TestClient.connect(server.port);
+  await using second = await TestClient.connect(server.port);
+  await first.send("one");
+  await server.stdout.waitFor(/#1 .* > one$/);
+  await second.send("two", "three");
+  await server.stdout.waitFor(/#2 .* > three$/);
+
+  await server.type("/list");
+  assertMatch(await server.stdout.next(), /^ ID +ADDRESS +SINCE +IN +OUT$/);
+  assertMatch(await server.stdout.next(), /^ #1 +127\.0\.0\.1:\d+ +\d\d:\d\d:\d\d\.\d{3} +1 +0$/);
+  assertMatch(await server.stdout.next(), /^\*#2 +127\.0\.0\.1:\d+ +\d\d:\d\d:\d\d\.\d{3} +2 +0$/);
+
+  await server.type(".");
+  assertEquals(await second.lines.rest(), ["* the operator ended the conversation"]);
+  await server.stderr.waitFor(/#2 disconnected: operator ended the conversation/);
+
+  await server.type("no one to reply to");
+  assertMatch(await server.stdout.next(), /^! no current client/);
+
+  await server.type("/kick 1");
+  assertEquals(await first.lines.rest(), ["* disconnected by the operator"]);
+  await server.type("/kick 1");
+  assertMatch(await server.stdout.next(), /^! no client #1/);
+  await server.type("@9 anyone?");
+  assertMatch(await server.stdout.next(), /^! no client #9; .*nothing sent/);
+  await server.type("/list");
+  assertEquals(await server.stdout.next(), "no clients connected");
+});
+
+Deno.test("console /quit shuts down gracefully and a client's . ends its conversation", async () => {
+  await using server = await startServer(["--mode", "console"], { stdin: true });
+  await using leaver = await TestClient.connect(server.port);
+  await using stayer = await TestClient.connect(server.port);
+  await leaver.send(".");
+  assertEquals(await leaver.lines.rest(), []);
+  await server.stderr.waitFor(/#1 disconnected: client ended the conversation/);
+  await server.type("/quit");
+  assertEquals(await stayer.lines.rest(), ["* server shutting down"]);
+  assertEquals((await server.status).code, 0);
+  await server.stderr.waitFor(/served 2 connections/);
+});
+
+Deno.test("console keeps serving after the operator's input ends", async () => {
+  await using server = await startServer(["--mode", "console"], { stdin: true });
+  await server.closeStdin();
+  await server.stderr.waitFor(/operator input ended; still serving/);
+  await using client = await TestClient.connect(server.port);
+  await client.send("anyone home?");
+  await server.stdout.waitFor(/> anyone home\?$/);
+});
