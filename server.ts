@@ -53,20 +53,37 @@ export async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSigint);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSigterm);
 
+  const logger = createLogger({
+    format: config.log,
+    quiet: config.quiet,
+    write: (line) => writeLine(Deno.stderr, line),
+  });
+  // Connections turn their failures into close reasons, so this should never fire; if a bug lets
+  // one through, it must cost a log line, not every client their connection.
+  const onUnhandled = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    const reason = event.reason instanceof Error
+      ? event.reason.stack ?? event.reason.message
+      : String(event.reason);
+    logger.error("unhandled_rejection", `internal error (unhandled rejection): ${reason}`);
+  };
+  globalThis.addEventListener("unhandledrejection", onUnhandled);
+
   const server = serve(listener, {
     mode: config.mode,
     maxLine: config.maxLine,
     maxQueue: config.maxQueue,
     drainTimeout: config.drainTimeout,
-    logger: createLogger({
-      format: config.log,
-      quiet: config.quiet,
-      write: (line) => writeLine(Deno.stderr, line),
-    }),
+    maxConns: config.maxConns,
+    maxConnsPerIp: config.maxConnsPerIp,
+    idleTimeout: config.idleTimeout,
+    lineTimeout: config.lineTimeout,
+    logger,
     signal: shutdown.signal,
     operator: { input: Deno.stdin.readable, print: (line) => writeLine(Deno.stdout, line) },
   });
   await server.finished;
+  globalThis.removeEventListener("unhandledrejection", onUnhandled);
   Deno.removeSignalListener("SIGINT", onSigint);
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSigterm);
   return 0;

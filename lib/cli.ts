@@ -34,6 +34,8 @@ interface FlagSpec {
   default?: string | number | boolean;
   choices?: readonly string[];
   multiple?: boolean;
+  /** Smallest value a `count` may take. @default {0} */
+  min?: number;
   help: string;
 }
 
@@ -73,6 +75,35 @@ const SERVER_FLAGS: FlagSpec[] = [
     value: "SECONDS",
     default: 5,
     help: "how long shutdown may spend flushing queued lines",
+  },
+  {
+    name: "max-conns",
+    kind: "count",
+    value: "N",
+    default: 10000,
+    min: 1,
+    help: "most connections at once; more get ERR server full",
+  },
+  {
+    name: "max-conns-per-ip",
+    kind: "count",
+    value: "N",
+    default: 0,
+    help: "most connections at once from one address (0: no limit)",
+  },
+  {
+    name: "idle-timeout",
+    kind: "seconds",
+    value: "SECONDS",
+    default: 0,
+    help: "close a client that has sent nothing for this long (0: never)",
+  },
+  {
+    name: "line-timeout",
+    kind: "seconds",
+    value: "SECONDS",
+    default: 30,
+    help: "close a client that takes longer than this to finish a line it started (0: never)",
   },
   {
     name: "log",
@@ -131,6 +162,10 @@ export interface ServerConfig {
   maxLine: number;
   maxQueue: number;
   drainTimeout: number;
+  maxConns: number;
+  maxConnsPerIp: number;
+  idleTimeout: number;
+  lineTimeout: number;
   log: LogFormat;
   quiet: boolean;
 }
@@ -166,7 +201,10 @@ function convert(spec: FlagSpec, raw: string): string | number {
       return port;
     }
     case "count": {
-      if (!/^\d{1,9}$/.test(raw)) throw new UsageError(`${flag} must be a whole number, got "${raw}"`);
+      const min = spec.min ?? 0;
+      if (!/^\d{1,9}$/.test(raw) || Number(raw) < min) {
+        throw new UsageError(`${flag} must be a whole number from ${min}, got "${raw}"`);
+      }
       return Number(raw);
     }
     case "bytes": {

@@ -34,6 +34,10 @@ export interface ConnectionOptions {
   maxQueue: number;
   /** How long a closing connection may take to flush what is queued, in milliseconds. */
   drainTimeoutMs: number;
+  /** Close a client that has sent nothing for this long, in milliseconds; 0 for never. */
+  idleTimeoutMs?: number;
+  /** Close a client that takes longer than this to finish a line it started; 0 for never. */
+  lineTimeoutMs?: number;
   /** Called once, synchronously, when the connection starts closing. */
   onClose?: (conn: Connection, reason: string) => void;
 }
@@ -43,6 +47,8 @@ export class Connection {
   readonly id: number;
   /** The client's address, `host:port`. */
   readonly remote: string;
+  /** The client's IP address. */
+  readonly remoteHostname: string;
   readonly connectedAt: Temporal.Instant = Temporal.Now.instant();
 
   #conn: Deno.TcpConn;
@@ -56,11 +62,15 @@ export class Connection {
   #linesIn = 0;
   #linesOut = 0;
   #violation = false;
+  #lastInputAt = performance.now();
+  #lineStartedAt = 0;
+  #paused = false;
 
   constructor(conn: Deno.TcpConn, options: ConnectionOptions) {
     this.#conn = conn;
     this.#options = options;
     this.id = options.id;
+    this.remoteHostname = conn.remoteAddr.hostname;
     this.remote = formatAddress(conn.remoteAddr.hostname, conn.remoteAddr.port);
     try {
       // Lines are small and interactive: never let Nagle hold one back waiting for an ACK.
@@ -109,7 +119,7 @@ export class Connection {
     this.#append(line);
     if (this.queuedBytes > this.#options.maxQueue) {
       this.#outLength = 0;
-      this.#reject("output queue full", `output queue full (max ${this.#options.maxQueue} bytes)`);
+      this.reject("output queue full", `output queue full (max ${this.#options.maxQueue} bytes)`);
       return;
     }
     this.#writing ??= this.#drain();
@@ -145,7 +155,10 @@ export class Connection {
     let buffer = new Uint8Array(MIN_READ);
     try {
       while (this.#closeReason === null) {
+        // While we are not reading, the client's silence is ours, not its: timeouts wait.
+        this.#paused = true;
         while (this.queuedBytes >= highWater && this.#writing !== null) await this.#writing;
+        this.#paused = false;
         if (this.#closeReason !== null) break;
         const n = await this.#conn.read(buffer);
         // Bytes that arrive after closing began are not served: the client is told why instead.
@@ -154,16 +167,23 @@ export class Connection {
           this.close("client closed");
           break;
         }
+        const now = performance.now();
+        const linesBefore = this.#linesIn;
+        this.#lastInputAt = now;
         framer.push(buffer.subarray(0, n), deliver);
+        // A line starts with its first byte: a read that finished lines and began another restarts
+        // the clock, a read that only added to the unfinished line does not.
+        if (framer.buffered === 0) this.#lineStartedAt = 0;
+        else if (this.#lineStartedAt === 0 || this.#linesIn !== linesBefore) this.#lineStartedAt = now;
         if (n === buffer.length && buffer.length < MAX_READ) buffer = new Uint8Array(buffer.length * 2);
         else if (n < buffer.length / 8 && buffer.length > MIN_READ) {
           buffer = new Uint8Array(buffer.length / 2);
         }
       }
     } catch (error) {
-      if (error instanceof LineTooLongError) this.#reject("line too long", error.message);
+      if (error instanceof LineTooLongError) this.reject("line too long", error.message);
       else if (isDisconnect(error)) this.#abort(describeNetError(error));
-      else {this.#reject(
+      else {this.reject(
           `internal error: ${error instanceof Error ? error.message : String(error)}`,
           "internal error",
         );}
@@ -172,10 +192,25 @@ export class Connection {
   }
 
   /** Closes for breaking a limit: `ERR <message>` is the last line the client gets. */
-  #reject(reason: string, message: string): void {
+  reject(reason: string, message: string): void {
     if (this.#closeReason !== null) return;
     this.#violation = true;
     this.close(reason, `ERR ${message}`);
+  }
+
+  /**
+   * Closes the connection if it has been silent past the idle timeout, or has spent longer than
+   * the line timeout on one line (slowloris). The server calls it periodically for every client,
+   * which is cheaper than a timer per read.
+   */
+  enforceTimeouts(now: number = performance.now()): void {
+    if (this.#closeReason !== null || this.#paused) return;
+    const { idleTimeoutMs = 0, lineTimeoutMs = 0 } = this.#options;
+    if (lineTimeoutMs > 0 && this.#lineStartedAt > 0 && now - this.#lineStartedAt > lineTimeoutMs) {
+      this.reject("line timeout", "line timeout");
+    } else if (idleTimeoutMs > 0 && now - this.#lastInputAt > idleTimeoutMs) {
+      this.reject("idle timeout", "idle timeout");
+    }
   }
 
   #append(line: string | Uint8Array): void {

@@ -40,6 +40,14 @@ export interface ServeOptions {
   maxQueue?: number;
   /** How long shutdown waits for queued lines to be flushed, in seconds. @default {5} */
   drainTimeout?: number;
+  /** Most connections at once; more are refused with `ERR server full`. @default {10000} */
+  maxConns?: number;
+  /** Most connections at once from one address; 0 for no limit. @default {0} */
+  maxConnsPerIp?: number;
+  /** Seconds a client may stay silent; 0 for no limit. @default {0} */
+  idleTimeout?: number;
+  /** Seconds a client may take to finish a line it started; 0 for no limit. @default {30} */
+  lineTimeout?: number;
   logger: Logger;
   /** Aborting it shuts the server down; its reason (a string) is logged. */
   signal?: AbortSignal;
@@ -55,6 +63,11 @@ export interface ServeSummary {
 }
 
 const MAX_ACCEPT_BACKOFF_MS = 1000;
+
+/** How often timeouts are checked: a tenth of the shortest, between 50 ms and 1 s. */
+function sweepInterval(timeoutsMs: number[]): number {
+  return Math.min(1000, Math.max(50, Math.min(...timeoutsMs) / 10));
+}
 
 /** Starts serving on `listener`. */
 export function serve(listener: Deno.TcpListener, options: ServeOptions): Server {
@@ -77,19 +90,35 @@ export class Server implements AsyncDisposable {
   #stop = new AbortController();
   #nextId = 1;
   #summary: ServeSummary = { connections: 0, linesIn: 0, linesOut: 0 };
+  #maxConns: number;
+  #maxConnsPerIp: number;
+  #perIp = new Map<string, number>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(listener: Deno.TcpListener, options: ServeOptions) {
     const { mode = "console", maxLine = 65536, maxQueue = 1 << 20, drainTimeout = 5, logger } = options;
+    const { maxConns = 10000, maxConnsPerIp = 0, idleTimeout = 0, lineTimeout = 30 } = options;
     this.#listener = listener;
     this.#logger = logger;
+    this.#maxConns = maxConns;
+    this.#maxConnsPerIp = maxConnsPerIp;
     this.addr = listener.addr;
     this.#connectionOptions = {
       maxLine,
       maxQueue,
       drainTimeoutMs: drainTimeout * 1000,
+      idleTimeoutMs: idleTimeout * 1000,
+      lineTimeoutMs: lineTimeout * 1000,
       onClose: (conn, reason) => this.#left(conn, reason),
     };
     this.#mode = this.#createMode(mode, options.operator);
+    const timeouts = [idleTimeout, lineTimeout].filter((t) => t > 0).map((t) => t * 1000);
+    if (timeouts.length > 0) {
+      this.#sweeper = setInterval(() => {
+        const now = performance.now();
+        for (const conn of this.#room) conn.enforceTimeouts(now);
+      }, sweepInterval(timeouts));
+    }
 
     const address = formatAddress(this.addr.hostname, this.addr.port);
     logger.info("listening", `listening on ${address} (${mode} mode)`, {
@@ -121,6 +150,7 @@ export class Server implements AsyncDisposable {
         open: this.#room.size,
       });
       this.#stop.abort();
+      clearInterval(this.#sweeper);
       try {
         this.#listener.close();
       } catch {
@@ -214,6 +244,21 @@ export class Server implements AsyncDisposable {
   }
 
   #start(tcp: Deno.TcpConn): void {
+    const ip = tcp.remoteAddr.hostname;
+    const fromIp = this.#perIp.get(ip) ?? 0;
+    if (this.#room.size >= this.#maxConns) {
+      this.#refuse(tcp, "server full", `server full (max ${this.#maxConns} connections)`);
+      return;
+    }
+    if (this.#maxConnsPerIp > 0 && fromIp >= this.#maxConnsPerIp) {
+      this.#refuse(
+        tcp,
+        "too many connections from one address",
+        `too many connections from ${ip} (max ${this.#maxConnsPerIp})`,
+      );
+      return;
+    }
+    this.#perIp.set(ip, fromIp + 1);
     const conn = new Connection(tcp, { id: this.#nextId++, ...this.#connectionOptions });
     this.#room.add(conn);
     this.#summary.connections++;
@@ -242,8 +287,22 @@ export class Server implements AsyncDisposable {
     this.#tasks.add(task);
   }
 
+  /** Turns a connection away at the door: it gets one ERR line and is never served. */
+  #refuse(tcp: Deno.TcpConn, reason: string, message: string): void {
+    const { maxLine, maxQueue, drainTimeoutMs } = this.#connectionOptions;
+    const conn = new Connection(tcp, { id: 0, maxLine, maxQueue, drainTimeoutMs });
+    this.#logger.warn("refused", `refused ${conn.remote}: ${reason}`, { remote: conn.remote, reason });
+    conn.reject(reason, message);
+    const task = conn.closed.then(() => void this.#tasks.delete(task));
+    this.#tasks.add(task);
+  }
+
   #left(conn: Connection, reason: string): void {
     this.#room.delete(conn);
+    const ip = conn.remoteHostname;
+    const fromIp = (this.#perIp.get(ip) ?? 1) - 1;
+    if (fromIp > 0) this.#perIp.set(ip, fromIp);
+    else this.#perIp.delete(ip);
     // At shutdown everyone leaves at once; telling each client about the others is noise.
     if (!this.#stop.signal.aborted) this.#mode.leave(conn, reason);
   }
