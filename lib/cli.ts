@@ -147,6 +147,19 @@ const CLIENT_FLAGS: FlagSpec[] = [
     default: false,
     help: 'print each received line as {"time": ..., "text": ...}',
   },
+  {
+    name: "reconnect",
+    kind: "flag",
+    default: false,
+    help: "when the server goes away, connect again (back-off 0.1 s to 5 s, with jitter)",
+  },
+  {
+    name: "reconnect-attempts",
+    kind: "count",
+    value: "N",
+    default: 0,
+    help: "with --reconnect, give up after N failed connects in a row (0: never)",
+  },
 ];
 
 const META_FLAGS: FlagSpec[] = [
@@ -178,6 +191,8 @@ export interface ClientConfig {
   messages: string[];
   wait: number;
   json: boolean;
+  reconnect: boolean;
+  reconnectAttempts: number;
 }
 
 /** What a command line asks for. */

@@ -12,6 +12,7 @@
  * ends the loop.
  */
 
+import { backoffDelay } from "./backoff.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { readOperatorLines } from "./console.ts";
 import type { Logger } from "./log.ts";
@@ -62,7 +63,8 @@ export interface ServeSummary {
   linesOut: number;
 }
 
-const MAX_ACCEPT_BACKOFF_MS = 1000;
+/** After accept errors: 5 ms, doubling, at most one second. */
+const ACCEPT_BACKOFF = { initialMs: 5, maxMs: 1000 };
 
 /** How often timeouts are checked: a tenth of the shortest, between 50 ms and 1 s. */
 function sweepInterval(timeoutsMs: number[]): number {
@@ -205,7 +207,6 @@ export class Server implements AsyncDisposable {
 
   async #acceptLoop(): Promise<void> {
     const stopped = this.#stop.signal;
-    let backoffMs = 0;
     let failures = 0;
     while (!stopped.aborted) {
       let tcp: Deno.TcpConn;
@@ -219,20 +220,18 @@ export class Server implements AsyncDisposable {
           break;
         }
         failures++;
-        if (backoffMs === 0) {
+        if (failures === 1) {
           this.#logger.warn("accept_error", `accept failed: ${describeNetError(error)}; backing off`, {
             error: describeNetError(error),
           });
         }
-        backoffMs = Math.min(Math.max(backoffMs * 2, 5), MAX_ACCEPT_BACKOFF_MS);
-        await delay(backoffMs, stopped);
+        await delay(backoffDelay(failures, ACCEPT_BACKOFF), stopped);
         continue;
       }
       if (failures > 0) {
         this.#logger.info("accept_recovered", `accepting again after ${failures} failed accepts`, {
           failures,
         });
-        backoffMs = 0;
         failures = 0;
       }
       if (stopped.aborted) {
