@@ -10,6 +10,11 @@ const ROOT = new URL("..", import.meta.url);
 export const SERVER_PATH = new URL("server.ts", ROOT).pathname;
 export const CLIENT_PATH = new URL("client.ts", ROOT).pathname;
 
+/** Tests of Linux facilities (/proc, prlimit, OpenBSD netcat) run only there. */
+export const LINUX = Deno.build.os === "linux";
+/** Windows has no POSIX signals (SIGTERM, SIGINT to another process) nor bash. */
+export const WINDOWS = Deno.build.os === "windows";
+
 /** Default deadline for one expected line. */
 export const LINE_TIMEOUT_MS = 10_000;
 

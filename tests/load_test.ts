@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { startServer, TestClient } from "./harness.ts";
+import { LINUX, startServer, TestClient, WINDOWS } from "./harness.ts";
 
 const encoder = new TextEncoder();
 
@@ -11,7 +11,9 @@ async function rss(pid: number): Promise<number> {
 
 const MiB = 1024 * 1024;
 
-Deno.test("SIGTERM under load: every line read before shutdown is answered, then the notice", async () => {
+Deno.test("SIGTERM under load: every line read before shutdown is answered, then the notice", {
+  ignore: WINDOWS,
+}, async () => {
   await using server = await startServer(["--mode", "echo", "--quiet"]);
   const clients = await Promise.all(Array.from({ length: 100 }, () => TestClient.connect(server.port)));
   try {
@@ -54,7 +56,7 @@ Deno.test("SIGTERM under load: every line read before shutdown is answered, then
   }
 });
 
-Deno.test("a second SIGINT during a stuck drain exits at once with 130", async () => {
+Deno.test("a second SIGINT during a stuck drain exits at once with 130", { ignore: WINDOWS }, async () => {
   await using server = await startServer(["--mode", "echo", "--drain-timeout", "60"]);
   // A client that sends far more than it reads leaves the drain with something it cannot flush.
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
@@ -135,7 +137,9 @@ async function flood(pid: number, talker: TestClient, listener: TestClient, coun
   return Math.max(peak, await rss(pid));
 }
 
-Deno.test("chat: a slow consumer during a flood costs at most its queue in memory; others get every line", async () => {
+Deno.test("chat: a slow consumer during a flood costs at most its queue in memory; others get every line", {
+  ignore: !LINUX,
+}, async () => {
   await using server = await startServer([
     "--mode",
     "chat",
@@ -167,40 +171,46 @@ Deno.test("chat: a slow consumer during a flood costs at most its queue in memor
   }
 });
 
-Deno.test("echo: a client that pipelines without reading is back-pressured, not buffered", async () => {
-  await using server = await startServer(["--mode", "echo", "--quiet", "--max-queue", "1M"]);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-  try {
-    const before = await rss(server.pid);
-    const chunk = encoder.encode("0123456789abcdef0123456789abcdef0123456789abcdef012345678\n".repeat(16384));
-    const total = 64; // chunks of ~0.9 MiB: ~60 MiB that the server must not hold
-    let written = 0;
-    const writing = (async () => {
-      for (let i = 0; i < total; i++) {
-        let offset = 0;
-        while (offset < chunk.length) offset += await conn.write(chunk.subarray(offset));
-        written++;
+Deno.test(
+  "echo: a client that pipelines without reading is back-pressured, not buffered",
+  { ignore: !LINUX },
+  async () => {
+    await using server = await startServer(["--mode", "echo", "--quiet", "--max-queue", "1M"]);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    try {
+      const before = await rss(server.pid);
+      const chunk = encoder.encode(
+        "0123456789abcdef0123456789abcdef0123456789abcdef012345678\n".repeat(16384),
+      );
+      const total = 64; // chunks of ~0.9 MiB: ~60 MiB that the server must not hold
+      let written = 0;
+      const writing = (async () => {
+        for (let i = 0; i < total; i++) {
+          let offset = 0;
+          while (offset < chunk.length) offset += await conn.write(chunk.subarray(offset));
+          written++;
+        }
+      })();
+      // Wait until the writes stall: the server has stopped reading from us.
+      let last = -1;
+      while (written !== last) {
+        last = written;
+        await new Promise((resolve) => setTimeout(resolve, 300));
       }
-    })();
-    // Wait until the writes stall: the server has stopped reading from us.
-    let last = -1;
-    while (written !== last) {
-      last = written;
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert(written < total, "the server read everything without anyone reading replies");
+      const growth = (await rss(server.pid)) - before;
+      assert(growth < 1 * MiB + 24 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB with a 1 MiB queue`);
+      // Now read: every reply arrives and the writer finishes.
+      let received = 0;
+      const buffer = new Uint8Array(1 << 20);
+      while (received < total * chunk.length) {
+        const n = await conn.read(buffer);
+        if (n === null) throw new Error("closed early");
+        received += n;
+      }
+      await writing;
+    } finally {
+      conn.close();
     }
-    assert(written < total, "the server read everything without anyone reading replies");
-    const growth = (await rss(server.pid)) - before;
-    assert(growth < 1 * MiB + 24 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB with a 1 MiB queue`);
-    // Now read: every reply arrives and the writer finishes.
-    let received = 0;
-    const buffer = new Uint8Array(1 << 20);
-    while (received < total * chunk.length) {
-      const n = await conn.read(buffer);
-      if (n === null) throw new Error("closed early");
-      received += n;
-    }
-    await writing;
-  } finally {
-    conn.close();
-  }
-});
+  },
+);

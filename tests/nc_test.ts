@@ -4,7 +4,7 @@
  */
 
 import { assertEquals, assertMatch } from "./assert.ts";
-import { LineReader, runToEnd, startServer, TestClient } from "./harness.ts";
+import { LineReader, LINUX, runToEnd, startServer, TestClient } from "./harness.ts";
 
 function spawnNc(
   port: number,
@@ -21,7 +21,7 @@ function spawnNc(
 
 const encoder = new TextEncoder();
 
-Deno.test("nc gets its lines echoed, CRLF (-C) included", async () => {
+Deno.test("nc gets its lines echoed, CRLF (-C) included", { ignore: !LINUX }, async () => {
   await using server = await startServer(["--mode", "echo"]);
   const plain = await runToEnd(["-N", "127.0.0.1", String(server.port)], {
     program: "nc",
@@ -35,7 +35,7 @@ Deno.test("nc gets its lines echoed, CRLF (-C) included", async () => {
   assertEquals(crlf.stdout, "three\n");
 });
 
-Deno.test("nc takes part in a chat", async () => {
+Deno.test("nc takes part in a chat", { ignore: !LINUX }, async () => {
   await using server = await startServer(["--mode", "chat"]);
   const nc = spawnNc(server.port);
   try {
@@ -56,19 +56,23 @@ Deno.test("nc takes part in a chat", async () => {
   }
 });
 
-Deno.test("nc talks with the operator in console mode until the operator types .", async () => {
-  await using server = await startServer(["--mode", "console"], { stdin: true });
-  const nc = spawnNc(server.port);
-  try {
-    await nc.stdin.write(encoder.encode("hello operator\n"));
-    await server.stdout.waitFor(/#1 127\.0\.0\.1:\d+ > hello operator$/);
-    await server.type("hello nc");
-    assertEquals(await nc.stdout.next(), "hello nc");
-    await server.type(".");
-    assertEquals(await nc.stdout.next(), "* the operator ended the conversation");
-    await server.stderr.waitFor(/#1 disconnected: operator ended the conversation/);
-  } finally {
-    await nc.stdin.close().catch(() => {/* nc exited when the server closed */});
-    await nc.child.status;
-  }
-});
+Deno.test(
+  "nc talks with the operator in console mode until the operator types .",
+  { ignore: !LINUX },
+  async () => {
+    await using server = await startServer(["--mode", "console"], { stdin: true });
+    const nc = spawnNc(server.port);
+    try {
+      await nc.stdin.write(encoder.encode("hello operator\n"));
+      await server.stdout.waitFor(/#1 127\.0\.0\.1:\d+ > hello operator$/);
+      await server.type("hello nc");
+      assertEquals(await nc.stdout.next(), "hello nc");
+      await server.type(".");
+      assertEquals(await nc.stdout.next(), "* the operator ended the conversation");
+      await server.stderr.waitFor(/#1 disconnected: operator ended the conversation/);
+    } finally {
+      await nc.stdin.close().catch(() => {/* nc exited when the server closed */});
+      await nc.child.status;
+    }
+  },
+);
