@@ -23,6 +23,8 @@ const encoder = new TextEncoder();
 /** Read buffer sizes: small while idle, doubled while reads fill it. */
 const MIN_READ = 1024;
 const MAX_READ = 64 * 1024;
+/** Output buffers up to this size are kept for reuse. */
+const SPARE_LIMIT = 16 * 1024;
 
 /** Options for a {@linkcode Connection}. */
 export interface ConnectionOptions {
@@ -55,6 +57,10 @@ export class Connection {
   #options: ConnectionOptions;
   #out: Uint8Array = EMPTY;
   #outLength = 0;
+  /** The buffer of the last finished write, reused for the next one while it is small. */
+  #spare: Uint8Array = EMPTY;
+  /** True while the lines of one read are being handed to the mode. */
+  #dispatching = false;
   #inFlight = 0;
   #writing: Promise<void> | null = null;
   #closeReason: string | null = null;
@@ -122,7 +128,9 @@ export class Connection {
       this.reject("output queue full", `output queue full (max ${this.#options.maxQueue} bytes)`);
       return;
     }
-    this.#writing ??= this.#drain();
+    // Replies to the lines of a read leave together after the read (see serve()); lines from
+    // elsewhere wait one microtask so that the rest of a broadcast joins them.
+    if (!this.#dispatching) this.#writing ??= this.#drain(true);
   }
 
   /**
@@ -134,7 +142,7 @@ export class Connection {
     this.#closeReason = reason;
     if (farewell !== undefined) {
       this.#append(farewell);
-      this.#writing ??= this.#drain();
+      this.#writing ??= this.#drain(true);
     }
     this.#options.onClose?.(this, reason);
     void this.#finish();
@@ -170,7 +178,13 @@ export class Connection {
         const now = performance.now();
         const linesBefore = this.#linesIn;
         this.#lastInputAt = now;
-        framer.push(buffer.subarray(0, n), deliver);
+        this.#dispatching = true;
+        try {
+          framer.push(buffer.subarray(0, n), deliver);
+        } finally {
+          this.#dispatching = false;
+        }
+        if (this.#outLength > 0) this.#writing ??= this.#drain(false);
         // A line starts with its first byte: a read that finished lines and began another restarts
         // the clock, a read that only added to the unfinished line does not.
         if (framer.buffered === 0) this.#lineStartedAt = 0;
@@ -234,19 +248,24 @@ export class Connection {
     this.#out = grown;
   }
 
-  async #drain(): Promise<void> {
-    // Let the rest of the current job (the other lines of a chunk, the rest of a broadcast) queue
-    // its lines first, so they leave in one write.
-    await null;
+  async #drain(deferred: boolean): Promise<void> {
+    // Let the rest of the current job (the rest of a broadcast) queue its lines first, so that
+    // they leave in one write.
+    if (deferred) await null;
     try {
       while (this.#outLength > 0) {
-        const out = this.#out.subarray(0, this.#outLength);
+        const buffer = this.#out;
+        const out = buffer.subarray(0, this.#outLength);
         this.#inFlight = out.length;
-        this.#out = EMPTY;
+        this.#out = this.#spare;
+        this.#spare = EMPTY;
         this.#outLength = 0;
         let written = 0;
         while (written < out.length) written += await this.#conn.write(out.subarray(written));
         this.#inFlight = 0;
+        // Two buffers take turns, so a busy connection allocates nothing per write; a large one
+        // (after a burst) is let go rather than kept by a connection that may now be idle.
+        if (buffer.length <= SPARE_LIMIT) this.#spare = buffer;
       }
     } catch (error) {
       this.#inFlight = 0;
