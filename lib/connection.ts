@@ -20,8 +20,8 @@ const LF = 0x0a;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
-/** Read buffer sizes: small while idle, doubled while reads fill it. */
-const MIN_READ = 1024;
+/** Read buffer sizes: small while idle, four times larger after each read that fills it. */
+const MIN_READ = 64;
 const MAX_READ = 64 * 1024;
 /** Output buffers up to this size are kept for reuse. */
 const SPARE_LIMIT = 16 * 1024;
@@ -51,7 +51,8 @@ export class Connection {
   readonly remote: string;
   /** The client's IP address. */
   readonly remoteHostname: string;
-  readonly connectedAt: Temporal.Instant = Temporal.Now.instant();
+  // A number, not a Temporal.Instant: thousands of idle connections each keep one.
+  #connectedAtMs = Date.now();
 
   #conn: Deno.TcpConn;
   #options: ConnectionOptions;
@@ -84,6 +85,11 @@ export class Connection {
     } catch {
       // The client may already be gone; the first read will say so.
     }
+  }
+
+  /** When the client connected. */
+  get connectedAt(): Temporal.Instant {
+    return Temporal.Instant.fromEpochMilliseconds(this.#connectedAtMs);
   }
 
   /** Lines received from the client. */
@@ -189,9 +195,11 @@ export class Connection {
         // the clock, a read that only added to the unfinished line does not.
         if (framer.buffered === 0) this.#lineStartedAt = 0;
         else if (this.#lineStartedAt === 0 || this.#linesIn !== linesBefore) this.#lineStartedAt = now;
-        if (n === buffer.length && buffer.length < MAX_READ) buffer = new Uint8Array(buffer.length * 2);
+        // Size the next read from this one: a full buffer means more is waiting, a mostly empty one
+        // (an idle client's occasional line) should not keep a large buffer pinned by a read.
+        if (n === buffer.length && buffer.length < MAX_READ) buffer = new Uint8Array(buffer.length * 4);
         else if (n < buffer.length / 8 && buffer.length > MIN_READ) {
-          buffer = new Uint8Array(buffer.length / 2);
+          buffer = new Uint8Array(buffer.length / 4);
         }
       }
     } catch (error) {
@@ -243,7 +251,7 @@ export class Connection {
   #reserve(bytes: number): void {
     const needed = this.#outLength + bytes;
     if (needed <= this.#out.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.#out.length * 2, 256));
+    const grown = new Uint8Array(Math.max(needed, this.#out.length * 2, 128));
     grown.set(this.#out.subarray(0, this.#outLength));
     this.#out = grown;
   }

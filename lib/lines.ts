@@ -12,6 +12,8 @@
 
 const LF = 0x0a;
 const CR = 0x0d;
+/** Shared by every framer with nothing buffered: idle connections should cost nothing here. */
+const EMPTY = new Uint8Array(0);
 
 /** Thrown by {@linkcode LineFramer.push} when a line is longer than the limit. */
 export class LineTooLongError extends Error {
@@ -24,7 +26,7 @@ export class LineTooLongError extends Error {
 /** Splits byte chunks into lines of at most `maxLine` bytes (not counting `\r\n` or `\n`). */
 export class LineFramer {
   readonly maxLine: number;
-  #partial = new Uint8Array(0);
+  #partial = EMPTY;
   #partialLength = 0;
 
   constructor(maxLine: number) {
@@ -83,7 +85,7 @@ export class LineFramer {
       (length === this.maxLine + 1 && bytes[bytes.length - 1] !== CR);
     if (doomed) {
       this.#partialLength = 0;
-      this.#partial = new Uint8Array(0);
+      this.#partial = EMPTY;
       throw new LineTooLongError(this.maxLine);
     }
     if (length > this.#partial.length) {
@@ -99,6 +101,6 @@ export class LineFramer {
 
   /** An idle connection should not keep a long line's buffer alive. */
   #releaseLargeBuffer(): void {
-    if (this.#partial.length > 1024) this.#partial = new Uint8Array(0);
+    if (this.#partial.length > 1024) this.#partial = EMPTY;
   }
 }

@@ -11,27 +11,10 @@
  */
 
 import { startServer, TestClient } from "../tests/harness.ts";
+import { ensureFileLimit, idleBytesPerConnection, rss } from "./measure.ts";
 
 const IDLE_CONNECTIONS = Number(Deno.env.get("SOAK_IDLE_CONNECTIONS") ?? 10_000);
 const MiB = 1024 * 1024;
-const encoder = new TextEncoder();
-
-async function rss(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-/** Re-runs this script under a higher open-file limit when it needs more than it has. */
-async function ensureFileLimit(needed: number): Promise<boolean> {
-  const limits = await Deno.readTextFile("/proc/self/limits");
-  const soft = Number(/Max open files\s+(\d+)/.exec(limits)?.[1] ?? 0);
-  if (soft >= needed || Deno.env.get("SOAK_RELAUNCHED")) return false;
-  const child = new Deno.Command("prlimit", {
-    args: [`--nofile=${needed}:${needed}`, Deno.execPath(), "run", "-A", new URL(import.meta.url).pathname],
-    env: { SOAK_RELAUNCHED: "1" },
-  }).spawn();
-  Deno.exit((await child.status).code);
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -45,27 +28,8 @@ async function idleMemory(): Promise<{ connections: number; bytesPerConnection: 
     "--max-conns",
     String(IDLE_CONNECTIONS + 10),
   ]);
-  const conns: Deno.TcpConn[] = [];
-  const buffer = new Uint8Array(64);
-  try {
-    const before = await rss(server.pid);
-    for (let i = 0; i < IDLE_CONNECTIONS; i += 250) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(250, IDLE_CONNECTIONS - i) }, async () => {
-          const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-          await conn.write(encoder.encode("hi\n"));
-          if ((await conn.read(buffer)) !== 3) throw new Error("an idle connection did not answer");
-          return conn;
-        }),
-      );
-      conns.push(...batch);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const after = await rss(server.pid);
-    return { connections: conns.length, bytesPerConnection: Math.round((after - before) / conns.length) };
-  } finally {
-    for (const conn of conns) conn.close();
-  }
+  const bytes = await idleBytesPerConnection(server.pid, server.port, IDLE_CONNECTIONS);
+  return { connections: IDLE_CONNECTIONS, bytesPerConnection: bytes };
 }
 
 async function flood(pid: number, talker: TestClient, listener: TestClient, count: number): Promise<number> {
@@ -169,7 +133,7 @@ async function latencyUnderSlowloris(): Promise<
 }
 
 if (import.meta.main) {
-  await ensureFileLimit(IDLE_CONNECTIONS + 1000);
+  await ensureFileLimit(IDLE_CONNECTIONS + 1000, new URL(import.meta.url).pathname);
   const idle = await idleMemory();
   const slow = await slowConsumer();
   const shutdown = await shutdownUnderLoad();

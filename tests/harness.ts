@@ -232,12 +232,19 @@ export class ServerProcess implements AsyncDisposable {
 export interface StartServerOptions {
   /** Pipe stdin so the test can type operator commands. @default {false} */
   stdin?: boolean;
+  /**
+   * Another server to start, as program and arguments (`args` are appended); it must log
+   * `listening on HOST:PORT` on stderr like ours. @default {Parley's server.ts on port 0}
+   */
+  command?: string[];
 }
 
-/** Starts `server.ts` on a free port and waits for its `listening on` line. */
+/** Starts `server.ts` (or `options.command`) on a free port and waits for its `listening on` line. */
 export async function startServer(args: string[], options: StartServerOptions = {}): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", SERVER_PATH, "--port", "0", ...args],
+  const [program, ...programArgs] = options.command ??
+    [Deno.execPath(), "run", "--allow-net", SERVER_PATH, "--port", "0"];
+  const child = new Deno.Command(program, {
+    args: [...programArgs, ...args],
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",

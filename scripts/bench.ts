@@ -1,0 +1,291 @@
+/**
+ * `deno task bench`: how many clients Parley serves, how fast, how fairly and at what memory cost,
+ * measured on this machine. With `--compare`, the same load against a small Node `net` server
+ * written below (Node is common), and the ratio of each pair from the same run.
+ *
+ *   deno task bench [--compare] [--duration S] [--workers N] [--rate MSGS] [--idle N] [--svg PATH]
+ *
+ * Scenarios: echo with 100 connections and 1 or 16 lines in flight (throughput, latency); echo with
+ * 1,000 busy connections (fairness: Jain's index over per-connection round trips, starved
+ * connections); 10,000 idle connections (server RSS per connection, Linux); chat fan-out to 100
+ * clients (delivery latency). The load generator runs in Workers (`scripts/bench_worker.ts`).
+ * Prints a table, then one JSON line; writes an SVG chart of the ratios. Talks to 127.0.0.1 only.
+ */
+
+import { parseArgs } from "node:util";
+import { startServer } from "../tests/harness.ts";
+import type { BenchJob, BenchResult } from "./bench_worker.ts";
+import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
+import { ensureFileLimit, idleBytesPerConnection } from "./measure.ts";
+
+/** The Node baseline: echo (one write per chunk) or chat (relay to the others), TCP_NODELAY on. */
+const NODE_SERVER = `
+const net = require("node:net");
+const mode = process.argv.at(-1); // "echo" or "chat", the last argument with node -e
+const clients = new Set();
+const server = net.createServer((socket) => {
+  socket.setNoDelay(true);
+  clients.add(socket);
+  let pending = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (data) => {
+    const text = pending + data;
+    const end = text.lastIndexOf("\\n");
+    if (end === -1) { pending = text; return; }
+    pending = text.slice(end + 1);
+    const complete = text.slice(0, end + 1);
+    if (mode === "echo") { socket.write(complete); return; }
+    for (const line of complete.split("\\n")) {
+      if (line === "") continue;
+      for (const other of clients) if (other !== socket) other.write(line + "\\n");
+    }
+  });
+  socket.on("error", () => {});
+  socket.on("close", () => clients.delete(socket));
+});
+server.listen(0, "127.0.0.1", 20000, () => console.error("listening on 127.0.0.1:" + server.address().port));
+process.on("SIGTERM", () => process.exit(0));
+`;
+
+type Kind = "parley" | "node";
+
+interface Options {
+  durationMs: number;
+  workers: number;
+  rate: number;
+  idle: number;
+}
+
+/** A server process for one scenario. */
+async function start(kind: Kind, mode: "echo" | "chat") {
+  return kind === "parley"
+    ? await startServer(["--mode", mode, "--quiet", "--max-conns", "30000"])
+    : await startServer([], { command: ["node", "-e", NODE_SERVER, mode] });
+}
+
+/** Splits `total` connections over the workers and runs `job` in each. */
+async function drive(
+  options: Options,
+  total: number,
+  job: (conns: number, index: number) => BenchJob,
+): Promise<BenchResult[]> {
+  const count = Math.min(options.workers, total);
+  return await Promise.all(Array.from({ length: count }, (_, i) => {
+    const share = Math.floor(total / count) + (i < total % count ? 1 : 0);
+    const worker = new Worker(new URL("./bench_worker.ts", import.meta.url), { type: "module" });
+    return new Promise<BenchResult>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<BenchResult>) => {
+        worker.terminate();
+        resolve(event.data);
+      };
+      worker.onerror = (event) => {
+        worker.terminate();
+        reject(new Error(event.message));
+      };
+      worker.postMessage(job(share, i));
+    });
+  }));
+}
+
+function merged(results: BenchResult[]): number[] {
+  const histogram = new Array<number>(BUCKETS + 1).fill(0);
+  for (const result of results) result.histogram.forEach((n, i) => histogram[i] += n);
+  return histogram;
+}
+
+/** The upper bound of the bucket holding quantile `q`, in milliseconds. */
+function quantileMs(histogram: number[], q: number): number {
+  const total = histogram.reduce((a, b) => a + b, 0);
+  let seen = 0;
+  for (let i = 0; i < histogram.length; i++) {
+    seen += histogram[i];
+    if (seen >= total * q) return ((i + 1) * BUCKET_US) / 1000;
+  }
+  return NaN;
+}
+
+function jain(counts: number[]): number {
+  const sum = counts.reduce((a, b) => a + b, 0);
+  const squares = counts.reduce((a, b) => a + b * b, 0);
+  return squares === 0 ? 0 : (sum * sum) / (counts.length * squares);
+}
+
+async function pingpong(kind: Kind, options: Options, conns: number, pipeline: number) {
+  await using server = await start(kind, "echo");
+  const results = await drive(options, conns, (share) => ({
+    mode: "pingpong",
+    port: server.port,
+    conns: share,
+    pipeline,
+    size: 64,
+    warmupMs: 1000,
+    durationMs: options.durationMs,
+  }));
+  const histogram = merged(results);
+  const perConnection = results.flatMap((r) => r.perConnection);
+  return {
+    msgsPerSecond: Math.round(results.reduce((a, r) => a + r.count, 0) / (options.durationMs / 1000)),
+    p50Ms: quantileMs(histogram, 0.5),
+    p99Ms: quantileMs(histogram, 0.99),
+    jain: Math.round(jain(perConnection) * 1000) / 1000,
+    starved: perConnection.filter((n) => n === 0).length,
+    errors: results.reduce((a, r) => a + r.errors, 0),
+  };
+}
+
+async function fanout(kind: Kind, options: Options) {
+  await using server = await start(kind, "chat");
+  const conns = 100;
+  const results = await drive(options, conns, (share, index) => ({
+    mode: "fanout",
+    port: server.port,
+    conns: share,
+    rate: options.rate * share / conns,
+    size: 64,
+    warmupMs: 1000,
+    durationMs: options.durationMs,
+    drainMs: 2000,
+    tag: index,
+  }));
+  const histogram = merged(results);
+  const sent = results.reduce((a, r) => a + r.sent, 0);
+  const delivered = results.reduce((a, r) => a + r.count, 0);
+  return {
+    deliveriesPerSecond: Math.round(delivered / (options.durationMs / 1000)),
+    delivered: Math.round((delivered / (sent * (conns - 1))) * 10000) / 100,
+    p50Ms: quantileMs(histogram, 0.5),
+    p99Ms: quantileMs(histogram, 0.99),
+  };
+}
+
+async function idle(kind: Kind, options: Options) {
+  if (Deno.build.os !== "linux") return { bytesPerConnection: NaN };
+  await using server = await start(kind, "echo");
+  return { bytesPerConnection: await idleBytesPerConnection(server.pid, server.port, options.idle) };
+}
+
+async function measure(kind: Kind, options: Options) {
+  console.error(`measuring ${kind}...`);
+  return {
+    echo100: await pingpong(kind, options, 100, 1),
+    echo100x16: await pingpong(kind, options, 100, 16),
+    echo1000: await pingpong(kind, options, 1000, 1),
+    idle: await idle(kind, options),
+    fanout: await fanout(kind, options),
+  };
+}
+
+type Measured = Awaited<ReturnType<typeof measure>>;
+
+/** Rows of the report: label, value for a server, and whether higher is better. */
+const ROWS: [string, (m: Measured) => number, boolean, (n: number) => string][] = [
+  [
+    "echo, 100 conns, 1 in flight (msgs/s)",
+    (m) => m.echo100.msgsPerSecond,
+    true,
+    (n) => n.toLocaleString("en"),
+  ],
+  ["  p99 round trip (ms)", (m) => m.echo100.p99Ms, false, (n) => n.toFixed(2)],
+  [
+    "echo, 100 conns, 16 in flight (msgs/s)",
+    (m) => m.echo100x16.msgsPerSecond,
+    true,
+    (n) => n.toLocaleString("en"),
+  ],
+  ["echo, 1000 conns (msgs/s)", (m) => m.echo1000.msgsPerSecond, true, (n) => n.toLocaleString("en")],
+  ["  fairness (Jain index, 1 = even)", (m) => m.echo1000.jain, true, (n) => n.toFixed(3)],
+  ["  starved connections", (m) => m.echo1000.starved, false, (n) => String(n)],
+  [
+    "idle conns: RSS per connection (bytes)",
+    (m) => m.idle.bytesPerConnection,
+    false,
+    (n) => n.toLocaleString("en"),
+  ],
+  ["chat fan-out: deliveries/s", (m) => m.fanout.deliveriesPerSecond, true, (n) => n.toLocaleString("en")],
+  ["  delivered (%)", (m) => m.fanout.delivered, true, (n) => n.toFixed(2)],
+  ["  delivery p99 (ms)", (m) => m.fanout.p99Ms, false, (n) => n.toFixed(2)],
+];
+
+/** Parley relative to Node: above 1 is better for Parley, whichever way the metric points. */
+function ratio(parley: number, node: number, higherIsBetter: boolean): number {
+  if (!(parley > 0 && node > 0)) return NaN;
+  return Math.round((higherIsBetter ? parley / node : node / parley) * 100) / 100;
+}
+
+function table(parley: Measured, node: Measured | undefined): string {
+  const header = node ? ["", "parley", "node net", "parley vs node"] : ["", "parley"];
+  const rows = ROWS.map(([label, get, higher, format]) => {
+    const row = [label, format(get(parley))];
+    if (node) row.push(format(get(node)), `${ratio(get(parley), get(node), higher).toFixed(2)}x`);
+    return row;
+  });
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i].length)));
+  return [header, ...rows].map((row) =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("   ")
+  ).join("\n");
+}
+
+/** A horizontal bar chart of Parley-vs-Node ratios, with the parity line at 1x. */
+function chart(parley: Measured, node: Measured): string {
+  const rows = ROWS.filter(([label]) =>
+    !label.startsWith("  ") || label.includes("p99") || label.includes("Jain")
+  )
+    .map(([label, get, higher]) => [label.trim(), ratio(get(parley), get(node), higher)] as const)
+    .filter(([, r]) => Number.isFinite(r));
+  const max = Math.max(2, ...rows.map(([, r]) => r));
+  const left = 300, width = 360, rowHeight = 26, top = 40;
+  const x = (r: number) => left + (Math.min(r, max) / max) * width;
+  const bars = rows.map(([label, r], i) => {
+    const y = top + i * rowHeight;
+    const color = r >= 1 ? "#2e7d32" : "#c62828";
+    return `<text x="${left - 8}" y="${y + 16}" text-anchor="end">${label}</text>` +
+      `<rect x="${left}" y="${y + 4}" width="${x(r) - left}" height="16" fill="${color}"/>` +
+      `<text x="${x(r) + 6}" y="${y + 16}">${r.toFixed(2)}x</text>`;
+  }).join("\n");
+  const height = top + rows.length * rowHeight + 20;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${
+    left + width + 80
+  }" height="${height}" font-family="sans-serif" font-size="13">
+<text x="10" y="22" font-size="15" font-weight="bold">Parley relative to Node net, same run (above 1x: Parley better)</text>
+<line x1="${x(1)}" y1="${top}" x2="${x(1)}" y2="${height - 16}" stroke="#555" stroke-dasharray="4 3"/>
+${bars}
+</svg>
+`;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+    options: {
+      compare: { type: "boolean", default: false },
+      duration: { type: "string", default: "4" },
+      workers: { type: "string", default: String(Math.max(1, navigator.hardwareConcurrency - 1)) },
+      rate: { type: "string", default: "2000" },
+      idle: { type: "string", default: "10000" },
+      svg: { type: "string", default: "docs/bench.svg" },
+    },
+  });
+  const options: Options = {
+    durationMs: Number(values.duration) * 1000,
+    workers: Number(values.workers),
+    rate: Number(values.rate),
+    idle: Number(values.idle),
+  };
+  if (Deno.build.os === "linux") {
+    await ensureFileLimit(options.idle + 2000, new URL(import.meta.url).pathname, Deno.args);
+  }
+  const parley = await measure("parley", options);
+  const node = values.compare ? await measure("node", options) : undefined;
+  console.log(table(parley, node));
+  const ratios = node
+    ? Object.fromEntries(
+      ROWS.map(([label, get, higher]) => [label.trim(), ratio(get(parley), get(node), higher)]),
+    )
+    : undefined;
+  console.log(JSON.stringify({ options, parley, node, ratios }));
+  if (node) {
+    await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${values.svg}`), { recursive: true });
+    await Deno.writeTextFile(values.svg, chart(parley, node));
+    console.error(`wrote ${values.svg}`);
+  }
+}

@@ -1,0 +1,192 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+
+/**
+ * One load-generator worker for `deno task bench`: drives its share of the connections and
+ * reports counts and a latency histogram. Running several in Workers keeps the load generator from
+ * being the bottleneck on machines with more cores.
+ *
+ * pingpong: each connection keeps `pipeline` numbered lines in flight; every reply is checked.
+ * fanout:   the worker's connections send `rate` lines per second in total, each stamped with its
+ *           send time; every line received from others is a delivery whose latency is measured.
+ */
+
+import { LineFramer } from "../lib/lines.ts";
+
+/** A job from the main thread. */
+export type BenchJob =
+  | {
+    mode: "pingpong";
+    port: number;
+    conns: number;
+    pipeline: number;
+    size: number;
+    warmupMs: number;
+    durationMs: number;
+  }
+  | {
+    mode: "fanout";
+    port: number;
+    conns: number;
+    rate: number;
+    size: number;
+    warmupMs: number;
+    durationMs: number;
+    drainMs: number;
+    tag: number;
+  };
+
+/** What a worker reports. */
+export interface BenchResult {
+  /** Round trips (pingpong) or deliveries (fanout) inside the measured window. */
+  count: number;
+  /** Per-connection round trips inside the window (pingpong). */
+  perConnection: number[];
+  /** Latency histogram: bucket i counts samples in [i*10, (i+1)*10) microseconds; the last is overflow. */
+  histogram: number[];
+  /** Fanout: lines sent inside the window. */
+  sent: number;
+  errors: number;
+}
+
+/** Histogram resolution and range: 10 us buckets up to 2 s. */
+export const BUCKET_US = 10;
+export const BUCKETS = 200_000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+function padded(text: string, size: number): string {
+  return text.length + 1 >= size ? text : text + "x".repeat(size - 1 - text.length);
+}
+
+async function pingpong(job: Extract<BenchJob, { mode: "pingpong" }>): Promise<BenchResult> {
+  const histogram = new Array<number>(BUCKETS + 1).fill(0);
+  const start = now() + job.warmupMs;
+  const end = start + job.durationMs;
+  let errors = 0;
+  const conns = await Promise.all(
+    Array.from({ length: job.conns }, () => Deno.connect({ hostname: "127.0.0.1", port: job.port })),
+  );
+  // The window ends by closing the sockets: a connection still waiting for a reply then (one the
+  // server starves) must not keep the run going.
+  let over = false;
+  const closer = setTimeout(() => {
+    over = true;
+    for (const conn of conns) conn.close();
+  }, end - now());
+  const perConnection = await Promise.all(conns.map(async (conn, c) => {
+    conn.setNoDelay(true);
+    const sentAt: number[] = [];
+    let next = 0;
+    let expected = 0;
+    let inWindow = 0;
+    const framer = new LineFramer(1 << 20);
+    const buffer = new Uint8Array(64 * 1024);
+    const line = (seq: number) => padded(`${c}:${seq}`, job.size);
+    const send = async (count: number) => {
+      let batch = "";
+      for (let i = 0; i < count; i++, next++) {
+        sentAt[next % job.pipeline] = now();
+        batch += line(next) + "\n";
+      }
+      await writeAll(conn, encoder.encode(batch));
+    };
+    try {
+      await send(job.pipeline);
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        let replies = 0;
+        framer.push(buffer.subarray(0, n), (reply) => {
+          const at = now();
+          if (decoder.decode(reply) !== line(expected)) errors++;
+          if (at >= start && at < end) {
+            inWindow++;
+            histogram[
+              Math.min(BUCKETS, Math.floor(((at - sentAt[expected % job.pipeline]) * 1000) / BUCKET_US))
+            ]++;
+          }
+          expected++;
+          replies++;
+        });
+        if (replies > 0 && !over) await send(replies);
+      }
+    } catch {
+      if (!over) errors++;
+    }
+    return inWindow;
+  }));
+  clearTimeout(closer);
+  if (!over) { for (const conn of conns) conn.close(); }
+  return { count: perConnection.reduce((a, b) => a + b, 0), perConnection, histogram, sent: 0, errors };
+}
+
+async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<BenchResult> {
+  const histogram = new Array<number>(BUCKETS + 1).fill(0);
+  const start = now() + job.warmupMs;
+  const end = start + job.durationMs;
+  let count = 0;
+  let sent = 0;
+  let errors = 0;
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < job.conns; i++) {
+    conns.push(await Deno.connect({ hostname: "127.0.0.1", port: job.port }));
+  }
+  const stamp = /@@(\d+)\.(\d+)\.(\d+(?:\.\d+)?)#/;
+  const readers = conns.map(async (conn) => {
+    const framer = new LineFramer(1 << 20);
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (now() < end + job.drainMs) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        framer.push(buffer.subarray(0, n), (line) => {
+          const match = stamp.exec(decoder.decode(line));
+          if (match === null) return;
+          const sentAt = Number(match[3]);
+          if (sentAt >= start && sentAt < end) {
+            count++;
+            histogram[Math.min(BUCKETS, Math.floor(((now() - sentAt) * 1000) / BUCKET_US))]++;
+          }
+        });
+      }
+    } catch {
+      // Closed by us after the drain.
+    }
+  });
+  // Send at the configured rate from random connections, in 1 ms steps.
+  const interval = 1000 / job.rate;
+  let due = now();
+  let seq = 0;
+  while (now() < end) {
+    while (due <= now()) {
+      const sender = Math.floor(Math.random() * conns.length);
+      const at = now();
+      if (at >= start) sent++;
+      await writeAll(conns[sender], encoder.encode(padded(`@@${seq++}.${job.tag}.${at}#`, job.size) + "\n"))
+        .catch(() => errors++);
+      due += interval;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await new Promise((resolve) => setTimeout(resolve, job.drainMs));
+  for (const conn of conns) conn.close();
+  await Promise.all(readers);
+  return { count, perConnection: [], histogram, sent, errors };
+}
+
+self.onmessage = async (event: MessageEvent<BenchJob>) => {
+  const job = event.data;
+  const result = job.mode === "pingpong" ? await pingpong(job) : await fanout(job);
+  self.postMessage(result);
+};
