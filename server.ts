@@ -33,7 +33,13 @@ export async function main(args: string[]): Promise<number> {
 
   let listener;
   try {
-    listener = Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
+    // A deep backlog lets a storm of connects queue in the kernel instead of being refused.
+    listener = Deno.listen({
+      hostname: config.host,
+      port: config.port,
+      transport: "tcp",
+      tcpBacklog: config.backlog,
+    });
   } catch (error) {
     writeLine(
       Deno.stderr,

@@ -77,6 +77,14 @@ const SERVER_FLAGS: FlagSpec[] = [
     help: "how long shutdown may spend flushing queued lines",
   },
   {
+    name: "backlog",
+    kind: "count",
+    value: "N",
+    default: 4096,
+    min: 1,
+    help: "connections the kernel may queue before they are accepted (capped by the OS)",
+  },
+  {
     name: "max-conns",
     kind: "count",
     value: "N",
@@ -175,6 +183,7 @@ export interface ServerConfig {
   maxLine: number;
   maxQueue: number;
   drainTimeout: number;
+  backlog: number;
   maxConns: number;
   maxConnsPerIp: number;
   idleTimeout: number;

@@ -11,6 +11,7 @@ Deno.test("server flags have the documented defaults", () => {
       maxLine: 65536,
       maxQueue: 1048576,
       drainTimeout: 5,
+      backlog: 4096,
       maxConns: 10000,
       maxConnsPerIp: 0,
       idleTimeout: 0,
