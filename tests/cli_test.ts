@@ -82,15 +82,37 @@ Deno.test("--help and --version win over other flags", () => {
 
 Deno.test("help lists every flag with its default", () => {
   const server = serverHelp();
-  for (
-    const flag of ["host", "port", "mode", "max-line", "max-queue", "drain-timeout", "log", "quiet", "help"]
-  ) {
-    assertMatch(server, new RegExp(`--${flag}\\b`));
-  }
+  const serverFlags = [
+    "host",
+    "port",
+    "mode",
+    "max-line",
+    "max-queue",
+    "drain-timeout",
+    "backlog",
+    "max-conns",
+    "max-conns-per-ip",
+    "idle-timeout",
+    "line-timeout",
+    "log",
+    "quiet",
+    "help",
+    "version",
+  ];
+  for (const flag of serverFlags) assertMatch(server, new RegExp(`--${flag}\\b`));
   assertMatch(server, /--port PORT .*\(default: 2005\)/);
   assertMatch(server, /--max-line BYTES .*\(default: 65536\)/);
+  assertMatch(server, /--line-timeout SECONDS .*\(default: 30\)/);
   const client = clientHelp();
-  for (const flag of ["host", "port", "connect-timeout", "message", "wait", "json"]) {
-    assertMatch(client, new RegExp(`--${flag}\\b`));
-  }
+  const clientFlags = [
+    "host",
+    "port",
+    "connect-timeout",
+    "message",
+    "wait",
+    "json",
+    "reconnect",
+    "reconnect-attempts",
+  ];
+  for (const flag of clientFlags) assertMatch(client, new RegExp(`--${flag}\\b`));
 });
