@@ -110,11 +110,6 @@ export class Connection {
     return this.#outLength + this.#inFlight;
   }
 
-  /** Whether the connection has started closing; it accepts no more lines then. */
-  get closing(): boolean {
-    return this.#closeReason !== null;
-  }
-
   /** Whether the server closed it for breaking a limit (or a bug), not in the ordinary course. */
   get closedForViolation(): boolean {
     return this.#violation;
@@ -149,10 +144,9 @@ export class Connection {
   close(reason: string, farewell?: string): void {
     if (this.#closeReason !== null) return;
     this.#closeReason = reason;
-    if (farewell !== undefined) {
-      this.#append(farewell);
-      this.#writing ??= this.#drain(true);
-    }
+    if (farewell !== undefined) this.#append(farewell);
+    // Also when closing in the middle of handling a read, whose replies wait for its end.
+    if (this.#outLength > 0) this.#writing ??= this.#drain(true);
     this.#options.onClose?.(this, reason);
     void this.#finish();
   }
