@@ -15,7 +15,6 @@
 
 import { LineFramer, LineTooLongError } from "./lines.ts";
 import { describeNetError, formatAddress, isDisconnect } from "./net.ts";
-import type { Turns } from "./turns.ts";
 
 const LF = 0x0a;
 const EMPTY = new Uint8Array(0);
@@ -43,8 +42,6 @@ export interface ConnectionOptions {
   lineTimeoutMs?: number;
   /** Called once, synchronously, when the connection starts closing. */
   onClose?: (conn: Connection, reason: string) => void;
-  /** Shared by the server's connections so that each reads at most once per event-loop turn. */
-  turns?: Turns;
 }
 
 /** One client, from accept to close. */
@@ -164,8 +161,6 @@ export class Connection {
     // Back-pressure: stop reading from a client whose replies are not being taken.
     const highWater = Math.max(this.#options.maxQueue / 2, 1);
     let buffer = new Uint8Array(MIN_READ);
-    const turns = this.#options.turns;
-    let turn = -1;
     try {
       while (this.#closeReason === null) {
         // While we are not reading, the client's silence is ours, not its: timeouts wait.
@@ -173,12 +168,6 @@ export class Connection {
         while (this.queuedBytes >= highWater && this.#writing !== null) await this.#writing;
         this.#paused = false;
         if (this.#closeReason !== null) break;
-        if (turns !== undefined) {
-          // Let every other ready connection have its read in this turn first (see turns.ts).
-          if (turns.isCurrent(turn)) await turns.next();
-          if (this.#closeReason !== null) break;
-          turn = turns.claim();
-        }
         const n = await this.#conn.read(buffer);
         // Bytes that arrive after closing began are not served: the client is told why instead.
         if (this.#closeReason !== null) break;
@@ -210,10 +199,10 @@ export class Connection {
     } catch (error) {
       if (error instanceof LineTooLongError) this.reject("line too long", error.message);
       else if (isDisconnect(error)) this.#abort(describeNetError(error));
-      else {
-        const detail = error instanceof Error ? error.message : String(error);
-        this.reject(`internal error: ${detail}`, "internal error");
-      }
+      else {this.reject(
+          `internal error: ${error instanceof Error ? error.message : String(error)}`,
+          "internal error",
+        );}
     }
     return await this.#closed.promise;
   }

@@ -22,7 +22,6 @@ import { createConsoleMode } from "./modes/console.ts";
 import { createEchoMode } from "./modes/echo.ts";
 import type { Mode, ModeName } from "./modes/mode.ts";
 import { Room } from "./room.ts";
-import { Turns } from "./turns.ts";
 
 /** The operator's terminal, for console mode. */
 export interface Operator {
@@ -113,7 +112,6 @@ export class Server implements AsyncDisposable {
       idleTimeoutMs: idleTimeout * 1000,
       lineTimeoutMs: lineTimeout * 1000,
       onClose: (conn, reason) => this.#left(conn, reason),
-      turns: new Turns(),
     };
     this.#mode = this.#createMode(mode, options.operator);
     const timeouts = [idleTimeout, lineTimeout].filter((t) => t > 0).map((t) => t * 1000);
