@@ -13,7 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { startServer } from "../tests/harness.ts";
+import { SERVER_PATH, startServer } from "../tests/harness.ts";
 import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
 import { ensureFileLimit, idleBytesPerConnection } from "./measure.ts";
@@ -50,17 +50,29 @@ process.on("SIGTERM", () => process.exit(0));
 type Kind = "parley" | "node";
 
 interface Options {
+  /** Prefix that pins a server to its core, or nothing. */
+  pin: string[];
   durationMs: number;
   workers: number;
   rate: number;
   idle: number;
 }
 
+/** With two or more cores and `taskset`, servers run on CPU 0 and the load generator elsewhere. */
+async function pinning(): Promise<string[]> {
+  const cores = navigator.hardwareConcurrency;
+  if (Deno.build.os !== "linux" || cores < 2) return [];
+  const self = await new Deno.Command("taskset", { args: ["-a", "-pc", `1-${cores - 1}`, String(Deno.pid)] })
+    .output().catch(() => undefined);
+  return self?.success ? ["taskset", "-c", "0"] : [];
+}
+
 /** A server process for one scenario. */
-async function start(kind: Kind, mode: "echo" | "chat") {
-  return kind === "parley"
-    ? await startServer(["--mode", mode, "--quiet", "--max-conns", "30000"])
-    : await startServer([], { command: ["node", "-e", NODE_SERVER, mode] });
+async function start(kind: Kind, mode: "echo" | "chat", pin: string[]) {
+  const command = kind === "parley"
+    ? [...pin, Deno.execPath(), "run", "--allow-net", SERVER_PATH, "--port", "0", "--mode", mode, "--quiet"]
+    : [...pin, "node", "-e", NODE_SERVER, mode];
+  return await startServer(kind === "parley" ? ["--max-conns", "30000"] : [], { command });
 }
 
 /** Splits `total` connections over the workers and runs `job` in each. */
@@ -93,15 +105,15 @@ function merged(results: BenchResult[]): number[] {
   return histogram;
 }
 
-/** The upper bound of the bucket holding quantile `q`, in milliseconds. */
+/** The upper bound of the bucket holding quantile `q`, in milliseconds; Infinity past the range. */
 function quantileMs(histogram: number[], q: number): number {
   const total = histogram.reduce((a, b) => a + b, 0);
   let seen = 0;
-  for (let i = 0; i < histogram.length; i++) {
+  for (let i = 0; i < BUCKETS; i++) {
     seen += histogram[i];
     if (seen >= total * q) return ((i + 1) * BUCKET_US) / 1000;
   }
-  return NaN;
+  return total === 0 ? NaN : Infinity;
 }
 
 function jain(counts: number[]): number {
@@ -111,7 +123,7 @@ function jain(counts: number[]): number {
 }
 
 async function pingpong(kind: Kind, options: Options, conns: number, pipeline: number) {
-  await using server = await start(kind, "echo");
+  await using server = await start(kind, "echo", options.pin);
   const results = await drive(options, conns, (share) => ({
     mode: "pingpong",
     port: server.port,
@@ -134,7 +146,7 @@ async function pingpong(kind: Kind, options: Options, conns: number, pipeline: n
 }
 
 async function fanout(kind: Kind, options: Options) {
-  await using server = await start(kind, "chat");
+  await using server = await start(kind, "chat", options.pin);
   const conns = 100;
   const results = await drive(options, conns, (share, index) => ({
     mode: "fanout",
@@ -160,7 +172,7 @@ async function fanout(kind: Kind, options: Options) {
 
 async function idle(kind: Kind, options: Options) {
   if (Deno.build.os !== "linux") return { bytesPerConnection: NaN };
-  await using server = await start(kind, "echo");
+  await using server = await start(kind, "echo", options.pin);
   return { bytesPerConnection: await idleBytesPerConnection(server.pid, server.port, options.idle) };
 }
 
@@ -177,6 +189,10 @@ async function measure(kind: Kind, options: Options) {
 
 type Measured = Awaited<ReturnType<typeof measure>>;
 
+function ms(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(2) : `> ${(BUCKETS * BUCKET_US) / 1000}`;
+}
+
 /** Rows of the report: label, value for a server, and whether higher is better. */
 const ROWS: [string, (m: Measured) => number, boolean, (n: number) => string][] = [
   [
@@ -185,7 +201,7 @@ const ROWS: [string, (m: Measured) => number, boolean, (n: number) => string][] 
     true,
     (n) => n.toLocaleString("en"),
   ],
-  ["  p99 round trip (ms)", (m) => m.echo100.p99Ms, false, (n) => n.toFixed(2)],
+  ["  p99 round trip (ms)", (m) => m.echo100.p99Ms, false, ms],
   [
     "echo, 100 conns, 16 in flight (msgs/s)",
     (m) => m.echo100x16.msgsPerSecond,
@@ -203,12 +219,12 @@ const ROWS: [string, (m: Measured) => number, boolean, (n: number) => string][] 
   ],
   ["chat fan-out: deliveries/s", (m) => m.fanout.deliveriesPerSecond, true, (n) => n.toLocaleString("en")],
   ["  delivered (%)", (m) => m.fanout.delivered, true, (n) => n.toFixed(2)],
-  ["  delivery p99 (ms)", (m) => m.fanout.p99Ms, false, (n) => n.toFixed(2)],
+  ["  delivery p99 (ms)", (m) => m.fanout.p99Ms, false, ms],
 ];
 
 /** Parley relative to Node: above 1 is better for Parley, whichever way the metric points. */
 function ratio(parley: number, node: number, higherIsBetter: boolean): number {
-  if (!(parley > 0 && node > 0)) return NaN;
+  if (!(parley > 0 && node > 0 && Number.isFinite(parley) && Number.isFinite(node))) return NaN;
   return Math.round((higherIsBetter ? parley / node : node / parley) * 100) / 100;
 }
 
@@ -216,7 +232,8 @@ function table(parley: Measured, node: Measured | undefined): string {
   const header = node ? ["", "parley", "node net", "parley vs node"] : ["", "parley"];
   const rows = ROWS.map(([label, get, higher, format]) => {
     const row = [label, format(get(parley))];
-    if (node) row.push(format(get(node)), `${ratio(get(parley), get(node), higher).toFixed(2)}x`);
+    const r = node ? ratio(get(parley), get(node), higher) : NaN;
+    if (node) row.push(format(get(node)), Number.isFinite(r) ? `${r.toFixed(2)}x` : "-");
     return row;
   });
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i].length)));
@@ -239,7 +256,7 @@ function chart(parley: Measured, node: Measured): string {
     const y = top + i * rowHeight;
     const color = r >= 1 ? "#2e7d32" : "#c62828";
     return `<text x="${left - 8}" y="${y + 16}" text-anchor="end">${label}</text>` +
-      `<rect x="${left}" y="${y + 4}" width="${x(r) - left}" height="16" fill="${color}"/>` +
+      `<rect x="${left}" y="${y + 4}" width="${(x(r) - left).toFixed(1)}" height="16" fill="${color}"/>` +
       `<text x="${x(r) + 6}" y="${y + 16}">${r.toFixed(2)}x</text>`;
   }).join("\n");
   const height = top + rows.length * rowHeight + 20;
@@ -266,6 +283,7 @@ if (import.meta.main) {
     },
   });
   const options: Options = {
+    pin: await pinning(),
     durationMs: Number(values.duration) * 1000,
     workers: Number(values.workers),
     rate: Number(values.rate),
