@@ -11,7 +11,8 @@
  */
 
 import { startServer, TestClient } from "../tests/harness.ts";
-import { ensureFileLimit, idleBytesPerConnection, rss } from "./measure.ts";
+import { echoUntilShutdown, floodRoom } from "../tests/load.ts";
+import { ensureFileLimit, idleBytesPerConnection } from "./measure.ts";
 
 const IDLE_CONNECTIONS = Number(Deno.env.get("SOAK_IDLE_CONNECTIONS") ?? 10_000);
 const MiB = 1024 * 1024;
@@ -32,29 +33,16 @@ async function idleMemory(): Promise<{ connections: number; bytesPerConnection: 
   return { connections: IDLE_CONNECTIONS, bytesPerConnection: bytes };
 }
 
-async function flood(pid: number, talker: TestClient, listener: TestClient, count: number): Promise<number> {
-  const line = "m".repeat(1000);
-  let peak = await rss(pid);
-  for (let i = 0; i < count; i += 100) {
-    await talker.send(...Array.from({ length: 100 }, (_, j) => `${i + j} ${line}`));
-    for (let j = 0; j < 100; j++) {
-      if ((await listener.lines.next()).startsWith("* ")) await listener.lines.next();
-    }
-    if (i % 5000 === 0) peak = Math.max(peak, await rss(pid));
-  }
-  return Math.max(peak, await rss(pid));
-}
-
 async function slowConsumer(): Promise<{ maxQueueBytes: number; addedBytes: number; dropped: boolean }> {
   await using server = await startServer(["--mode", "chat", "--max-queue", "1M", "--drain-timeout", "1"]);
   await using talker = await TestClient.connect(server.port);
   await using listener = await TestClient.connect(server.port);
   await talker.lines.waitFor("* user2 joined");
-  const warm = await flood(server.pid, talker, listener, 60_000);
+  const warm = await floodRoom(server.pid, talker, listener, 60_000);
   const sleeper = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     await listener.lines.waitFor("* user3 joined");
-    const peak = await flood(server.pid, talker, listener, 60_000);
+    const peak = await floodRoom(server.pid, talker, listener, 60_000);
     const line = await server.stderr.waitFor(/#3 disconnected/);
     return {
       maxQueueBytes: MiB,
@@ -71,24 +59,7 @@ async function shutdownUnderLoad(): Promise<
 > {
   await using server = await startServer(["--mode", "echo", "--quiet"]);
   const clients = await Promise.all(Array.from({ length: 100 }, () => TestClient.connect(server.port)));
-  let stop = false;
-  const counts = clients.map(async (client, c) => {
-    let sent = 0;
-    let received = 0;
-    const sending = (async () => {
-      while (!stop && sent - received < 64) {
-        await client.send(...Array.from({ length: 8 }, (_, i) => `${c}:${sent + i}`)).catch(() =>
-          stop = true
-        );
-        sent += 8;
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-    })();
-    while ((await client.lines.next()) !== "* server shutting down") received++;
-    stop = true;
-    await sending;
-    return received;
-  });
+  const counts = clients.map((client, c) => echoUntilShutdown(client, c));
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await server.stop("SIGTERM");
   const received = (await Promise.all(counts)).reduce((a, b) => a + b, 0);

@@ -7,9 +7,9 @@ import { TestClient } from "./harness.ts";
 const decoder = new TextDecoder();
 
 /** Accepts one client and serves it with `onLine`; resolves with the close reason. */
-async function serveOne(
+function serveOne(
   onLine: (conn: Connection, line: Uint8Array) => void,
-): Promise<{ port: number; served: Promise<string> }> {
+): { port: number; served: Promise<string> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const served = listener.accept().then((tcp) => {
     listener.close();
@@ -21,7 +21,7 @@ async function serveOne(
 }
 
 Deno.test("a connection closed while handling a read still sends that read's replies", async () => {
-  const { port, served } = await serveOne((conn, line) => {
+  const { port, served } = serveOne((conn, line) => {
     conn.send(line);
     if (decoder.decode(line) === "bye") conn.close("handler said bye");
   });
@@ -32,7 +32,7 @@ Deno.test("a connection closed while handling a read still sends that read's rep
 });
 
 Deno.test("send copies its bytes: the caller may reuse them at once", async () => {
-  const { port, served } = await serveOne((conn, line) => {
+  const { port, served } = serveOne((conn, line) => {
     conn.send(line);
     line.fill(0x3f); // the framer's buffer is reused too; what was sent must not change
   });

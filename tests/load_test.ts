@@ -1,13 +1,9 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { LINUX, startServer, TestClient, WINDOWS } from "./harness.ts";
+import { echoUntilShutdown, floodRoom } from "./load.ts";
+import { rss } from "../scripts/measure.ts";
 
 const encoder = new TextEncoder();
-
-/** The server's resident set size in bytes, from /proc (Linux). */
-async function rss(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
 
 const MiB = 1024 * 1024;
 
@@ -17,31 +13,7 @@ Deno.test("SIGTERM under load: every line read before shutdown is answered, then
   await using server = await startServer(["--mode", "echo", "--quiet"]);
   const clients = await Promise.all(Array.from({ length: 100 }, () => TestClient.connect(server.port)));
   try {
-    let stop = false;
-    // Each client keeps 8 numbered lines in flight until the server says it is shutting down.
-    const results = clients.map(async (client, c) => {
-      let sent = 0;
-      let received = 0;
-      const sending = (async () => {
-        while (!stop && sent - received < 64) {
-          await client.send(...Array.from({ length: 8 }, (_, i) => `${c}:${sent + i}`)).catch(() =>
-            stop = true
-          );
-          sent += 8;
-          await new Promise((resolve) => setTimeout(resolve, 1));
-        }
-      })();
-      while (true) {
-        const line = await client.lines.next();
-        if (line === "* server shutting down") break;
-        assertEquals(line, `${c}:${received}`, "replies are the lines sent, in order, without gaps");
-        received++;
-      }
-      assertEquals(await client.lines.rest(), [], "the notice is the last line");
-      stop = true;
-      await sending;
-      return received;
-    });
+    const results = clients.map((client, c) => echoUntilShutdown(client, c));
     await new Promise((resolve) => setTimeout(resolve, 500));
     const status = await server.stop("SIGTERM");
     assertEquals(status.code, 0);
@@ -121,22 +93,6 @@ Deno.test("50 slowloris clients and a flooder do not stop a normal client's roun
   }
 });
 
-/** Sends `count` 1 KB lines through the room, paced by `listener`, checking each; returns peak RSS. */
-async function flood(pid: number, talker: TestClient, listener: TestClient, count: number): Promise<number> {
-  const line = "m".repeat(1000);
-  let peak = await rss(pid);
-  for (let i = 0; i < count; i += 100) {
-    await talker.send(...Array.from({ length: 100 }, (_, j) => `${i + j} ${line}`));
-    for (let j = 0; j < 100; j++) {
-      let received = await listener.lines.next();
-      if (received.startsWith("* ")) received = await listener.lines.next();
-      if (received !== `<user1> ${i + j} ${line}`) assertEquals(received, `<user1> ${i + j} ${line}`);
-    }
-    if (i % 5000 === 0) peak = Math.max(peak, await rss(pid));
-  }
-  return Math.max(peak, await rss(pid));
-}
-
 Deno.test("chat: a slow consumer during a flood costs at most its queue in memory; others get every line", {
   ignore: !LINUX,
 }, async () => {
@@ -155,11 +111,11 @@ Deno.test("chat: a slow consumer during a flood costs at most its queue in memor
   // The same flood without a slow consumer first: the heap grows to its working size under this
   // traffic (about 30 MB here), so what follows measures only what the slow consumer adds.
   const count = 60_000; // 60 MB through the room: far beyond kernel buffers and the queue limit.
-  const warm = await flood(server.pid, talker, listener, count);
+  const warm = await floodRoom(server.pid, talker, listener, count);
   const sleeper = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     await listener.lines.waitFor("* user3 joined");
-    const peak = await flood(server.pid, talker, listener, count);
+    const peak = await floodRoom(server.pid, talker, listener, count);
     const growth = peak - warm;
     assert(
       growth < 1 * MiB + 12 * MiB,
