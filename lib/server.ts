@@ -136,11 +136,6 @@ export class Server implements AsyncDisposable {
     this.finished = this.#run().finally(() => signal?.removeEventListener("abort", onAbort));
   }
 
-  /** Number of open connections. */
-  get connections(): number {
-    return this.#room.size;
-  }
-
   /**
    * Stops accepting, tells every client `* server shutting down`, flushes what is queued (for at
    * most the drain timeout) and closes everything. Resolves like {@linkcode finished}.
