@@ -40,13 +40,13 @@ export interface LoggerOptions {
 }
 
 /** Formats one event as a text log line. */
-export function formatTextLine(level: LogLevel, msg: string, time = clockTime()): string {
+function formatTextLine(level: LogLevel, msg: string, time = clockTime()): string {
   const marker = level === "info" ? "" : `${level}: `;
   return `[${time}] ${marker}${escapeControl(msg)}`;
 }
 
 /** Formats one event as a JSON log line. */
-export function formatJsonLine(
+function formatJsonLine(
   level: LogLevel,
   event: string,
   msg: string,

@@ -8,7 +8,7 @@
  */
 
 import process from "node:process";
-import { createInterface, type Interface } from "node:readline";
+import { createInterface } from "node:readline";
 import { writeLine } from "./output.ts";
 
 /** Where the client's lines come from and go to. */
@@ -44,7 +44,7 @@ export function openTerminal(): Terminal {
   const iterator = readline[Symbol.asyncIterator]();
   function above(file: typeof Deno.stdout, text: string): void {
     if (!interactive) return writeLine(file, text);
-    clearPromptLine(readline);
+    clearPromptLine();
     writeLine(file, text);
     readline.prompt(true);
   }
@@ -56,13 +56,13 @@ export function openTerminal(): Terminal {
     status: (text) => above(Deno.stderr, text),
     onInterrupt: (handler) => void readline.on("SIGINT", handler),
     close: () => {
-      if (interactive) clearPromptLine(readline);
+      if (interactive) clearPromptLine();
       readline.close();
     },
   };
 }
 
-function clearPromptLine(readline: Interface): void {
+function clearPromptLine(): void {
   // Carriage return and "erase line": the prompt and half-typed input vanish until redrawn.
-  (readline as unknown as { output: NodeJS.WritableStream }).output.write("\r\x1b[2K");
+  process.stdout.write("\r\x1b[2K");
 }

@@ -10,13 +10,15 @@ const MiB = 1024 * 1024;
 Deno.test("SIGTERM under load: every line read before shutdown is answered, then the notice", {
   ignore: WINDOWS,
 }, async () => {
-  await using server = await startServer(["--mode", "echo", "--quiet"]);
+  await using server = await startServer(["--mode", "echo", "--quiet", "--drain-timeout", "5"]);
   const clients = await Promise.all(Array.from({ length: 100 }, () => TestClient.connect(server.port)));
   try {
     const results = clients.map((client, c) => echoUntilShutdown(client, c));
     await new Promise((resolve) => setTimeout(resolve, 500));
+    const signalled = Date.now();
     const status = await server.stop("SIGTERM");
     assertEquals(status.code, 0);
+    assert(Date.now() - signalled < 5000, "the server did not exit within --drain-timeout");
     const answered = (await Promise.all(results)).reduce((a, b) => a + b, 0);
     const summary = await server.stderr.waitFor(/served/);
     const [, linesIn, linesOut] = /(\d+) lines in, (\d+) lines out/.exec(summary)!.map(Number);

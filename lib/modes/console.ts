@@ -32,7 +32,7 @@ export interface ConsoleMode extends Mode {
 }
 
 /** Formats the `/list` table. */
-export function formatClientList(clients: Iterable<Connection>, current: Connection | undefined): string {
+function formatClientList(clients: Iterable<Connection>, current: Connection | undefined): string {
   const rows = [...clients].map((conn) => [
     `${conn === current ? "*" : " "}#${conn.id}`,
     conn.remote,
