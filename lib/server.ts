@@ -21,7 +21,9 @@ import { createChatMode } from "./modes/chat.ts";
 import { createConsoleMode } from "./modes/console.ts";
 import { createEchoMode } from "./modes/echo.ts";
 import type { Mode, ModeName } from "./modes/mode.ts";
+import { Relay } from "./relay.ts";
 import { Room } from "./room.ts";
+import { SharedState } from "./shared_state.ts";
 
 /** The operator's terminal, for console mode. */
 export interface Operator {
@@ -54,6 +56,13 @@ export interface ServeOptions {
   signal?: AbortSignal;
   /** Console mode reads commands from and prints the conversation to the operator. */
   operator?: Operator;
+  /**
+   * Ids, limits and chat names shared with the other workers of the same server; `maxConns` and
+   * `maxConnsPerIp` then come from it. By default this server has its own.
+   */
+  shared?: SharedState;
+  /** Chat mode: the BroadcastChannel that links this worker's room to the other workers' rooms. */
+  relay?: string;
 }
 
 /** What a server did, reported when it has finished. */
@@ -90,11 +99,9 @@ export class Server implements AsyncDisposable {
   #mode: Mode;
   #tasks = new Set<Promise<void>>();
   #stop = new AbortController();
-  #nextId = 1;
   #summary: ServeSummary = { connections: 0, linesIn: 0, linesOut: 0 };
-  #maxConns: number;
-  #maxConnsPerIp: number;
-  #perIp = new Map<string, number>();
+  #shared: SharedState;
+  #relay: Relay | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(listener: Deno.TcpListener, options: ServeOptions) {
@@ -102,8 +109,7 @@ export class Server implements AsyncDisposable {
     const { maxConns = 10000, maxConnsPerIp = 0, idleTimeout = 0, lineTimeout = 30 } = options;
     this.#listener = listener;
     this.#logger = logger;
-    this.#maxConns = maxConns;
-    this.#maxConnsPerIp = maxConnsPerIp;
+    this.#shared = options.shared ?? SharedState.create({ maxConns, maxConnsPerIp, names: mode === "chat" });
     this.addr = listener.addr;
     this.#connectionOptions = {
       maxLine,
@@ -113,7 +119,7 @@ export class Server implements AsyncDisposable {
       lineTimeoutMs: lineTimeout * 1000,
       onClose: (conn, reason) => this.#left(conn, reason),
     };
-    this.#mode = this.#createMode(mode, options.operator);
+    this.#mode = this.#createMode(mode, options);
     const timeouts = [idleTimeout, lineTimeout].filter((t) => t > 0).map((t) => t * 1000);
     if (timeouts.length > 0) {
       this.#sweeper = setInterval(() => {
@@ -162,9 +168,14 @@ export class Server implements AsyncDisposable {
     await this.shutdown();
   }
 
-  #createMode(mode: ModeName, operator: Operator | undefined): Mode {
+  #createMode(mode: ModeName, { operator, relay }: ServeOptions): Mode {
     if (mode === "echo") return createEchoMode();
-    if (mode === "chat") return createChatMode(this.#room);
+    if (mode === "chat") {
+      const names = this.#shared.names;
+      if (names === undefined) throw new TypeError("chat mode needs shared state with a names table");
+      if (relay !== undefined) this.#relay = new Relay(relay, (line) => this.#room.broadcast(line));
+      return createChatMode({ room: this.#room, names, relay: this.#relay });
+    }
     const console = createConsoleMode({
       room: this.#room,
       print: operator?.print ?? (() => {}),
@@ -191,6 +202,7 @@ export class Server implements AsyncDisposable {
   async #run(): Promise<ServeSummary> {
     await this.#acceptLoop();
     while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+    this.#relay?.close();
     const { connections, linesIn, linesOut } = this.#summary;
     this.#logger.info(
       "summary",
@@ -239,21 +251,16 @@ export class Server implements AsyncDisposable {
 
   #start(tcp: Deno.TcpConn): void {
     const ip = tcp.remoteAddr.hostname;
-    const fromIp = this.#perIp.get(ip) ?? 0;
-    if (this.#room.size >= this.#maxConns) {
-      this.#refuse(tcp, "server full", `server full (max ${this.#maxConns} connections)`);
+    const refusal = this.#shared.admit(ip);
+    if (refusal === "server full") {
+      this.#refuse(tcp, refusal, `server full (max ${this.#shared.maxConns} connections)`);
       return;
     }
-    if (this.#maxConnsPerIp > 0 && fromIp >= this.#maxConnsPerIp) {
-      this.#refuse(
-        tcp,
-        "too many connections from one address",
-        `too many connections from ${ip} (max ${this.#maxConnsPerIp})`,
-      );
+    if (refusal !== undefined) {
+      this.#refuse(tcp, refusal, `too many connections from ${ip} (max ${this.#shared.maxConnsPerIp})`);
       return;
     }
-    this.#perIp.set(ip, fromIp + 1);
-    const conn = new Connection(tcp, { id: this.#nextId++, ...this.#connectionOptions });
+    const conn = new Connection(tcp, { id: this.#shared.nextId(), ...this.#connectionOptions });
     this.#room.add(conn);
     this.#summary.connections++;
     this.#logger.detail("connect", `#${conn.id} connected from ${conn.remote} (${this.#room.size} open)`, {
@@ -293,10 +300,7 @@ export class Server implements AsyncDisposable {
 
   #left(conn: Connection, reason: string): void {
     this.#room.delete(conn);
-    const ip = conn.remoteHostname;
-    const fromIp = (this.#perIp.get(ip) ?? 1) - 1;
-    if (fromIp > 0) this.#perIp.set(ip, fromIp);
-    else this.#perIp.delete(ip);
+    this.#shared.release(conn.remoteHostname);
     // At shutdown everyone leaves at once; telling each client about the others is noise.
     if (!this.#stop.signal.aborted) this.#mode.leave(conn, reason);
   }

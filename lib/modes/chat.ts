@@ -6,10 +6,15 @@
  * regard to case, so nobody can pass for someone else, and `user<digits>` stays reserved for the
  * names the server gives. A relayed line is built once and copied into each recipient's output
  * buffer; a recipient that stops reading is dropped by its connection, never waited for.
+ *
+ * With `--workers`, names live in a table every worker shares, and whatever this worker tells its
+ * room also goes to the rooms of the others through the relay.
  */
 
 import type { Connection } from "../connection.ts";
+import type { Relay } from "../relay.ts";
 import type { Room } from "../room.ts";
+import type { SharedTable } from "../shared_table.ts";
 import type { Mode } from "./mode.ts";
 
 const SLASH = 0x2f;
@@ -26,16 +31,25 @@ interface Member {
   prefix: Uint8Array;
 }
 
-/** Creates a chat mode over `room`. */
-export function createChatMode(room: Room): Mode {
-  const members = new Map<Connection, Member>();
-  const owners = new Map<string, Connection>();
+/** Options for {@linkcode createChatMode}. */
+export interface ChatModeOptions {
+  /** This worker's clients. */
+  room: Room;
+  /** Every worker's chat names, each mapped to the id of the connection that holds it. */
+  names: SharedTable;
+  /** The link to the other workers' rooms, when there are other workers. */
+  relay?: Relay;
+}
 
-  function rename(conn: Connection, name: string): void {
-    const old = members.get(conn);
-    if (old !== undefined) owners.delete(old.name.toLowerCase());
-    members.set(conn, { name, prefix: encoder.encode(`<${name}> `) });
-    owners.set(name.toLowerCase(), conn);
+/** Creates a chat mode. */
+export function createChatMode(options: ChatModeOptions): Mode {
+  const { room, names, relay } = options;
+  const members = new Map<Connection, Member>();
+
+  /** Tells everyone in every worker but `except`. */
+  function broadcast(line: string | Uint8Array, except?: Connection): void {
+    room.broadcast(line, except);
+    relay?.publish(line);
   }
 
   function nick(conn: Connection, member: Member, name: string): void {
@@ -43,30 +57,39 @@ export function createChatMode(room: Room): Mode {
       conn.send(`ERR invalid name "${name.slice(0, 40)}": use 1-32 of A-Z a-z 0-9 - _`);
     } else if (RESERVED.test(name) && name.toLowerCase() !== member.name.toLowerCase()) {
       conn.send(`ERR name ${name} is reserved`);
-    } else if (owners.has(name.toLowerCase()) && owners.get(name.toLowerCase()) !== conn) {
+    } else if (!names.claim(name, conn.id)) {
       conn.send(`ERR name ${name} is taken`);
     } else {
       const old = member.name;
-      rename(conn, name);
+      if (old.toLowerCase() !== name.toLowerCase()) names.release(old, conn.id);
+      members.set(conn, { name, prefix: encoder.encode(`<${name}> `) });
       conn.send(`* you are now ${name}`);
-      room.broadcast(`* ${old} is now ${name}`, conn);
+      broadcast(`* ${old} is now ${name}`, conn);
     }
+  }
+
+  /** Everyone in every worker, in the order they joined. */
+  function online(): string {
+    return names.entries().sort((a, b) => a[1] - b[1]).map(([name]) => name).join(", ");
   }
 
   function command(conn: Connection, member: Member, text: string): void {
     const [verb, ...rest] = text.split(" ");
     const argument = rest.join(" ").trim();
     if (verb === "/nick") nick(conn, member, argument);
-    else if (verb === "/who") conn.send(`* online: ${[...members.values()].map((m) => m.name).join(", ")}`);
+    else if (verb === "/who") conn.send(`* online: ${online()}`);
     else if (verb === "/help") conn.send(HELP);
     else conn.send(`ERR unknown command ${verb.slice(0, 40)}; try /help`);
   }
 
   return {
     join(conn) {
-      rename(conn, `user${conn.id}`);
-      conn.send(`* welcome, user${conn.id}: ${members.size} online; /help for commands`);
-      room.broadcast(`* user${conn.id} joined`, conn);
+      const name = `user${conn.id}`;
+      // Ids are unique and user<digits> is reserved, so nobody else can hold this name.
+      names.claim(name, conn.id);
+      members.set(conn, { name, prefix: encoder.encode(`<${name}> `) });
+      conn.send(`* welcome, ${name}: ${names.size} online; /help for commands`);
+      broadcast(`* ${name} joined`, conn);
     },
     line(conn, line) {
       const member = members.get(conn);
@@ -80,14 +103,14 @@ export function createChatMode(room: Room): Mode {
       const relayed = new Uint8Array(member.prefix.length + text.length);
       relayed.set(member.prefix);
       relayed.set(text, member.prefix.length);
-      room.broadcast(relayed, conn);
+      broadcast(relayed, conn);
     },
     leave(conn) {
       const member = members.get(conn);
       if (member === undefined) return;
       members.delete(conn);
-      owners.delete(member.name.toLowerCase());
-      room.broadcast(`* ${member.name} left`);
+      names.release(member.name, conn.id);
+      broadcast(`* ${member.name} left`);
     },
   };
 }
