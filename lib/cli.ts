@@ -77,6 +77,14 @@ const SERVER_FLAGS: FlagSpec[] = [
     help: "how long shutdown may spend flushing queued lines",
   },
   {
+    name: "workers",
+    kind: "count",
+    value: "N",
+    default: 1,
+    min: 1,
+    help: "isolates serving the port at once, one thread each (Linux; echo and chat modes)",
+  },
+  {
     name: "backlog",
     kind: "count",
     value: "N",
@@ -183,6 +191,7 @@ export interface ServerConfig {
   maxLine: number;
   maxQueue: number;
   drainTimeout: number;
+  workers: number;
   backlog: number;
   maxConns: number;
   maxConnsPerIp: number;
@@ -305,9 +314,28 @@ function explainParseError(error: unknown, specs: FlagSpec[]): string {
   }
 }
 
-/** Parses `parley-server` arguments. Throws {@linkcode UsageError}. */
-export function parseServerArgs(args: string[]): Command<ServerConfig> {
-  return parse(args, SERVER_FLAGS) as Command<ServerConfig>;
+/** Most `--workers`: far beyond any core count that helps, low enough to catch a typo. */
+const MAX_WORKERS = 256;
+
+/**
+ * Parses `parley-server` arguments for a server on `os`. Throws {@linkcode UsageError}.
+ *
+ * Several workers need the kernel to spread connections over listeners that share a port, which
+ * only Linux's SO_REUSEPORT does; and console mode has one operator, who must see every client.
+ */
+export function parseServerArgs(
+  args: string[],
+  os: typeof Deno.build.os = Deno.build.os,
+): Command<ServerConfig> {
+  const command = parse(args, SERVER_FLAGS) as Command<ServerConfig>;
+  if (command.kind !== "run" || command.config.workers === 1) return command;
+  const { workers, mode } = command.config;
+  if (workers > MAX_WORKERS) throw new UsageError(`--workers must be at most ${MAX_WORKERS}, got ${workers}`);
+  if (os !== "linux") throw new UsageError(`--workers above 1 needs Linux (SO_REUSEPORT), not ${os}`);
+  if (mode === "console") {
+    throw new UsageError("--workers above 1 needs --mode echo or chat: console mode has one operator");
+  }
+  return command;
 }
 
 /** Parses `parley-client` arguments. Throws {@linkcode UsageError}. */

@@ -35,14 +35,17 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Drop `detail` events. @default {false} */
   quiet?: boolean;
+  /** With `--workers`: which worker logs, shown as `w3:` in text and `"worker": 3` in JSON. */
+  worker?: number;
   /** Receives each finished line, without a trailing newline. */
   write: (line: string) => void;
 }
 
 /** Formats one event as a text log line. */
-function formatTextLine(level: LogLevel, msg: string, time = clockTime()): string {
+function formatTextLine(level: LogLevel, msg: string, worker?: number, time = clockTime()): string {
+  const source = worker === undefined ? "" : `w${worker}: `;
   const marker = level === "info" ? "" : `${level}: `;
-  return `[${time}] ${marker}${escapeControl(msg)}`;
+  return `[${time}] ${source}${marker}${escapeControl(msg)}`;
 }
 
 /** Formats one event as a JSON log line. */
@@ -58,9 +61,13 @@ function formatJsonLine(
 
 /** Creates a logger writing through `options.write`. */
 export function createLogger(options: LoggerOptions): Logger {
-  const { format = "text", quiet = false, write } = options;
+  const { format = "text", quiet = false, write, worker } = options;
   function log(level: LogLevel, event: string, msg: string, fields?: LogFields): void {
-    write(format === "json" ? formatJsonLine(level, event, msg, fields) : formatTextLine(level, msg));
+    write(
+      format === "json"
+        ? formatJsonLine(level, event, msg, worker === undefined ? fields : { worker, ...fields })
+        : formatTextLine(level, msg, worker),
+    );
   }
   return {
     detail: (event, msg, fields) => {
@@ -70,4 +77,21 @@ export function createLogger(options: LoggerOptions): Logger {
     warn: (event, msg, fields) => log("warn", event, msg, fields),
     error: (event, msg, fields) => log("error", event, msg, fields),
   };
+}
+
+/**
+ * Logs promise rejections nobody handled instead of letting one end the process. Connections turn
+ * their failures into close reasons, so this should never fire; if a bug lets one through, it must
+ * cost a log line, not every client their connection. Returns a function that stops it.
+ */
+export function logUnhandledRejections(logger: Logger): () => void {
+  const onUnhandled = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    const reason = event.reason instanceof Error
+      ? event.reason.stack ?? event.reason.message
+      : String(event.reason);
+    logger.error("unhandled_rejection", `internal error (unhandled rejection): ${reason}`);
+  };
+  globalThis.addEventListener("unhandledrejection", onUnhandled);
+  return () => globalThis.removeEventListener("unhandledrejection", onUnhandled);
 }

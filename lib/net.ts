@@ -8,6 +8,29 @@ export function formatAddress(hostname: string, port: number): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
+/** Where and how a server listens. */
+export interface ListenConfig {
+  host: string;
+  port: number;
+  /** Connections the kernel may queue before they are accepted. */
+  backlog: number;
+}
+
+/**
+ * Listens on TCP. A deep backlog lets a storm of connects queue in the kernel instead of being
+ * refused; `reusePort` lets several workers listen on one port, the kernel spreading connections
+ * over them (Linux; needs `--unstable-net`).
+ */
+export function listenTcp(config: ListenConfig, reusePort = false): Deno.TcpListener {
+  return Deno.listen({
+    hostname: config.host,
+    port: config.port,
+    transport: "tcp",
+    tcpBacklog: config.backlog,
+    ...(reusePort ? { reusePort } : {}),
+  });
+}
+
 /** Errors that end a connection in the ordinary course of things: the peer left or we closed it. */
 export function isDisconnect(error: unknown): boolean {
   return error instanceof Deno.errors.ConnectionReset ||

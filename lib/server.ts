@@ -13,6 +13,7 @@
  */
 
 import { backoffDelay } from "./backoff.ts";
+import type { ServerConfig } from "./cli.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { readOperatorLines } from "./console.ts";
 import type { Logger } from "./log.ts";
@@ -78,6 +79,12 @@ const ACCEPT_BACKOFF = { initialMs: 5, maxMs: 1000 };
 /** How often timeouts are checked: a tenth of the shortest, between 50 ms and 1 s. */
 function sweepInterval(timeoutsMs: number[]): number {
   return Math.min(1000, Math.max(50, Math.min(...timeoutsMs) / 10));
+}
+
+/** The options of {@linkcode serve} that come straight from the command line. */
+export function serveSettings(config: ServerConfig): Omit<ServeOptions, "logger"> {
+  const { mode, maxLine, maxQueue, drainTimeout, maxConns, maxConnsPerIp, idleTimeout, lineTimeout } = config;
+  return { mode, maxLine, maxQueue, drainTimeout, maxConns, maxConnsPerIp, idleTimeout, lineTimeout };
 }
 
 /** Starts serving on `listener`. */

@@ -28,10 +28,19 @@ export const TARGETS = [
   "x86_64-pc-windows-msvc",
 ] as const;
 
-/** Each program, its entry point and exactly the permissions it needs. */
+/**
+ * Each program, its entry point, exactly the permissions it needs, and the modules it loads that
+ * `deno compile` cannot find by following imports (a Worker's module is named by a URL).
+ * The unstable `net` feature that `--workers` needs (reusePort) comes from deno.json.
+ */
 export const PROGRAMS = [
-  { name: "parley-server", entry: "server.ts", permissions: ["--allow-net"] },
-  { name: "parley-client", entry: "client.ts", permissions: ["--allow-net"] },
+  {
+    name: "parley-server",
+    entry: "server.ts",
+    permissions: ["--allow-net"],
+    include: ["lib/server_worker.ts"],
+  },
+  { name: "parley-client", entry: "client.ts", permissions: ["--allow-net"], include: [] },
 ] as const;
 
 /** A build that failed; the message is what to tell the user. */
@@ -65,6 +74,7 @@ async function compile(
   options: { target?: string; denort?: string },
 ): Promise<string> {
   const args = ["compile", ...program.permissions, "--output", output];
+  for (const module of program.include) args.push("--include", `${ROOT}${module}`);
   if (options.target !== undefined) args.push("--target", options.target);
   args.push(`${ROOT}${program.entry}`);
   const env: Record<string, string> = { NO_COLOR: "1" };
@@ -93,6 +103,25 @@ async function build(target: string | undefined, denort: string | undefined): Pr
   return built;
 }
 
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** The last `bytes` of a file, as Latin-1 text: where deno compile appends its metadata. */
+async function readTail(path: string, bytes: number): Promise<string> {
+  using file = await Deno.open(path);
+  const size = (await file.stat()).size;
+  await file.seek(Math.max(0, size - bytes), Deno.SeekMode.Start);
+  const tail = new Uint8Array(Math.min(bytes, size));
+  let read = 0;
+  while (read < tail.length) {
+    const n = await file.read(tail.subarray(read));
+    if (n === null) break;
+    read += n;
+  }
+  return new TextDecoder("latin1").decode(tail.subarray(0, read));
+}
+
 /**
  * Builds both compile graphs against a stand-in runtime base (this Deno binary) and checks what
  * was embedded. Proves everything but the runtime itself; the outputs are not Parley and are
@@ -104,12 +133,16 @@ export async function checkCompileGraphs(): Promise<string[]> {
   try {
     for (const program of PROGRAMS) {
       const printed = await compile(program, `${scratch}/${program.name}`, { denort: Deno.execPath() });
-      for (const embedded of ["deno.json", "lib", program.entry]) {
+      for (const embedded of ["deno.json", "lib", program.entry, ...program.include.map(basename)]) {
         if (!printed.includes(embedded)) {
           throw new BuildError(
             `${program.name}: ${embedded} is missing from the embedded files:\n${printed}`,
           );
         }
+      }
+      const metadata = await readTail(`${scratch}/${program.name}`, 4 << 20);
+      if (!metadata.includes('"features":["net"]')) {
+        throw new BuildError(`${program.name}: the unstable net feature (for reusePort) was not embedded`);
       }
       report.push(`${program.name}: compile graph of ${program.entry} ok (${program.permissions.join(" ")})`);
     }

@@ -11,6 +11,7 @@ Deno.test("server flags have the documented defaults", () => {
       maxLine: 65536,
       maxQueue: 1048576,
       drainTimeout: 5,
+      workers: 1,
       backlog: 4096,
       maxConns: 10000,
       maxConnsPerIp: 0,
@@ -63,6 +64,23 @@ Deno.test("bad flags are one sentence naming the flag", () => {
   ];
   for (const [args, pattern] of cases) {
     assertMatch(throws(() => parseServerArgs(args), UsageError).message, pattern);
+  }
+});
+
+Deno.test("--workers above 1 needs Linux and a mode without an operator", () => {
+  const run = (args: string[], os: typeof Deno.build.os) => parseServerArgs(args, os);
+  const ok = run(["--workers", "4", "--mode", "chat"], "linux");
+  assertEquals(ok.kind === "run" && ok.config.workers, 4);
+  assertEquals(run(["--workers", "1"], "darwin").kind, "run");
+  for (
+    const [args, os, pattern] of [
+      [["--workers", "2", "--mode", "echo"], "darwin", /--workers above 1 needs Linux/],
+      [["--workers", "2"], "linux", /console mode has one operator/],
+      [["--workers", "0", "--mode", "echo"], "linux", /--workers must be a whole number from 1/],
+      [["--workers", "257", "--mode", "echo"], "linux", /--workers must be at most 256/],
+    ] as const
+  ) {
+    assertMatch(throws(() => run([...args], os), UsageError).message, pattern);
   }
 });
 

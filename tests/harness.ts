@@ -9,6 +9,8 @@ import { LineFramer } from "../lib/lines.ts";
 const ROOT = new URL("..", import.meta.url);
 export const SERVER_PATH = new URL("server.ts", ROOT).pathname;
 export const CLIENT_PATH = new URL("client.ts", ROOT).pathname;
+/** The server's `lib/`: `--workers` loads its worker module from there at run time. */
+export const LIB_PATH = new URL("lib", ROOT).pathname;
 
 /** Tests of Linux facilities (/proc, prlimit, OpenBSD netcat) run only there. */
 export const LINUX = Deno.build.os === "linux";
@@ -242,7 +244,7 @@ export interface StartServerOptions {
 /** Starts `server.ts` (or `options.command`) on a free port and waits for its `listening on` line. */
 export async function startServer(args: string[], options: StartServerOptions = {}): Promise<ServerProcess> {
   const [program, ...programArgs] = options.command ??
-    [Deno.execPath(), "run", "--allow-net", SERVER_PATH, "--port", "0"];
+    [Deno.execPath(), "run", "--allow-net", `--allow-read=${LIB_PATH}`, SERVER_PATH, "--port", "0"];
   const child = new Deno.Command(program, {
     args: [...programArgs, ...args],
     stdin: options.stdin ? "piped" : "null",

@@ -1,3 +1,6 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+
 /**
  * Worker for shared_table_test.ts: hammers one table with increments and claim/release pairs, and
  * fails (by throwing) if it ever sees a claim that another worker holds at the same time.
