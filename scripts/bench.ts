@@ -3,17 +3,20 @@
  * measured on this machine. With `--compare`, the same load against a small Node `net` server
  * written below (Node is common), and the ratio of each pair from the same run.
  *
- *   deno task bench [--compare] [--duration S] [--workers N] [--rate MSGS] [--idle N] [--svg PATH]
+ *   deno task bench [--compare] [--duration S] [--workers N] [--server-workers N] [--rate MSGS]
+ *                   [--idle N] [--svg PATH]
  *
  * Scenarios: echo with 100 connections and 1 or 16 lines in flight (throughput, latency); echo with
  * 1,000 busy connections (fairness: Jain's index over per-connection round trips, starved
  * connections); 10,000 idle connections (server RSS per connection, Linux); chat fan-out to 100
  * clients (delivery latency). The load generator runs in Workers (`scripts/bench_worker.ts`).
+ * `--workers` sets the generator's Workers; `--server-workers N` runs Parley with `--workers N`, and
+ * then unpinned, since its isolates need cores of their own (the Node baseline stays on one core).
  * Prints a table, then one JSON line; writes an SVG chart of the ratios. Talks to 127.0.0.1 only.
  */
 
 import { parseArgs } from "node:util";
-import { SERVER_PATH, startServer } from "../tests/harness.ts";
+import { LIB_PATH, SERVER_PATH, startServer } from "../tests/harness.ts";
 import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
 import { ensureFileLimit, idleBytesPerConnection } from "./measure.ts";
@@ -54,6 +57,8 @@ interface Options {
   pin: string[];
   durationMs: number;
   workers: number;
+  /** Parley's `--workers`. */
+  serverWorkers: number;
   rate: number;
   idle: number;
 }
@@ -68,11 +73,18 @@ async function pinning(): Promise<string[]> {
 }
 
 /** A server process for one scenario. */
-async function start(kind: Kind, mode: "echo" | "chat", pin: string[]) {
+async function start(kind: Kind, mode: "echo" | "chat", options: Options) {
+  const { pin, serverWorkers } = options;
   const command = kind === "parley"
-    ? [...pin, Deno.execPath(), "run", "--allow-net", SERVER_PATH, "--port", "0", "--mode", mode, "--quiet"]
+    ? [
+      ...(serverWorkers > 1 ? [] : pin),
+      ...[Deno.execPath(), "run", "--allow-net", `--allow-read=${LIB_PATH}`, SERVER_PATH],
+      ...["--port", "0", "--mode", mode, "--quiet", "--workers", String(serverWorkers)],
+    ]
     : [...pin, "node", "-e", NODE_SERVER, mode];
-  return await startServer(kind === "parley" ? ["--max-conns", "30000"] : [], { command });
+  const server = await startServer(kind === "parley" ? ["--max-conns", "30000"] : [], { command });
+  if (kind === "parley" && serverWorkers > 1) await server.stderr.waitFor(/workers serving/);
+  return server;
 }
 
 /** Splits `total` connections over the workers and runs `job` in each. */
@@ -123,7 +135,7 @@ function jain(counts: number[]): number {
 }
 
 async function pingpong(kind: Kind, options: Options, conns: number, pipeline: number) {
-  await using server = await start(kind, "echo", options.pin);
+  await using server = await start(kind, "echo", options);
   const results = await drive(options, conns, (share) => ({
     mode: "pingpong",
     port: server.port,
@@ -146,7 +158,7 @@ async function pingpong(kind: Kind, options: Options, conns: number, pipeline: n
 }
 
 async function fanout(kind: Kind, options: Options) {
-  await using server = await start(kind, "chat", options.pin);
+  await using server = await start(kind, "chat", options);
   const conns = 100;
   const results = await drive(options, conns, (share, index) => ({
     mode: "fanout",
@@ -172,7 +184,7 @@ async function fanout(kind: Kind, options: Options) {
 
 async function idle(kind: Kind, options: Options) {
   if (Deno.build.os !== "linux") return { bytesPerConnection: NaN };
-  await using server = await start(kind, "echo", options.pin);
+  await using server = await start(kind, "echo", options);
   return { bytesPerConnection: await idleBytesPerConnection(server.pid, server.port, options.idle) };
 }
 
@@ -277,6 +289,7 @@ if (import.meta.main) {
       compare: { type: "boolean", default: false },
       duration: { type: "string", default: "4" },
       workers: { type: "string", default: String(Math.max(1, navigator.hardwareConcurrency - 1)) },
+      "server-workers": { type: "string", default: "1" },
       rate: { type: "string", default: "2000" },
       idle: { type: "string", default: "10000" },
       svg: { type: "string", default: "docs/bench.svg" },
@@ -286,6 +299,7 @@ if (import.meta.main) {
     pin: await pinning(),
     durationMs: Number(values.duration) * 1000,
     workers: Number(values.workers),
+    serverWorkers: Number(values["server-workers"]),
     rate: Number(values.rate),
     idle: Number(values.idle),
   };

@@ -134,3 +134,12 @@ Deno.test("help lists every flag with its default", () => {
   ];
   for (const flag of clientFlags) assertMatch(client, new RegExp(`--${flag}\\b`));
 });
+
+Deno.test("the README's flag tables list every flag of both programs", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  for (const help of [serverHelp(), clientHelp()]) {
+    for (const [flag] of help.matchAll(/^ {2}--[a-z-]+/gm)) {
+      assertMatch(readme, new RegExp(`^\\|.*\`${flag.trim()}[ \`]`, "m"));
+    }
+  }
+});
