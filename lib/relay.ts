@@ -27,9 +27,9 @@ export class Relay {
     };
   }
 
-  /** Sends `line` to every other worker. */
+  /** Sends `line` to every other worker. Keeps `line` until the batch leaves: do not reuse it. */
   publish(line: string | Uint8Array): void {
-    const bytes = typeof line === "string" ? encoder.encode(line) : line.slice();
+    const bytes = typeof line === "string" ? encoder.encode(line) : line;
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
     this.#batch.push(bytes);
     this.#batchBytes += bytes.length + 1;

@@ -17,14 +17,8 @@ function report(message: WorkerReport): void {
   self.postMessage(message);
 }
 
-const shutdown = new AbortController();
-
-self.onmessage = (event: MessageEvent<WorkerCommand>) => {
-  const command = event.data;
-  if (command.kind === "shutdown") {
-    shutdown.abort(command.reason);
-    return;
-  }
+/** Starts serving as `command` says; from then on, messages are shutdown requests for that server. */
+function start(command: WorkerCommand & { kind: "start" }): void {
   const { index, config, shared, relay } = command;
   let listener;
   try {
@@ -43,13 +37,19 @@ self.onmessage = (event: MessageEvent<WorkerCommand>) => {
   const server = serve(listener, {
     ...serveSettings(config),
     logger,
-    signal: shutdown.signal,
     shared: new SharedState(shared),
     relay,
   });
+  self.onmessage = (event: MessageEvent<WorkerCommand>) => {
+    if (event.data.kind === "shutdown") void server.shutdown(event.data.reason);
+  };
   report({ kind: "listening" });
   server.finished.then((summary) => {
     stopLogging();
     report({ kind: "finished", summary });
   });
+}
+
+self.onmessage = (event: MessageEvent<WorkerCommand>) => {
+  if (event.data.kind === "start") start(event.data);
 };
