@@ -10,7 +10,7 @@
  * every phase is bounded in time.
  */
 
-import { startServer, TestClient } from "../tests/harness.ts";
+import { closeAll, startServer, TestClient } from "../tests/harness.ts";
 import { echoUntilShutdown, floodRoom } from "../tests/load.ts";
 import { ensureFileLimit, idleBytesPerConnection } from "./measure.ts";
 
@@ -63,7 +63,7 @@ async function shutdownUnderLoad(): Promise<
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await server.stop("SIGTERM");
   const received = (await Promise.all(counts)).reduce((a, b) => a + b, 0);
-  for (const client of clients) await client[Symbol.asyncDispose]();
+  await closeAll(clients);
   const linesRead = Number(/(\d+) lines in/.exec(await server.stderr.waitFor(/served/))![1]);
   return { clients: clients.length, linesRead, repliesReceived: received, lost: linesRead - received };
 }

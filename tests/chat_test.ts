@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "./assert.ts";
-import { startServer, TestClient } from "./harness.ts";
+import { closeAll, startServer, TestClient } from "./harness.ts";
 
 async function join(port: number, label: string): Promise<TestClient> {
   const client = await TestClient.connect(port, { label });
@@ -33,7 +33,7 @@ Deno.test("chat among 10 clients: joins, relays to every other client, leaves", 
     await leaver[Symbol.asyncDispose]();
     for (const client of clients) assertEquals(await client.lines.next(), "* user10 left");
   } finally {
-    for (const client of clients) await client[Symbol.asyncDispose]();
+    await closeAll(clients);
   }
 });
 

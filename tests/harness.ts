@@ -174,6 +174,11 @@ export class TestClient implements AsyncDisposable {
 }
 
 /** The server running as a subprocess. */
+/** Closes every client, one after the other. */
+export async function closeAll(clients: readonly TestClient[]): Promise<void> {
+  for (const client of clients) await client[Symbol.asyncDispose]();
+}
+
 export class ServerProcess implements AsyncDisposable {
   readonly stdout: LineReader;
   readonly stderr: LineReader;

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { LINUX, startServer, TestClient, WINDOWS } from "./harness.ts";
+import { closeAll, LINUX, startServer, TestClient, WINDOWS } from "./harness.ts";
 import { echoUntilShutdown, floodRoom } from "./load.ts";
 import { rss } from "../scripts/measure.ts";
 
@@ -26,7 +26,7 @@ Deno.test("SIGTERM under load: every line read before shutdown is answered, then
     assertEquals(linesOut, linesIn + 100, "every line read got its reply, plus one notice per client");
     assertEquals(answered, linesIn, "every reply reached its client");
   } finally {
-    for (const client of clients) await client[Symbol.asyncDispose]();
+    await closeAll(clients);
   }
 });
 

@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { echoUntilShutdown } from "./load.ts";
 import {
+  closeAll,
   LIB_PATH,
   LINUX,
   runToEnd,
@@ -55,7 +56,7 @@ Deno.test("echo with 2 workers: connections land on both, all are served, SIGTER
     assertEquals(summary.connections, 40);
     assertEquals(summary.linesOut, summary.linesIn + 40, "each reply plus one notice per client");
   } finally {
-    for (const client of clients) await client[Symbol.asyncDispose]();
+    await closeAll(clients);
   }
 });
 
@@ -87,7 +88,7 @@ Deno.test("chat with 3 workers: every line reaches every other client, /who list
       `* online: ${Array.from({ length: 12 }, (_, i) => `user${i + 1}`).join(", ")}`,
     );
   } finally {
-    for (const client of clients) await client[Symbol.asyncDispose]();
+    await closeAll(clients);
   }
 });
 
@@ -110,7 +111,7 @@ Deno.test("chat with 4 workers: of 16 clients racing for one name, exactly one g
     assertEquals(answers.filter((a) => a.startsWith("* you are now")).length, 1, answers.join("\n"));
     assertEquals(answers.filter((a) => /^ERR name (bob|Bob) is taken$/.test(a)).length, 15);
   } finally {
-    for (const client of clients) await client[Symbol.asyncDispose]();
+    await closeAll(clients);
   }
 });
 
@@ -129,7 +130,7 @@ Deno.test("--max-conns counts the connections of every worker", { ignore: !LINUX
       assertEquals(await extra.lines.rest(), ["ERR server full (max 6 connections)"]);
     }
   } finally {
-    for (const client of clients) await client[Symbol.asyncDispose]();
+    await closeAll(clients);
   }
 });
 
