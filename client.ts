@@ -6,8 +6,8 @@
  */
 
 import { clientHelp, parseClientArgs, UsageError, VERSION } from "./lib/cli.ts";
-import { ConnectError, runClient } from "./lib/client.ts";
-import { writeLine } from "./lib/output.ts";
+import { ConnectError, runClient } from "./lib/client/run_client.ts";
+import { writeLine } from "./lib/util/write.ts";
 import { openTerminal } from "./lib/terminal.ts";
 
 /** Runs the client with command-line `args`; resolves with the exit code. */

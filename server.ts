@@ -5,12 +5,42 @@
  * or one of its workers died, 2 for bad flags, 130 when a second Ctrl+C cuts the drain short.
  */
 
-import { parseServerArgs, serverHelp, UsageError, VERSION } from "./lib/cli.ts";
-import { createLogger, logUnhandledRejections } from "./lib/log.ts";
-import { describeNetError, formatAddress, listenTcp } from "./lib/net.ts";
-import { writeLine } from "./lib/output.ts";
-import { serve, serveSettings } from "./lib/server.ts";
-import { serveWorkers, WorkerStartError } from "./lib/worker_pool.ts";
+import { parseServerArgs, type ServerConfig, serverHelp, UsageError, VERSION } from "./lib/cli.ts";
+import { MemoryRegistry } from "./lib/registry/memory.ts";
+import { createLogger, type Logger, logUnhandledRejections } from "./lib/server/log.ts";
+import { readLines } from "./lib/server/operator.ts";
+import { serve, type ServerHandle } from "./lib/server/serve.ts";
+import { listenTcp } from "./lib/transport/tcp.ts";
+import { describeNetError, formatAddress } from "./lib/util/net.ts";
+import { writeLine } from "./lib/util/write.ts";
+import { serveWorkers, WorkerStartError } from "./lib/workers/pool.ts";
+
+/** Starts the server `config` describes: one accept loop here, or a pool of workers. */
+async function start(config: ServerConfig, logger: Logger, signal: AbortSignal): Promise<ServerHandle> {
+  const { host, port, backlog, mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout } = config;
+  const listen = { host, port, backlog };
+  const settings = { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout };
+  const limits = { maxConns: config.maxConns, maxConnsPerIp: config.maxConnsPerIp };
+  if (config.workers > 1) {
+    const log = { format: config.log, quiet: config.quiet };
+    return await serveWorkers({ workers: config.workers, listen, settings, limits, log, logger, signal });
+  }
+  const operator = {
+    lines: readLines(Deno.stdin.readable, {
+      maxLine,
+      onSkipped: (message: string) => writeLine(Deno.stdout, `! ${message}`),
+      signal,
+    }),
+    print: (line: string) => writeLine(Deno.stdout, line),
+  };
+  return serve(listenTcp(listen), {
+    ...settings,
+    registry: new MemoryRegistry(limits),
+    logger,
+    signal,
+    operator,
+  });
+}
 
 /** Runs the server with command-line `args`; resolves with the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -53,18 +83,9 @@ export async function main(args: string[]): Promise<number> {
     if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSigterm);
   };
 
-  let server: { finished: Promise<unknown> };
+  let server: ServerHandle;
   try {
-    if (config.workers > 1) {
-      server = await serveWorkers(config, { logger, signal: shutdown.signal });
-    } else {
-      server = serve(listenTcp(config), {
-        ...serveSettings(config),
-        logger,
-        signal: shutdown.signal,
-        operator: { input: Deno.stdin.readable, print: (line) => writeLine(Deno.stdout, line) },
-      });
-    }
+    server = await start(config, logger, shutdown.signal);
   } catch (error) {
     writeLine(
       Deno.stderr,

@@ -8,8 +8,8 @@
 
 import { parseArgs } from "node:util";
 import denoConfig from "../deno.json" with { type: "json" };
-import type { LogFormat } from "./log.ts";
-import { MODE_NAMES, type ModeName } from "./modes/mode.ts";
+import type { LogFormat } from "./server/log.ts";
+import { MODE_NAMES, type ModeName } from "./server/modes/mode.ts";
 
 /** The version in `deno.json`, embedded when compiled. */
 export const VERSION: string = denoConfig.version;

@@ -9,7 +9,7 @@
 
 import process from "node:process";
 import { createInterface } from "node:readline";
-import { writeLine } from "./output.ts";
+import { writeLine } from "./util/write.ts";
 
 /** Where the client's lines come from and go to. */
 export interface Terminal {

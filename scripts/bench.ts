@@ -16,10 +16,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { LIB_PATH, SERVER_PATH, startServer } from "../tests/harness.ts";
+import { LIB_PATH, SERVER_PATH, startServer } from "../tests/support/harness.ts";
 import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
-import { ensureFileLimit, idleBytesPerConnection } from "./measure.ts";
+import { ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
 
 /** The Node baseline: echo (one write per chunk) or chat (relay to the others), TCP_NODELAY on. */
 const NODE_SERVER = `

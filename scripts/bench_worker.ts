@@ -11,7 +11,9 @@
  *           send time; every line received from others is a delivery whose latency is measured.
  */
 
-import { LineFramer } from "../lib/lines.ts";
+import { LineFramer } from "../lib/protocol/framer.ts";
+import { delay } from "../lib/util/delay.ts";
+import { writeAll } from "../lib/util/write.ts";
 
 /** A job from the main thread. */
 export type BenchJob =
@@ -58,11 +60,6 @@ const decoder = new TextDecoder();
 
 function now(): number {
   return performance.timeOrigin + performance.now();
-}
-
-async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
 function padded(text: string, size: number): string {
@@ -177,9 +174,9 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
         .catch(() => errors++);
       due += interval;
     }
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    await delay(1);
   }
-  await new Promise((resolve) => setTimeout(resolve, job.drainMs));
+  await delay(job.drainMs);
   for (const conn of conns) conn.close();
   await Promise.all(readers);
   return { count, perConnection: [], histogram, sent, errors };

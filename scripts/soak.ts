@@ -10,9 +10,10 @@
  * every phase is bounded in time.
  */
 
-import { closeAll, startServer, TestClient } from "../tests/harness.ts";
-import { echoUntilShutdown, floodRoom } from "../tests/load.ts";
-import { ensureFileLimit, idleBytesPerConnection } from "./measure.ts";
+import { delay } from "../lib/util/delay.ts";
+import { closeAll, startServer, TestClient } from "../tests/support/harness.ts";
+import { echoUntilShutdown, floodRoom } from "../tests/support/load.ts";
+import { ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
 
 const IDLE_CONNECTIONS = Number(Deno.env.get("SOAK_IDLE_CONNECTIONS") ?? 10_000);
 const MiB = 1024 * 1024;
@@ -60,7 +61,7 @@ async function shutdownUnderLoad(): Promise<
   await using server = await startServer(["--mode", "echo", "--quiet"]);
   const clients = await Promise.all(Array.from({ length: 100 }, () => TestClient.connect(server.port)));
   const counts = clients.map((client, c) => echoUntilShutdown(client, c));
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await delay(1000);
   await server.stop("SIGTERM");
   const received = (await Promise.all(counts)).reduce((a, b) => a + b, 0);
   await closeAll(clients);
@@ -93,7 +94,7 @@ async function latencyUnderSlowloris(): Promise<
   const trickle = slow.map(async (client) => {
     while (trickling) {
       await client.write("s");
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await delay(20);
     }
   });
   const withSlowloris = await roundTrips(normal, 3000);

@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch, throws } from "./assert.ts";
+import { assertEquals, assertMatch, throws } from "./support/assert.ts";
 import { clientHelp, parseClientArgs, parseServerArgs, serverHelp, UsageError } from "../lib/cli.ts";
 
 Deno.test("server flags have the documented defaults", () => {

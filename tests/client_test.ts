@@ -1,5 +1,5 @@
-import { assertEquals, assertMatch } from "./assert.ts";
-import { receivedTexts, runClientProcess, startServer } from "./harness.ts";
+import { assertEquals, assertMatch } from "./support/assert.ts";
+import { receivedTexts, runClientProcess, spawnClient, startServer, TestClient } from "./support/harness.ts";
 
 Deno.test("piped client sends every line and prints every reply before exiting 0", async () => {
   await using server = await startServer(["--mode", "echo"]);
@@ -56,32 +56,14 @@ Deno.test("client exits 1 when the server's last line is an ERR", async () => {
 
 Deno.test("client prints chat lines from others while its own input is still open", async () => {
   await using server = await startServer(["--mode", "chat"]);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      new URL("../client.ts", import.meta.url).pathname,
-      "--port",
-      String(server.port),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const { LineReader, TestClient } = await import("./harness.ts");
-  const stdout = new LineReader(child.stdout, "client stdout");
-  const writer = child.stdin.getWriter();
-  try {
-    assertMatch(await stdout.next(), /\* welcome, user1/);
-    await using other = await TestClient.connect(server.port);
-    assertMatch(await stdout.next(), /\* user2 joined$/);
-    await other.send("ping while you type");
-    assertMatch(await stdout.next(), /<user2> ping while you type$/);
-  } finally {
-    await writer.close();
-    assertEquals((await child.status).code, 0);
-    await stdout.rest();
-  }
+  await using client = spawnClient(["--port", String(server.port)]);
+  assertMatch(await client.stdout.next(), /\* welcome, user1/);
+  await using other = await TestClient.connect(server.port);
+  assertMatch(await client.stdout.next(), /\* user2 joined$/);
+  await other.send("ping while you type");
+  assertMatch(await client.stdout.next(), /<user2> ping while you type$/);
+  await client.closeStdin();
+  assertEquals((await client.status).code, 0);
 });
 
 Deno.test("client that cannot connect says so in one sentence and exits 1", async () => {

@@ -4,8 +4,8 @@
  * says so in one sentence.
  */
 
-import { assertEquals, assertMatch } from "./assert.ts";
-import { runToEnd, WINDOWS } from "./harness.ts";
+import { assertEquals, assertMatch } from "./support/assert.ts";
+import { runToEnd, WINDOWS } from "./support/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const COMPILE = `${ROOT}scripts/compile.ts`;
@@ -30,9 +30,12 @@ Deno.test("the compile-graph check fails on a broken import", { ignore: WINDOWS 
     for (const path of ["server.ts", "client.ts", "deno.json", "deno.lock", "lib", "scripts"]) {
       await new Deno.Command("cp", { args: ["-r", `${ROOT}${path}`, `${copy}/`] }).output();
     }
-    const connection = `${copy}/lib/connection.ts`;
+    const connection = `${copy}/lib/server/connection.ts`;
     const source = await Deno.readTextFile(connection);
-    await Deno.writeTextFile(connection, source.replace('from "./lines.ts"', 'from "./no_such_module.ts"'));
+    await Deno.writeTextFile(
+      connection,
+      source.replace('from "../protocol/framer.ts"', 'from "./no_such_module.ts"'),
+    );
     const result = await runToEnd(["run", ...PERMISSIONS, `${copy}/scripts/compile.ts`, "--check"], {
       timeoutMs: 120_000,
     });

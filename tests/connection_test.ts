@@ -1,45 +1,169 @@
-/** `Connection` on its own, over a real loopback socket, with a handler written for the test. */
+/**
+ * `Connection` on its own, over fake streams (so that how bytes arrive and leave is exact) and
+ * over a real loopback socket, with modes written for the test.
+ */
 
-import { assertEquals } from "./assert.ts";
-import { Connection } from "../lib/connection.ts";
-import { TestClient } from "./harness.ts";
+import { assert, assertEquals, waitUntil } from "./support/assert.ts";
+import type { CloseReason } from "../lib/server/close_reason.ts";
+import { Connection, type ConnectionSettings } from "../lib/server/connection.ts";
+import type { Member, Mode } from "../lib/server/modes/mode.ts";
+import { Room } from "../lib/server/room.ts";
+import { FakeStream } from "./support/fake_stream.ts";
+import { TestClient } from "./support/harness.ts";
 
 const decoder = new TextDecoder();
 
-/** Accepts one client and serves it with `onLine`; resolves with the close reason. */
-function serveOne(
-  onLine: (conn: Connection, line: Uint8Array) => void,
-): { port: number; served: Promise<string> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const served = listener.accept().then((tcp) => {
-    listener.close();
-    return new Connection(tcp, { id: 1, maxLine: 1024, maxQueue: 1 << 20, drainTimeoutMs: 1000 }).serve(
-      onLine,
-    );
-  });
-  return { port: listener.addr.port, served };
+function settings(overrides: Partial<ConnectionSettings> = {}): ConnectionSettings {
+  return {
+    transport: "tcp",
+    maxLine: 1024,
+    maxQueue: 1 << 20,
+    drainTimeoutMs: 1000,
+    deadlines: { idleMs: 0, lineMs: 0 },
+    ...overrides,
+  };
 }
 
+/** A mode that hands each line (decoded) to `onLine`. */
+function lineMode(onLine: (member: Member, text: string, line: Uint8Array) => void): Mode {
+  return { join() {}, line: (member, line) => onLine(member, decoder.decode(line), line), leave() {} };
+}
+
+const echo = lineMode((member, _text, line) => member.send(line));
+
+Deno.test("a line split across many reads is joined, and several lines in one read are all served", async () => {
+  const stream = new FakeStream();
+  const conn = new Connection(stream, { id: 1, settings: settings() });
+  const served = conn.serve(echo);
+  stream.receive("sp", "li", "t ", "li", "ne\nnext\nand ", "more\n");
+  stream.end();
+  assertEquals(await served, "client closed");
+  assertEquals(stream.written, "split line\nnext\nand more\n");
+  assertEquals(conn.linesIn, 3);
+});
+
+Deno.test("the replies to the lines of one read leave in one write", async () => {
+  const stream = new FakeStream();
+  const conn = new Connection(stream, { id: 1, settings: settings() });
+  const served = conn.serve(echo);
+  stream.receive("a\nb\nc\nd\n");
+  await waitUntil(() => stream.written === "a\nb\nc\nd\n", "the four replies");
+  assertEquals(stream.writes.length, 1);
+  stream.end();
+  await served;
+});
+
 Deno.test("a connection closed while handling a read still sends that read's replies", async () => {
-  const { port, served } = serveOne((conn, line) => {
-    conn.send(line);
-    if (decoder.decode(line) === "bye") conn.close("handler said bye");
+  const stream = new FakeStream();
+  const conn = new Connection(stream, { id: 1, settings: settings() });
+  const mode = lineMode((member, text, line) => {
+    member.send(line);
+    if (text === "bye") member.close("kicked by operator");
   });
-  await using client = await TestClient.connect(port);
-  await client.write("a\nb\nbye\nnever read\n");
-  assertEquals(await client.lines.rest(), ["a", "b", "bye"]);
-  assertEquals(await served, "handler said bye");
+  const served = conn.serve(mode);
+  stream.receive("a\nb\nbye\nnever read\n");
+  assertEquals(await served, "kicked by operator");
+  assertEquals(stream.written, "a\nb\nbye\n");
+  assertEquals(conn.linesIn, 3, "the line after the close was not handed to the mode");
+  assert(stream.closed);
+});
+
+Deno.test("a mode step that returns a promise holds the client's next lines until it settles", async () => {
+  const stream = new FakeStream();
+  const conn = new Connection(stream, { id: 1, settings: settings() });
+  const gate = Promise.withResolvers<void>();
+  const seen: string[] = [];
+  const mode: Mode = {
+    join() {},
+    line(member, line) {
+      const text = decoder.decode(line);
+      seen.push(text);
+      if (text !== "slow") return void member.send(text);
+      return gate.promise.then(() => member.send("slow done"));
+    },
+    leave() {},
+  };
+  const served = conn.serve(mode);
+  stream.receive("first\nslow\nafter\n");
+  await waitUntil(() => seen.length === 2, "the slow line");
+  assertEquals(seen, ["first", "slow"], "the line after a pending step waits");
+  gate.resolve();
+  await waitUntil(() => stream.written === "first\nslow done\nafter\n", "every reply, in order");
+  stream.end();
+  await served;
 });
 
 Deno.test("send copies its bytes: the caller may reuse them at once", async () => {
-  const { port, served } = serveOne((conn, line) => {
-    conn.send(line);
-    line.fill(0x3f); // the framer's buffer is reused too; what was sent must not change
-  });
-  await using client = await TestClient.connect(port);
+  await using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = listener.accept().then((tcp) =>
+    new Connection(tcp, { id: 1, settings: settings() }).serve(lineMode((member, _text, line) => {
+      member.send(line);
+      line.fill(0x3f); // the read buffer is reused too; what was sent must not change
+    }))
+  );
+  await using client = await TestClient.connect(listener.addr.port);
   await client.send("first", "second");
   assertEquals(await client.lines.next(), "first");
   assertEquals(await client.lines.next(), "second");
   await client.closeWrite();
   assertEquals(await served, "client closed");
+});
+
+Deno.test("an overlong line gets ERR as its last line and closes as a violation", async () => {
+  const stream = new FakeStream();
+  const conn = new Connection(stream, { id: 1, settings: settings({ maxLine: 5 }) });
+  const served = conn.serve(echo);
+  stream.receive("ok\n123456\nnever\n");
+  assertEquals(await served, "line too long");
+  assertEquals(stream.written, "ok\nERR line too long (max 5 bytes)\n");
+});
+
+Deno.test("a broken socket closes at once as connection lost, with the error as detail", async () => {
+  const stream = new FakeStream();
+  const conn = new Connection(stream, { id: 1, settings: settings() });
+  stream.failWrites(new Deno.errors.ConnectionReset("reset"));
+  const served = conn.serve(echo);
+  stream.receive("hello\n");
+  assertEquals(await served, "connection lost");
+  assertEquals(conn.closeDetail, "connection reset by peer");
+});
+
+Deno.test("a queue overflow during a broadcast closes that member after the broadcast, not inside it", async () => {
+  // A stuck reader with a tiny queue, between two healthy ones.
+  const events: string[] = [];
+  const room = new Room<Connection>();
+  const onClose = (conn: Connection, reason: CloseReason) => {
+    events.push(`leave #${conn.id}: ${reason}`);
+    room.delete(conn);
+    room.broadcast(`* #${conn.id} left`);
+  };
+  const streams = [new FakeStream(), new FakeStream({ slow: true }), new FakeStream()];
+  const conns = streams.map((stream, i) =>
+    new Connection(stream, { id: i + 1, settings: settings({ maxQueue: i === 1 ? 8 : 1 << 20, onClose }) })
+  );
+  for (const conn of conns) room.add(conn);
+  const line = "0123456789";
+  room.broadcast(line);
+  events.push("broadcast done");
+  assertEquals(conns.map((conn) => conn.linesOut), [1, 2, 1], "#2 got the line and its ERR");
+  await waitUntil(() => events.length === 2, "the leave");
+  assertEquals(events, ["broadcast done", "leave #2: output queue full"]);
+  await waitUntil(() => streams[2].written === `${line}\n* #2 left\n`, "the line, then the leave");
+  assertEquals(streams[0].written, `${line}\n* #2 left\n`);
+  for (const [i, conn] of conns.entries()) if (i !== 1) conn.close("server shutting down");
+  streams[1].close();
+});
+
+Deno.test("a client silent past the idle timeout gets ERR idle timeout and is closed", async () => {
+  const stream = new FakeStream();
+  const conn = new Connection(stream, {
+    id: 1,
+    settings: settings({ deadlines: { idleMs: 100, lineMs: 0 } }),
+  });
+  conn.enforceTimeouts(performance.now() + 90);
+  assertEquals(conn.closeReason, null, "not yet idle");
+  conn.enforceTimeouts(performance.now() + 150);
+  assertEquals(conn.closeReason, "idle timeout");
+  await waitUntil(() => stream.closed, "the close");
+  assertEquals(stream.written, "ERR idle timeout\n");
 });

@@ -1,5 +1,5 @@
-import { assertEquals, assertMatch } from "./assert.ts";
-import { startServer, TestClient } from "./harness.ts";
+import { assertEquals, assertMatch } from "./support/assert.ts";
+import { startServer, TestClient } from "./support/harness.ts";
 
 const STAMP = String.raw`\[\d\d:\d\d:\d\d\.\d{3}\]`;
 

@@ -1,5 +1,5 @@
-import { assertEquals, assertMatch } from "./assert.ts";
-import { startServer, TestClient } from "./harness.ts";
+import { assertEquals, assertMatch } from "./support/assert.ts";
+import { startServer, TestClient } from "./support/harness.ts";
 
 Deno.test("echo serves 100 concurrent clients, every reply checked", async () => {
   await using server = await startServer(["--mode", "echo"]);
@@ -32,17 +32,6 @@ Deno.test("echo returns lines byte for byte: UTF-8, CRLF stripped, controls unto
   assertEquals(await client.lines.next(), "ünïcödé 🚀");
   assertEquals(await client.lines.next(), "bell\x07 esc\x1b[31m");
   assertEquals(await client.lines.next(), "");
-});
-
-Deno.test("echo joins a line split across many writes", async () => {
-  await using server = await startServer(["--mode", "echo"]);
-  await using client = await TestClient.connect(server.port);
-  for (const piece of ["sp", "li", "t ", "li", "ne\nnext\n"]) {
-    await client.write(piece);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  assertEquals(await client.lines.next(), "split line");
-  assertEquals(await client.lines.next(), "next");
 });
 
 Deno.test("an overlong line gets ERR and a close; the server keeps serving others", async () => {

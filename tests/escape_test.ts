@@ -1,5 +1,5 @@
-import { assertEquals } from "./assert.ts";
-import { escapeControl } from "../lib/escape.ts";
+import { assertEquals } from "./support/assert.ts";
+import { escapeControl } from "../lib/protocol/escape.ts";
 
 Deno.test("escaping leaves ordinary text, any script and emoji alone", () => {
   const text = "hello, wörld — 你好 🚀 \\path";

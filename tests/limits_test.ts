@@ -1,5 +1,6 @@
-import { assertEquals, assertMatch } from "./assert.ts";
-import { startServer, TestClient } from "./harness.ts";
+import { assertEquals, assertMatch } from "./support/assert.ts";
+import { delay } from "../lib/util/delay.ts";
+import { startServer, TestClient } from "./support/harness.ts";
 
 Deno.test("--max-conns refuses the connection beyond it; a freed slot is usable at once", async () => {
   await using server = await startServer(["--mode", "echo", "--max-conns", "3"]);
@@ -49,7 +50,8 @@ Deno.test("--idle-timeout closes a silent client and spares a talking one", asyn
   for (let i = 0; Date.now() - started < 1500; i++) {
     await talker.send(`still talking ${i}`);
     assertEquals(await talker.lines.next(), `still talking ${i}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Pacing is the point: a line every 100 ms keeps the talker inside the 0.6 s idle timeout.
+    await delay(100);
   }
   assertEquals(await silent.lines.rest(), ["ERR idle timeout"]);
   assertMatch(await server.stderr.waitFor(/#1 disconnected/), /warn: #1 disconnected: idle timeout/);
@@ -67,7 +69,8 @@ Deno.test("--line-timeout closes a client that trickles a line (slowloris)", asy
   });
   for (let i = 0; i < 30 && !closed; i++) {
     await slow.write("x").catch(() => {/* the server closed on us: that is the point */});
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Pacing is the point: a byte every 100 ms is a line that never ends (slowloris).
+    await delay(100);
   }
   assertEquals(await ended, ["ERR line timeout"]);
 });

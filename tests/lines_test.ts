@@ -1,5 +1,5 @@
-import { assertEquals, throws } from "./assert.ts";
-import { LineFramer, LineTooLongError } from "../lib/lines.ts";
+import { assertEquals, throws } from "./support/assert.ts";
+import { LineFramer, LineTooLongError } from "../lib/protocol/framer.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,7 +1,8 @@
-import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { closeAll, LINUX, startServer, TestClient, WINDOWS } from "./harness.ts";
-import { echoUntilShutdown, floodRoom } from "./load.ts";
-import { rss } from "../scripts/measure.ts";
+import { assert, assertEquals, assertMatch, waitUntil, waitUntilSteady } from "./support/assert.ts";
+import { delay } from "../lib/util/delay.ts";
+import { closeAll, LINUX, startServer, TestClient, WINDOWS } from "./support/harness.ts";
+import { echoUntilShutdown, floodRoom } from "./support/load.ts";
+import { rss } from "./support/measure.ts";
 
 const encoder = new TextEncoder();
 
@@ -13,8 +14,9 @@ Deno.test("SIGTERM under load: every line read before shutdown is answered, then
   await using server = await startServer(["--mode", "echo", "--quiet", "--drain-timeout", "5"]);
   const clients = await Promise.all(Array.from({ length: 100 }, () => TestClient.connect(server.port)));
   try {
-    const results = clients.map((client, c) => echoUntilShutdown(client, c));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const progress = { replies: 0 };
+    const results = clients.map((client, c) => echoUntilShutdown(client, c, progress));
+    await waitUntil(() => progress.replies >= 5000, "5000 replies under load", 20_000);
     const signalled = Date.now();
     const status = await server.stop("SIGTERM");
     assertEquals(status.code, 0);
@@ -36,11 +38,13 @@ Deno.test("a second SIGINT during a stuck drain exits at once with 130", { ignor
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     const flood = encoder.encode("flood\n".repeat(100_000));
+    let written = 0;
     const writing = (async () => {
-      for (let i = 0; i < 100; i++) await conn.write(flood);
+      for (let i = 0; i < 100; i++) written += await conn.write(flood);
     })().catch(() => {/* the server went away: expected */});
     await server.stderr.waitFor(/#1 connected/);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Once our writes stall, the server has stopped reading from us: it holds replies it cannot flush.
+    await waitUntilSteady(() => written);
     server.kill("SIGINT");
     await server.stderr.waitFor(/shutting down \(SIGINT\)/);
     const started = Date.now();
@@ -71,7 +75,8 @@ Deno.test("50 slowloris clients and a flooder do not stop a normal client's roun
       void ended.then(() => closed = true);
       while (!closed) {
         await client.write("s").catch(() => closed = true);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // Pacing is the point: a byte every 50 ms is a line that never ends (slowloris).
+        await delay(50);
       }
       return await ended;
     });
@@ -150,11 +155,7 @@ Deno.test(
         }
       })();
       // Wait until the writes stall: the server has stopped reading from us.
-      let last = -1;
-      while (written !== last) {
-        last = written;
-        await new Promise((resolve) => setTimeout(resolve, 300));
-      }
+      await waitUntilSteady(() => written);
       assert(written < total, "the server read everything without anyone reading replies");
       const growth = (await rss(server.pid)) - before;
       assert(growth < 1 * MiB + 24 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB with a 1 MiB queue`);

@@ -3,23 +3,20 @@
  * .ci/run installs). `-N` half-closes the socket when stdin ends, as our own client does.
  */
 
-import { assertEquals, assertMatch } from "./assert.ts";
-import { LineReader, LINUX, runToEnd, startServer, TestClient } from "./harness.ts";
+import { assertEquals, assertMatch } from "./support/assert.ts";
+import {
+  LINUX,
+  type ProcessHandle,
+  runToEnd,
+  spawnProcess,
+  startServer,
+  TestClient,
+} from "./support/harness.ts";
 
-function spawnNc(
-  port: number,
-): { stdout: LineReader; stdin: WritableStreamDefaultWriter<Uint8Array>; child: Deno.ChildProcess } {
-  const child = new Deno.Command("nc", {
-    args: ["-N", "127.0.0.1", String(port)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  })
-    .spawn();
-  return { child, stdout: new LineReader(child.stdout, "nc stdout"), stdin: child.stdin.getWriter() };
+/** `nc` connected to `port`; its stdin half-closes the socket when it ends (`-N`). */
+function spawnNc(port: number): ProcessHandle {
+  return spawnProcess("nc", ["-N", "127.0.0.1", String(port)], { stdin: true });
 }
-
-const encoder = new TextEncoder();
 
 Deno.test("nc gets its lines echoed, CRLF (-C) included", { ignore: !LINUX }, async () => {
   await using server = await startServer(["--mode", "echo"]);
@@ -37,23 +34,20 @@ Deno.test("nc gets its lines echoed, CRLF (-C) included", { ignore: !LINUX }, as
 
 Deno.test("nc takes part in a chat", { ignore: !LINUX }, async () => {
   await using server = await startServer(["--mode", "chat"]);
-  const nc = spawnNc(server.port);
-  try {
-    assertMatch(await nc.stdout.next(), /^\* welcome, user1/);
-    await using other = await TestClient.connect(server.port);
-    await other.lines.waitFor(/^\* welcome/);
-    assertEquals(await nc.stdout.next(), "* user2 joined");
-    await nc.stdin.write(encoder.encode("/nick netcat\nhello from nc\n"));
-    assertEquals(await nc.stdout.next(), "* you are now netcat");
-    assertEquals(await other.lines.next(), "* user1 is now netcat");
-    assertEquals(await other.lines.next(), "<netcat> hello from nc");
-    await other.send("hello nc");
-    assertEquals(await nc.stdout.next(), "<user2> hello nc");
-  } finally {
-    await nc.stdin.close();
-    assertEquals((await nc.child.status).code, 0);
-    await nc.stdout.rest();
-  }
+  await using nc = spawnNc(server.port);
+  assertMatch(await nc.stdout.next(), /^\* welcome, user1/);
+  await using other = await TestClient.connect(server.port);
+  await other.lines.waitFor(/^\* welcome/);
+  assertEquals(await nc.stdout.next(), "* user2 joined");
+  await nc.type("/nick netcat");
+  await nc.type("hello from nc");
+  assertEquals(await nc.stdout.next(), "* you are now netcat");
+  assertEquals(await other.lines.next(), "* user1 is now netcat");
+  assertEquals(await other.lines.next(), "<netcat> hello from nc");
+  await other.send("hello nc");
+  assertEquals(await nc.stdout.next(), "<user2> hello nc");
+  await nc.closeStdin();
+  assertEquals((await nc.status).code, 0);
 });
 
 Deno.test(
@@ -61,18 +55,16 @@ Deno.test(
   { ignore: !LINUX },
   async () => {
     await using server = await startServer(["--mode", "console"], { stdin: true });
-    const nc = spawnNc(server.port);
-    try {
-      await nc.stdin.write(encoder.encode("hello operator\n"));
-      await server.stdout.waitFor(/#1 127\.0\.0\.1:\d+ > hello operator$/);
-      await server.type("hello nc");
-      assertEquals(await nc.stdout.next(), "hello nc");
-      await server.type(".");
-      assertEquals(await nc.stdout.next(), "* the operator ended the conversation");
-      await server.stderr.waitFor(/#1 disconnected: operator ended the conversation/);
-    } finally {
-      await nc.stdin.close().catch(() => {/* nc exited when the server closed */});
-      await nc.child.status;
-    }
+    await using nc = spawnNc(server.port);
+    await nc.type("hello operator");
+    await server.stdout.waitFor(/#1 127\.0\.0\.1:\d+ > hello operator$/);
+    await server.type("hello nc");
+    assertEquals(await nc.stdout.next(), "hello nc");
+    await server.type(".");
+    assertEquals(await nc.stdout.next(), "* the operator ended the conversation");
+    await server.stderr.waitFor(/#1 disconnected: operator ended the conversation/);
+    // OpenBSD nc keeps running while its stdin is open, whatever the server did.
+    await nc.closeStdin();
+    await nc.status;
   },
 );

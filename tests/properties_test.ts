@@ -5,9 +5,9 @@
  */
 
 import fc from "fast-check";
-import { assertEquals } from "./assert.ts";
-import { escapeControl } from "../lib/escape.ts";
-import { LineFramer, LineTooLongError } from "../lib/lines.ts";
+import { assertEquals } from "./support/assert.ts";
+import { escapeControl } from "../lib/protocol/escape.ts";
+import { LineFramer, LineTooLongError } from "../lib/protocol/framer.ts";
 
 /** The obvious, slow definition: split on \n, drop one \r before it, keep the tail unfinished. */
 function referenceLines(bytes: Uint8Array, maxLine: number): { lines: number[][]; tooLong: boolean } {

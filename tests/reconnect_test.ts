@@ -1,47 +1,27 @@
-import { assertEquals, assertMatch } from "./assert.ts";
-import { CLIENT_PATH, LineReader, runClientProcess, startServer } from "./harness.ts";
-
-const encoder = new TextEncoder();
+import { assertEquals, assertMatch } from "./support/assert.ts";
+import { runClientProcess, spawnClient, startServer } from "./support/harness.ts";
 
 Deno.test("client --reconnect comes back after the server restarts and resends nothing", async () => {
   const first = await startServer(["--mode", "echo"]);
   const port = first.port;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", CLIENT_PATH, "--port", String(port), "--reconnect"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new LineReader(child.stdout, "client stdout");
-  const stderr = new LineReader(child.stderr, "client stderr");
-  const stdin = child.stdin.getWriter();
-  try {
-    await stdin.write(encoder.encode("before the restart\n"));
-    assertMatch(await stdout.next(), /\] before the restart$/);
+  await using client = spawnClient(["--port", String(port), "--reconnect"]);
+  await client.type("before the restart");
+  assertMatch(await client.stdout.next(), /\] before the restart$/);
 
-    await first.stop("SIGKILL");
-    await first[Symbol.asyncDispose]();
-    assertMatch(await stderr.waitFor(/reconnecting in/), /reconnecting in \d+\.\d s \(attempt 1\)/);
-    // Typed while the server is away: sent once the client is back, exactly once.
-    await stdin.write(encoder.encode("during the outage\n"));
+  await first.stop("SIGKILL");
+  await first[Symbol.asyncDispose]();
+  assertMatch(await client.stderr.waitFor(/reconnecting in/), /reconnecting in \d+\.\d s \(attempt 1\)/);
+  // Typed while the server is away: sent once the client is back, exactly once.
+  await client.type("during the outage");
 
-    await using second = await startServer(["--mode", "echo", "--port", String(port)]);
-    await stderr.waitFor(/^reconnected to 127\.0\.0\.1:\d+/);
-    assertMatch(await stdout.next(), /\] during the outage$/);
-    await stdin.write(encoder.encode("after the restart\n"));
-    assertMatch(await stdout.next(), /\] after the restart$/);
-    await stdin.close();
-    assertEquals((await child.status).code, 0);
-    await second.stderr.waitFor(/#1 disconnected: client closed \(2 lines in, 2 out/);
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Exited already.
-    }
-    await child.status;
-    await Promise.all([stdout.rest(), stderr.rest()]);
-  }
+  await using second = await startServer(["--mode", "echo", "--port", String(port)]);
+  await client.stderr.waitFor(/^reconnected to 127\.0\.0\.1:\d+/);
+  assertMatch(await client.stdout.next(), /\] during the outage$/);
+  await client.type("after the restart");
+  assertMatch(await client.stdout.next(), /\] after the restart$/);
+  await client.closeStdin();
+  assertEquals((await client.status).code, 0);
+  await second.stderr.waitFor(/#1 disconnected: client closed \(2 lines in, 2 out/);
 });
 
 Deno.test("client --reconnect-attempts gives up with one sentence and exit 1", async () => {

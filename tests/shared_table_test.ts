@@ -4,8 +4,8 @@
  */
 
 import fc from "fast-check";
-import { assert, assertEquals, throws } from "./assert.ts";
-import { MAX_KEY_BYTES, SharedTable } from "../lib/shared_table.ts";
+import { assert, assertEquals, throws } from "./support/assert.ts";
+import { MAX_KEY_BYTES, SharedTable } from "../lib/registry/shared_table.ts";
 
 Deno.test("the shared table behaves like a case-insensitive Map", () => {
   const keys = fc.constantFrom("a", "A", "b", "bob", "BOB", "c", "dd", "user1", "User1", "e", "f", "g", "h");
@@ -62,15 +62,20 @@ Deno.test("the shared table refuses bad keys and says when it is full", () => {
   assertEquals(table.size, 7);
 });
 
-Deno.test("workers updating one shared table never lose an update", async () => {
+Deno.test("workers updating one shared table never lose an update, nor share a claim", async () => {
   const table = SharedTable.create(16);
   const workers = 4;
   const rounds = 5000;
-  const url = new URL("./shared_table_worker.ts", import.meta.url);
+  const barrier = new SharedArrayBuffer(4);
+  const url = new URL("./support/shared_table_worker.ts", import.meta.url);
+  const ready: Promise<void>[] = [];
   const done = Array.from({ length: workers }, (_, index) => {
     const worker = new Worker(url, { type: "module" });
-    return new Promise<number>((resolve, reject) => {
+    const isReady = Promise.withResolvers<void>();
+    ready.push(isReady.promise);
+    return new Promise<{ won: number; lost: number }>((resolve, reject) => {
       worker.onmessage = (event) => {
+        if (event.data.ready) return isReady.resolve();
         worker.terminate();
         resolve(event.data);
       };
@@ -79,13 +84,19 @@ Deno.test("workers updating one shared table never lose an update", async () => 
         worker.terminate();
         reject(new Error(event.message));
       };
-      worker.postMessage({ buffer: table.buffer, index, rounds });
+      worker.postMessage({ buffer: table.buffer, barrier, index, rounds });
     });
   });
-  const won = await Promise.all(done);
-  assertEquals(table.get("counter"), workers * rounds);
-  // Each round every worker tried to claim "name" for itself; exactly one claim may hold at a time.
-  assertEquals(won.reduce((a, b) => a + b, 0) > 0, true);
+  await Promise.all(ready);
+  Atomics.store(new Int32Array(barrier), 0, 1);
+  Atomics.notify(new Int32Array(barrier), 0);
+  const results = await Promise.all(done);
+  assertEquals(table.get("counter"), workers * rounds, "no increment was lost");
+  for (const { won, lost } of results) assertEquals(won + lost, rounds);
+  // Every worker checked, while holding the name, that nobody else held it; the claims that lost
+  // show that the workers really did contend for it.
+  const lost = results.reduce((sum, r) => sum + r.lost, 0);
+  assert.ok(lost > 0, "the workers never contended for the name: the test proved nothing");
   assert.ok(table.get("name") === undefined, "every holder released the name");
   assertEquals(table.size, 1);
 });

@@ -4,8 +4,8 @@
  * every worker's connections, and shutdown drains them all.
  */
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { echoUntilShutdown } from "./load.ts";
+import { assert, assertEquals, assertMatch, waitUntil } from "./support/assert.ts";
+import { echoUntilShutdown } from "./support/load.ts";
 import {
   closeAll,
   LIB_PATH,
@@ -15,7 +15,7 @@ import {
   type ServerProcess,
   startServer,
   TestClient,
-} from "./harness.ts";
+} from "./support/harness.ts";
 
 async function startWorkers(args: string[]): Promise<ServerProcess> {
   const server = await startServer(args);
@@ -42,9 +42,9 @@ Deno.test("echo with 2 workers: connections land on both, all are served, SIGTER
     Array.from({ length: 40 }, (_, i) => TestClient.connect(server.port, { label: `c${i}` })),
   );
   try {
-    const received = clients.map((client, i) => echoUntilShutdown(client, i));
-    // Let the clients get going before the shutdown.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const progress = { replies: 0 };
+    const received = clients.map((client, i) => echoUntilShutdown(client, i, progress));
+    await waitUntil(() => progress.replies >= 2000, "2000 replies under load", 20_000);
     const status = await server.stop("SIGTERM");
     const counts = await Promise.all(received);
     assertEquals(status.code, 0);

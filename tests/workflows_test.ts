@@ -4,7 +4,7 @@
  */
 
 import { parse } from "yaml";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "./support/assert.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 

@@ -1,0 +1,138 @@
+/**
+ * The client: connect, run a session, and with `reconnect` connect again when the server goes
+ * away, after a jittered exponential back-off.
+ *
+ * Input is shared across connections ({@linkcode LineSource}), so every line is sent once: a line
+ * typed while disconnected goes out after the reconnect, and a line whose write failed is
+ * reported, never silently sent again.
+ */
+
+import type { Terminal } from "../terminal.ts";
+import { connectTcp } from "../transport/tcp.ts";
+import type { Stream } from "../transport/transport.ts";
+import { backoffDelay } from "../util/backoff.ts";
+import { delay } from "../util/delay.ts";
+import { describeNetError, formatAddress } from "../util/net.ts";
+import { LineSource } from "./line_source.ts";
+import { session, type SessionEnd } from "./session.ts";
+
+/** Between reconnects: 100 ms, doubling, at most 5 s, jittered. */
+const RECONNECT_BACKOFF = { initialMs: 100, maxMs: 5000, random: Math.random };
+
+/** A connection could not be made; the message is one sentence for the user. */
+export class ConnectError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectError";
+  }
+}
+
+/** Options for {@linkcode runClient}. */
+export interface ClientOptions {
+  host: string;
+  port: number;
+  /** Seconds to wait for the connection. */
+  connectTimeout: number;
+  /** Seconds to wait for the server to close after input has ended. */
+  wait: number;
+  /** Print received lines as JSON objects. */
+  json: boolean;
+  /** Lines to send; when given, the terminal's input is not read. */
+  messages: string[];
+  /** Connect again when the server goes away. @default {false} */
+  reconnect?: boolean;
+  /** Give up after this many failed connects in a row; 0 for never. @default {0} */
+  reconnectAttempts?: number;
+  terminal: Terminal;
+}
+
+/** How a client run ended. */
+export interface ClientOutcome {
+  /**
+   * `server closed`: the server closed the connection; `wait expired`: input ended and the server
+   * stayed open for `wait`; `interrupted`: Ctrl+C at the prompt; `connection lost`: the
+   * connection broke.
+   */
+  end: SessionEnd;
+  /** Whether the last line received was an `ERR` line. */
+  lastLineWasError: boolean;
+}
+
+/**
+ * Connects and runs sessions until one ends for good. Throws {@linkcode ConnectError} when no
+ * connection can be made (with `reconnect`, once the attempts are used up).
+ */
+export async function runClient(options: ClientOptions): Promise<ClientOutcome> {
+  const { terminal } = options;
+  const address = formatAddress(options.host, options.port);
+  const lines = new LineSource(options.messages.length ? options.messages : terminal.lines);
+  const interrupted = Promise.withResolvers<"interrupted">();
+  terminal.onInterrupt(() => interrupted.resolve("interrupted"));
+  const maxAttempts = options.reconnectAttempts ?? 0;
+  let failures = 0;
+  let connectedBefore = false;
+  try {
+    while (true) {
+      let conn: Stream;
+      try {
+        conn = await connect(options, address);
+      } catch (error) {
+        if (!options.reconnect || !(error instanceof ConnectError)) throw error;
+        failures++;
+        if (maxAttempts > 0 && failures >= maxAttempts) {
+          throw new ConnectError(`${error.message}; gave up after ${failures} attempts`, { cause: error });
+        }
+        const waited = await pause(failures, error.message, interrupted.promise, terminal);
+        if (waited === "interrupted") return { end: "interrupted", lastLineWasError: false };
+        continue;
+      }
+      failures = 0;
+      terminal.status(
+        `${connectedBefore ? "reconnected" : "connected"} to ${address}` +
+          (options.messages.length ? "" : "; type . alone on a line to quit"),
+      );
+      connectedBefore = true;
+      const outcome = await session(conn, { ...options, lines, interrupted: interrupted.promise });
+      const serverWentAway = outcome.end === "server closed" || outcome.end === "connection lost";
+      if (!options.reconnect || !serverWentAway || lines.ended) return outcome;
+      failures++;
+      const waited = await pause(failures, "the server went away", interrupted.promise, terminal);
+      if (waited === "interrupted") return { end: "interrupted", lastLineWasError: outcome.lastLineWasError };
+    }
+  } finally {
+    terminal.close();
+  }
+}
+
+async function connect(options: ClientOptions, address: string): Promise<Stream> {
+  try {
+    return await connectTcp({
+      host: options.host,
+      port: options.port,
+      signal: AbortSignal.timeout(options.connectTimeout * 1000),
+    });
+  } catch (error) {
+    const hint = error instanceof Deno.errors.ConnectionRefused && !options.reconnect
+      ? " (is the server running? start one with: deno task server)"
+      : "";
+    throw new ConnectError(`cannot connect to ${address}: ${describeNetError(error)}${hint}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Tells the user a reconnect is coming and waits for it (or for Ctrl+C). */
+async function pause(
+  attempt: number,
+  why: string,
+  interrupted: Promise<"interrupted">,
+  terminal: Terminal,
+): Promise<"waited" | "interrupted"> {
+  const ms = backoffDelay(attempt, RECONNECT_BACKOFF);
+  terminal.status(`${why}; reconnecting in ${(ms / 1000).toFixed(1)} s (attempt ${attempt})`);
+  const stop = new AbortController();
+  const waited = delay(ms, { signal: stop.signal, unref: true }).then(() => "waited" as const);
+  const result = await Promise.race([waited, interrupted]);
+  stop.abort();
+  return result;
+}

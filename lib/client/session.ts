@@ -1,0 +1,128 @@
+/**
+ * One connection of the client, from connected to closed: the user's lines go out while the
+ * server's lines are printed, concurrently.
+ *
+ * Reading the socket never waits for the user: received lines are printed the moment they arrive,
+ * so chat messages appear while the user is typing. The end of input half-closes the connection so
+ * the server sees the end of the conversation; the session keeps printing until the server closes,
+ * for at most `wait` seconds.
+ */
+
+import { escapeControl } from "../protocol/escape.ts";
+import { LineFramer } from "../protocol/framer.ts";
+import type { Terminal } from "../terminal.ts";
+import type { Stream } from "../transport/transport.ts";
+import { delay } from "../util/delay.ts";
+import { clockTime, isoTime } from "../util/time.ts";
+import { writeAll } from "../util/write.ts";
+import type { LineSource } from "./line_source.ts";
+
+/** The longest line the client accepts from a server. */
+const MAX_RECEIVED_LINE = 16 * 1024 * 1024;
+
+/** How one session ended. */
+export type SessionEnd = "interrupted" | "server closed" | "wait expired" | "connection lost";
+
+/** Options for {@linkcode session}. */
+export interface SessionOptions {
+  lines: LineSource;
+  terminal: Terminal;
+  /** Resolves when the user presses Ctrl+C. */
+  interrupted: Promise<"interrupted">;
+  /** Seconds to wait for the server to close after input has ended. */
+  wait: number;
+  /** Print received lines as JSON objects. */
+  json: boolean;
+}
+
+/** How a session ended, and whether the server's last line was an `ERR`. */
+export interface SessionOutcome {
+  end: SessionEnd;
+  lastLineWasError: boolean;
+}
+
+/** Runs one connection until it ends; closes it. */
+export async function session(conn: Stream, options: SessionOptions): Promise<SessionOutcome> {
+  const { terminal, interrupted } = options;
+  let lastLineWasError = false;
+  const printLine = (line: string) => {
+    lastLineWasError = line.startsWith("ERR");
+    terminal.print(
+      options.json
+        ? JSON.stringify({ time: isoTime(), text: line })
+        : `[${clockTime()}] ${escapeControl(line)}`,
+    );
+  };
+  const over = new AbortController();
+  // Neither promise rejects: every way a direction can end is a value.
+  const received = receive(conn, printLine);
+  const sent = send(conn, options.lines, over.signal, terminal);
+  const first = await Promise.race([received, sent, interrupted]);
+  let end: SessionEnd;
+  if (first !== "input ended") {
+    end = first;
+  } else {
+    try {
+      await conn.closeWrite();
+    } catch {
+      // The server already went away; `received` says how.
+    }
+    const waited = delay(options.wait * 1000, { signal: over.signal, unref: true }).then(() =>
+      "wait expired" as const
+    );
+    end = await Promise.race([received, interrupted, waited]);
+  }
+  over.abort();
+  if (end === "server closed") terminal.status("connection closed by server");
+  else if (end === "connection lost") terminal.status("connection lost: the server reset it");
+  try {
+    conn.close();
+  } catch {
+    // The server closed it first.
+  }
+  return { end, lastLineWasError };
+}
+
+/** Prints lines from the server until it closes; resolves with how it ended. */
+async function receive(
+  conn: Stream,
+  onLine: (line: string) => void,
+): Promise<"server closed" | "connection lost"> {
+  const decoder = new TextDecoder();
+  const framer = new LineFramer(MAX_RECEIVED_LINE);
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) return "server closed";
+      framer.push(buffer.subarray(0, n), (line) => onLine(decoder.decode(line)));
+    }
+  } catch {
+    // Reset by the server, or closed by us after the session ended (then nobody is listening).
+    return "connection lost";
+  }
+}
+
+/** Sends lines until the end of input, or until the session is `over`. */
+async function send(
+  conn: Stream,
+  lines: LineSource,
+  over: AbortSignal,
+  terminal: Terminal,
+): Promise<"input ended" | "connection lost"> {
+  while (true) {
+    const line = await lines.peek();
+    // The session ended while we waited for the user: the line belongs to the next connection.
+    if (over.aborted) return "connection lost";
+    if (line === undefined) return "input ended";
+    lines.take();
+    try {
+      await writeAll(conn, line + "\n");
+    } catch {
+      terminal.status(
+        `connection lost while sending; this line may not have arrived: ${escapeControl(line)}`,
+      );
+      return "connection lost";
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The registry seam: who may connect, what each connection is called, and which chat names are
+ * taken. One process uses {@linkcode MemoryRegistry}; the workers of `--workers` share a
+ * `SharedRegistry` in shared memory, so that `--max-conns 100` means 100 in all and no two workers
+ * hand out the same id or name.
+ *
+ * Admission and ids are synchronous: they happen on every accept. Name operations may answer with
+ * a promise, because a registry shared with other machines has to ask them; a local one answers at
+ * once.
+ */
+
+import type { Awaitable } from "../util/awaitable.ts";
+
+/** Why a connection was turned away. */
+export type Refusal = "server full" | "too many connections from one address";
+
+/** Chat names, unique without regard to ASCII case, each held by one connection id. */
+export interface Names {
+  /**
+   * Makes `owner` the holder of `name` unless another holds it (in any case); says whether `owner`
+   * holds it now. An owner that already held it takes the new spelling (`bob` may become `Bob`).
+   */
+  claim(name: string, owner: number): Awaitable<boolean>;
+  /** Gives `name` up if `owner` holds it. Never rejects: a failure is the registry's to log. */
+  release(name: string, owner: number): Awaitable<void>;
+  /** Every name held, in the order their holders connected. */
+  list(): Awaitable<string[]>;
+  /** How many names are held. */
+  count(): Awaitable<number>;
+}
+
+/** Connection ids, admission limits and chat names. */
+export interface Registry {
+  /** Most connections at once. */
+  readonly maxConns: number;
+  /** Most connections at once from one address; 0 for no limit. */
+  readonly maxConnsPerIp: number;
+  /** Chat names. */
+  readonly names: Names;
+  /** A connection id never handed out before, from 1. */
+  nextId(): number;
+  /** Takes a place for a connection from `ip` (`undefined` for a Unix socket), or says why not. */
+  admit(ip: string | undefined): Refusal | undefined;
+  /** Gives back the place an admitted connection from `ip` held. */
+  release(ip: string | undefined): void;
+}
+
+/** The limits a registry enforces. */
+export interface RegistryLimits {
+  /** Most connections at once. @default {10000} */
+  maxConns?: number;
+  /** Most connections at once from one address; 0 for no limit. @default {0} */
+  maxConnsPerIp?: number;
+}
+
+/** The message a refused client gets, after `ERR `. */
+export function describeRefusal(refusal: Refusal, registry: Registry, ip: string | undefined): string {
+  return refusal === "server full"
+    ? `server full (max ${registry.maxConns} connections)`
+    : `too many connections from ${ip} (max ${registry.maxConnsPerIp})`;
+}

@@ -1,0 +1,149 @@
+/**
+ * Console mode, the classic lesson: clients talk, the operator at the server's terminal answers.
+ *
+ * Every received line is shown to the operator as `[HH:MM:SS.mmm] #ID HOST:PORT > text`, escaped
+ * so that no client can drive the operator's terminal. A plain operator line goes to the client
+ * that most recently sent a line; the other forms are in {@linkcode OPERATOR_HELP}.
+ */
+
+import { escapeControl } from "../../protocol/escape.ts";
+import { describeNetError } from "../../util/net.ts";
+import { clockTime } from "../../util/time.ts";
+import type { Logger } from "../log.ts";
+import { type Operator, OPERATOR_HELP, parseOperatorCommand } from "../operator.ts";
+import type { Room } from "../room.ts";
+import type { Member, Mode } from "./mode.ts";
+
+const DOT = 0x2e;
+const decoder = new TextDecoder();
+
+/** Options for {@linkcode createConsoleMode}. */
+export interface ConsoleModeOptions {
+  room: Room;
+  /** Where commands come from and the conversation is shown; without one, nobody answers. */
+  operator?: Operator;
+  /** Asks the server to shut down gracefully. */
+  shutdown: (reason: string) => void;
+  /** For "operator input ended". */
+  logger: Logger;
+  /** Aborts when the server shuts down: operator input is no longer read. */
+  signal: AbortSignal;
+}
+
+/** A mode that also takes operator commands. */
+export interface ConsoleMode extends Mode {
+  /** Carries out one line the operator typed. */
+  command(line: string): void;
+}
+
+/** Formats the `/list` table. */
+function formatClientList(members: Iterable<Member>, current: Member | undefined): string {
+  const timeZone = Temporal.Now.timeZoneId();
+  const rows = [...members].map((member) => [
+    `${member === current ? "*" : " "}#${member.id}`,
+    member.remote,
+    clockTime(
+      Temporal.Instant.fromEpochMilliseconds(member.connectedAt).toZonedDateTimeISO(timeZone).toPlainTime(),
+    ),
+    String(member.linesIn),
+    String(member.linesOut),
+  ]);
+  if (rows.length === 0) return "no clients connected";
+  const header = [" ID", "ADDRESS", "SINCE", "IN", "OUT"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
+    .join("\n");
+}
+
+/** Creates console mode, and starts carrying out the operator's commands. */
+export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
+  const { room, operator, shutdown } = options;
+  const print = operator?.print ?? (() => {});
+  let current: Member | undefined;
+
+  function note(text: string): void {
+    print(`! ${text}`);
+  }
+
+  function sendTo(id: number, text: string): void {
+    const member = room.get(id);
+    if (member === undefined) note(`no client #${id}; /list shows who is connected; nothing sent`);
+    else member.send(text);
+  }
+
+  const mode: ConsoleMode = {
+    join() {},
+    line(member, line) {
+      current = member;
+      print(`[${clockTime()}] #${member.id} ${member.remote} > ${escapeControl(decoder.decode(line))}`);
+      if (line.length === 1 && line[0] === DOT) member.close("client ended the conversation");
+    },
+    leave(member) {
+      // Joins and leaves are in the event log on stderr; stdout stays the conversation itself.
+      if (member === current) current = undefined;
+    },
+    command(line) {
+      const command = parseOperatorCommand(line);
+      switch (command.kind) {
+        case "reply":
+          if (current === undefined) {
+            note("no current client (no one has sent a line yet); use @ID text or /all text");
+          } else current.send(command.text);
+          break;
+        case "send":
+          sendTo(command.id, command.text);
+          break;
+        case "all":
+          if (room.size === 0) note("no clients connected; nothing sent");
+          else room.broadcast(command.text);
+          break;
+        case "list":
+          print(formatClientList(room, current));
+          break;
+        case "kick": {
+          const member = room.get(command.id);
+          if (member === undefined) note(`no client #${command.id}; /list shows who is connected`);
+          else member.close("kicked by operator", "* disconnected by the operator");
+          break;
+        }
+        case "end":
+          if (current === undefined) note("no current client to end the conversation with");
+          else current.close("operator ended the conversation", "* the operator ended the conversation");
+          break;
+        case "quit":
+          shutdown("operator /quit");
+          break;
+        case "help":
+          print(OPERATOR_HELP);
+          break;
+        case "invalid":
+          note(command.message);
+          break;
+        case "none":
+          break;
+      }
+    },
+  };
+  if (operator !== undefined) void readCommands(mode, operator, options);
+  return mode;
+}
+
+/** Carries out each line the operator types until their input ends or the server shuts down. */
+async function readCommands(
+  mode: ConsoleMode,
+  operator: Operator,
+  options: ConsoleModeOptions,
+): Promise<void> {
+  const { logger, signal } = options;
+  try {
+    for await (const line of operator.lines) {
+      if (signal.aborted) return;
+      mode.command(line);
+    }
+    if (!signal.aborted) {
+      logger.info("console", "operator input ended; still serving (stop with Ctrl+C or SIGTERM)");
+    }
+  } catch (error) {
+    logger.error("console", `operator input failed: ${describeNetError(error)}`);
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The modes a server can run in, by name: the one table the command line, the server and the
+ * workers consult.
+ */
+
+import type { Registry } from "../../registry/registry.ts";
+import type { Relay } from "../../relay/relay.ts";
+import type { Logger } from "../log.ts";
+import type { Operator } from "../operator.ts";
+import type { Room } from "../room.ts";
+import { createChatMode } from "./chat.ts";
+import { createConsoleMode } from "./console.ts";
+import { createEchoMode } from "./echo.ts";
+import type { Mode, ModeName } from "./mode.ts";
+
+export { MODE_NAMES } from "./mode.ts";
+export type { Member, Mode, ModeName, Step } from "./mode.ts";
+
+/** What a mode may use; each takes what it needs. */
+export interface ModeContext {
+  room: Room;
+  registry: Registry;
+  relay?: Relay;
+  /** Console mode: the operator's terminal. Without one, nobody answers. */
+  operator?: Operator;
+  logger: Logger;
+  /** Asks the server to shut down gracefully. */
+  shutdown: (reason: string) => void;
+  /** Aborts when the server shuts down. */
+  signal: AbortSignal;
+}
+
+/** Creates the mode called `name`. */
+export function createMode(name: ModeName, context: ModeContext): Mode {
+  switch (name) {
+    case "echo":
+      return createEchoMode();
+    case "chat":
+      return createChatMode({ room: context.room, names: context.registry.names, relay: context.relay });
+    case "console":
+      return createConsoleMode(context);
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * The server: an accept loop per listener it is given, one concurrent task per connection, and
+ * graceful shutdown.
+ *
+ * Like mini-redis's `run(listener, shutdown)`, it never listens itself: the caller owns the
+ * listeners and the abort signal, so the CLI, the workers, the tests (port 0) and every transport
+ * share this code. It also never picks a registry or a relay: one process passes a
+ * `MemoryRegistry`, the workers a shared one. The handle has the shape of `Deno.serve`'s: `addr`,
+ * `finished`, `shutdown()`, and `await using` shuts it down.
+ *
+ * The loops never await a connection, and nothing a connection does can reach them: each
+ * connection turns every way of ending into a close reason. Accept errors (EMFILE, ECONNABORTED,
+ * ...) are logged once per burst and retried after a back-off that doubles up to one second; only
+ * shutdown ends a loop.
+ */
+
+import type { Registry } from "../registry/registry.ts";
+import { describeRefusal } from "../registry/registry.ts";
+import type { Relay } from "../relay/relay.ts";
+import { type Listener, type Stream, transportOf } from "../transport/transport.ts";
+import { backoffDelay } from "../util/backoff.ts";
+import { delay } from "../util/delay.ts";
+import { describeNetError, formatAddr, ipOf } from "../util/net.ts";
+import { writeAll } from "../util/write.ts";
+import { type CloseReason, isViolation } from "./close_reason.ts";
+import { Connection, type ConnectionSettings } from "./connection.ts";
+import type { Logger } from "./log.ts";
+import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
+import type { Operator } from "./operator.ts";
+import { Room } from "./room.ts";
+
+/** How a server treats its clients: plain values, the same in every worker. */
+export interface ServeSettings {
+  /** @default {"console"} */
+  mode?: ModeName;
+  /** Longest line accepted from a client, in bytes. @default {65536} */
+  maxLine?: number;
+  /** Bytes that may wait for a client before it is dropped. @default {1048576} */
+  maxQueue?: number;
+  /** How long shutdown waits for queued lines to be flushed, in seconds. @default {5} */
+  drainTimeout?: number;
+  /** Seconds a client may stay silent; 0 for no limit. @default {0} */
+  idleTimeout?: number;
+  /** Seconds a client may take to finish a line it started; 0 for no limit. @default {30} */
+  lineTimeout?: number;
+}
+
+/** Options for {@linkcode serve}. */
+export interface ServeOptions extends ServeSettings {
+  logger: Logger;
+  /** Ids, admission limits and chat names. */
+  registry: Registry;
+  /** Chat mode: the link to rooms served elsewhere. The caller closes it after `finished`. */
+  relay?: Relay;
+  /** Aborting it shuts the server down; its reason (a string) is logged. */
+  signal?: AbortSignal;
+  /** Console mode reads commands from and prints the conversation to the operator. */
+  operator?: Operator;
+}
+
+/** What a server did, reported when it has finished. */
+export interface ServeSummary {
+  connections: number;
+  linesIn: number;
+  linesOut: number;
+}
+
+/** A running server, however it runs: one accept loop, or a pool of workers. */
+export interface ServerHandle extends AsyncDisposable {
+  /** Where it listens (its first listener), with the real port. */
+  readonly addr: Deno.Addr;
+  /** Resolves once the server has shut down and every connection is closed. */
+  readonly finished: Promise<ServeSummary>;
+  /**
+   * Stops accepting, tells every client `* server shutting down`, flushes what is queued (for at
+   * most the drain timeout) and closes everything. Resolves like `finished`.
+   */
+  shutdown(reason?: string): Promise<ServeSummary>;
+}
+
+/** After accept errors: 5 ms, doubling, at most one second. */
+const ACCEPT_BACKOFF = { initialMs: 5, maxMs: 1000 };
+
+/** How often timeouts are checked: a tenth of the shortest, between 50 ms and 1 s. */
+function sweepInterval(timeoutsMs: number[]): number {
+  return Math.min(1000, Math.max(50, Math.min(...timeoutsMs) / 10));
+}
+
+/** Starts serving the connections that `listeners` accept. */
+export function serve(listeners: Listener | Listener[], options: ServeOptions): Server {
+  return new Server(Array.isArray(listeners) ? listeners : [listeners], options);
+}
+
+/** A running server. Create it with {@linkcode serve}. */
+export class Server implements ServerHandle {
+  readonly addr: Deno.Addr;
+  readonly finished: Promise<ServeSummary>;
+
+  #listeners: Listener[];
+  #logger: Logger;
+  #registry: Registry;
+  #room = new Room<Connection>();
+  #mode: Mode;
+  #tasks = new Set<Promise<void>>();
+  #stop = new AbortController();
+  #summary: ServeSummary = { connections: 0, linesIn: 0, linesOut: 0 };
+  #drainTimeoutMs: number;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+
+  constructor(listeners: Listener[], options: ServeOptions) {
+    if (listeners.length === 0) throw new TypeError("serve() needs at least one listener");
+    const { mode = "console", maxLine = 65536, maxQueue = 1 << 20, drainTimeout = 5 } = options;
+    const { idleTimeout = 0, lineTimeout = 30, logger, registry } = options;
+    this.#listeners = listeners;
+    this.#logger = logger;
+    this.#registry = registry;
+    this.#drainTimeoutMs = drainTimeout * 1000;
+    this.addr = listeners[0].addr;
+    this.#mode = createMode(mode, {
+      room: this.#room,
+      registry,
+      relay: options.relay,
+      operator: options.operator,
+      logger,
+      shutdown: (reason) => void this.shutdown(reason),
+      signal: this.#stop.signal,
+    });
+    const deadlines = { idleMs: idleTimeout * 1000, lineMs: lineTimeout * 1000 };
+    const timeouts = [deadlines.idleMs, deadlines.lineMs].filter((t) => t > 0);
+    if (timeouts.length > 0) {
+      this.#sweeper = setInterval(() => {
+        const now = performance.now();
+        for (const conn of this.#room) conn.enforceTimeouts(now);
+      }, sweepInterval(timeouts));
+    }
+
+    for (const listener of listeners) {
+      const settings: ConnectionSettings = {
+        transport: transportOf(listener),
+        maxLine,
+        maxQueue,
+        drainTimeoutMs: this.#drainTimeoutMs,
+        deadlines,
+        onClose: (conn, reason) => this.#left(conn, reason),
+      };
+      const { addr } = listener;
+      const where = formatAddr(addr);
+      logger.info("listening", `listening on ${where} (${mode} mode)`, {
+        ...(addr.transport === "unix"
+          ? { path: where }
+          : { host: (addr as Deno.NetAddr).hostname, port: (addr as Deno.NetAddr).port }),
+        transport: settings.transport,
+        mode,
+      });
+      this.#track(this.#acceptLoop(listener, settings));
+    }
+    const { signal } = options;
+    const onAbort = () =>
+      this.shutdown(typeof signal?.reason === "string" ? signal.reason : "shutdown requested");
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.finished = this.#run().finally(() => signal?.removeEventListener("abort", onAbort));
+  }
+
+  shutdown(reason = "shutdown requested"): Promise<ServeSummary> {
+    if (!this.#stop.signal.aborted) {
+      this.#logger.info("shutdown", `shutting down (${reason}); closing ${this.#room.size} connections`, {
+        reason,
+        open: this.#room.size,
+      });
+      this.#stop.abort();
+      clearInterval(this.#sweeper);
+      for (const listener of this.#listeners) {
+        try {
+          listener.close();
+        } catch {
+          // The caller closed it already; either way no more accepts.
+        }
+      }
+      for (const conn of [...this.#room]) conn.close("server shutting down", "* server shutting down");
+    }
+    return this.finished;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  async #run(): Promise<ServeSummary> {
+    // Accept loops and connections alike; a connection's task is added while the loops run.
+    while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+    const { connections, linesIn, linesOut } = this.#summary;
+    this.#logger.info(
+      "summary",
+      `served ${connections} connections, ${linesIn} lines in, ${linesOut} lines out`,
+      { ...this.#summary },
+    );
+    return { ...this.#summary };
+  }
+
+  #track(task: Promise<void>): void {
+    const tracked = task.finally(() => this.#tasks.delete(tracked));
+    this.#tasks.add(tracked);
+  }
+
+  async #acceptLoop(listener: Listener, settings: ConnectionSettings): Promise<void> {
+    const stopped = this.#stop.signal;
+    let failures = 0;
+    while (!stopped.aborted) {
+      let stream: Stream;
+      try {
+        stream = await listener.accept();
+      } catch (error) {
+        if (stopped.aborted) break;
+        if (error instanceof Deno.errors.BadResource) {
+          // Someone else closed our listener: nothing more will ever arrive.
+          this.shutdown("listener closed");
+          break;
+        }
+        failures++;
+        if (failures === 1) {
+          this.#logger.warn("accept_error", `accept failed: ${describeNetError(error)}; backing off`, {
+            error: describeNetError(error),
+          });
+        }
+        await delay(backoffDelay(failures, ACCEPT_BACKOFF), { signal: stopped });
+        continue;
+      }
+      if (failures > 0) {
+        this.#logger.info("accept_recovered", `accepting again after ${failures} failed accepts`, {
+          failures,
+        });
+        failures = 0;
+      }
+      if (stopped.aborted) {
+        stream.close();
+        break;
+      }
+      this.#start(stream, settings);
+    }
+  }
+
+  #start(stream: Stream, settings: ConnectionSettings): void {
+    const ip = ipOf(stream.remoteAddr);
+    const refusal = this.#registry.admit(ip);
+    if (refusal !== undefined) {
+      this.#refuse(stream, refusal, describeRefusal(refusal, this.#registry, ip));
+      return;
+    }
+    const conn = new Connection(stream, { id: this.#registry.nextId(), settings });
+    this.#room.add(conn);
+    this.#summary.connections++;
+    this.#logger.detail("connect", `#${conn.id} connected from ${conn.remote} (${this.#room.size} open)`, {
+      id: conn.id,
+      remote: conn.remote,
+      transport: conn.transport,
+      open: this.#room.size,
+    });
+    this.#track(
+      conn.serve(this.#mode).then(() => {
+        this.#summary.linesIn += conn.linesIn;
+        this.#summary.linesOut += conn.linesOut;
+      }),
+    );
+  }
+
+  /** Turns a connection away at the door: it gets one ERR line and is never served. */
+  #refuse(stream: Stream, refusal: string, message: string): void {
+    const remote = formatAddr(stream.remoteAddr);
+    this.#logger.warn("refused", `refused ${remote}: ${refusal}`, { remote, reason: refusal });
+    const stop = new AbortController();
+    this.#track(
+      Promise.race([
+        writeAll(stream, `ERR ${message}\n`).catch(() => {/* it left already; nothing to tell */}),
+        delay(this.#drainTimeoutMs, { signal: stop.signal }),
+      ]).finally(() => {
+        stop.abort();
+        try {
+          stream.close();
+        } catch {
+          // Closed already.
+        }
+      }),
+    );
+  }
+
+  /** A connection started closing (a microtask ago): it leaves the room and the mode. */
+  #left(conn: Connection, reason: CloseReason): void {
+    this.#room.delete(conn);
+    this.#registry.release(conn.ip);
+    // At shutdown everyone leaves at once; telling each client about the others is noise.
+    if (!this.#stop.signal.aborted) this.#mode.leave(conn, reason);
+    const detail = conn.closeDetail;
+    // "connection reset by peer" says more than "connection lost: connection reset by peer".
+    const why = detail === undefined
+      ? reason
+      : reason === "connection lost"
+      ? detail
+      : `${reason}: ${detail}`;
+    const fields = {
+      id: conn.id,
+      remote: conn.remote,
+      reason,
+      linesIn: conn.linesIn,
+      linesOut: conn.linesOut,
+      open: this.#room.size,
+      ...(detail === undefined ? {} : { detail }),
+    };
+    const msg = `#${conn.id} disconnected: ${why} (${conn.linesIn} lines in, ${conn.linesOut} out; ` +
+      `${this.#room.size} open)`;
+    if (isViolation(reason)) this.#logger.warn("disconnect", msg, fields);
+    else this.#logger.detail("disconnect", msg, fields);
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The transport seam: what a connection reads from and writes to, and where connections come from.
+ *
+ * The server core sees only these two interfaces. Deno's own connections (`Deno.TcpConn`,
+ * `Deno.TlsConn`, `Deno.UnixConn`) are streams as they are, and Deno's listeners are listeners as
+ * they are, so the plain TCP path costs no wrapper at all; a transport that is not a socket (a
+ * WebSocket) implements the same two interfaces and enters the same accept -> connection -> mode
+ * path. Nothing here knows about lines, modes or limits.
+ */
+
+/** A connected byte stream to one peer. */
+export interface Stream {
+  /** The peer's address: a `Deno.NetAddr` for TCP-like transports, a `Deno.UnixAddr` for Unix. */
+  readonly remoteAddr: Deno.Addr;
+  /** Reads into `p`; resolves with the byte count, or `null` at the end of the stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes some of `p`; resolves with how many bytes were taken. */
+  write(p: Uint8Array): Promise<number>;
+  /** Closes our direction only: the peer sees the end of the stream and may still send. */
+  closeWrite(): Promise<void>;
+  /** Closes both directions; a pending read or write ends with `BadResource`. */
+  close(): void;
+  /** Finishes setting up the stream (the TLS handshake) before the first byte is read. */
+  handshake?(): Promise<unknown>;
+  /** Turns Nagle's algorithm off (TCP): lines are small and interactive. */
+  setNoDelay?(noDelay?: boolean): void;
+}
+
+/** Where connections come from: one listening socket, or anything else that hands out streams. */
+export interface Listener {
+  /** The address it listens on, with the real port when port 0 was asked for. */
+  readonly addr: Deno.Addr;
+  /** How its peers are labelled in logs and `/list`: `tcp`, `tls`, `unix`, `ws`... @default {addr.transport} */
+  readonly transport?: string;
+  /** The next connection; rejects with `BadResource` once closed. */
+  accept(): Promise<Stream>;
+  /** Stops listening; a pending `accept()` rejects. */
+  close(): void;
+}
+
+/** The label of `listener`'s peers. */
+export function transportOf(listener: Listener): string {
+  return listener.transport ?? listener.addr.transport;
+}

@@ -1,0 +1,224 @@
+/**
+ * `--workers N`: N isolates serve one port, each on its own thread with its own listener, accept
+ * loop and event loop. The listeners share the port with SO_REUSEPORT, so the kernel spreads new
+ * connections over them and no thread hands sockets to another. Each worker runs the same
+ * `serve()` as a single process, given a `SharedRegistry` (ids, limits and chat names in shared
+ * memory) and a `BroadcastChannelRelay` (chat lines to the other workers); this thread only starts
+ * them, passes shutdown on and adds up what they served. The pool is a `ServerHandle` like a
+ * single server.
+ */
+
+import { SharedRegistry, type SharedRegistryBuffers } from "../registry/shared.ts";
+import type { RegistryLimits } from "../registry/registry.ts";
+import type { LogFormat, Logger } from "../server/log.ts";
+import type { ServerHandle, ServeSettings, ServeSummary } from "../server/serve.ts";
+import { listenTcp, type TcpListenOptions } from "../transport/tcp.ts";
+import { formatAddr } from "../util/net.ts";
+
+/** What the main thread tells a worker. */
+export type WorkerCommand =
+  | {
+    kind: "start";
+    /** 1-based, as the log shows it. */
+    index: number;
+    /** With the real port, when 0 was asked for. */
+    listen: TcpListenOptions;
+    settings: ServeSettings;
+    log: WorkerLogOptions;
+    registry: SharedRegistryBuffers;
+    /** Chat mode: the name of the relay's channel. */
+    relay: string | undefined;
+  }
+  | { kind: "shutdown"; reason: string };
+
+/** How each worker logs; it tags its lines with its number. */
+export interface WorkerLogOptions {
+  format: LogFormat;
+  quiet: boolean;
+}
+
+/** What a worker tells the main thread. */
+export type WorkerReport =
+  | { kind: "listening" }
+  | { kind: "failed"; error: string }
+  | { kind: "finished"; summary: ServeSummary };
+
+/** Workers could not be started, for a reason other than the port; the message is one sentence. */
+export class WorkerStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WorkerStartError";
+  }
+}
+
+const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
+
+/**
+ * Run from source, Deno loads a Worker's modules (all of `lib/`) from disk at run time, which takes
+ * read access to them (a compiled binary has them embedded and needs none). Checked up front,
+ * because the worker's own error would arrive late and wrapped.
+ */
+function checkWorkerModuleReadable(): void {
+  if (Deno.build.standalone || WORKER_MODULE.protocol !== "file:") return;
+  const folder = decodeURIComponent(new URL("..", WORKER_MODULE).pathname);
+  if (Deno.permissions.querySync({ name: "read", path: folder }).state !== "granted") {
+    throw new WorkerStartError(
+      `--workers needs read access to ${folder} to load its workers (add --allow-read=${folder})`,
+    );
+  }
+}
+
+/** Options for {@linkcode serveWorkers}. */
+export interface WorkerPoolOptions {
+  /** How many workers. */
+  workers: number;
+  /** Where they listen; each worker opens its own listener there with SO_REUSEPORT. */
+  listen: TcpListenOptions;
+  /** How every worker serves. */
+  settings: ServeSettings;
+  /** Limits over all workers together. */
+  limits: RegistryLimits;
+  log: WorkerLogOptions;
+  /** The main thread's log; each worker logs on its own, tagged with its number. */
+  logger: Logger;
+  /** Aborting it shuts every worker down; its reason (a string) is logged. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Starts `options.workers` workers on one port; resolves once every one of them listens.
+ * Rejects, with every worker stopped, when they cannot listen, and with a
+ * {@linkcode WorkerStartError} when they cannot start at all.
+ */
+export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPool> {
+  checkWorkerModuleReadable();
+  const { workers, settings, logger } = options;
+  const mode = settings.mode ?? "console";
+  // One plain bind first: it fails like a single server would when the port is taken, even by
+  // another SO_REUSEPORT group we must not silently join, and it turns port 0 into a real port.
+  const probe = listenTcp({ ...options.listen, reusePort: false });
+  const addr = probe.addr as Deno.NetAddr;
+  probe.close();
+  const registry = SharedRegistry.create({ ...options.limits, workers });
+  const relay = mode === "chat" ? `parley-chat-${crypto.randomUUID()}` : undefined;
+  const pool = new WorkerPool(addr, logger);
+  const started = Array.from({ length: workers }, (_, i) =>
+    pool.start({
+      kind: "start",
+      index: i + 1,
+      listen: { ...options.listen, port: addr.port, reusePort: true },
+      settings,
+      log: options.log,
+      registry: registry.buffers,
+      relay,
+    }));
+  const failures = (await Promise.allSettled(started)).filter((r) => r.status === "rejected");
+  if (failures.length > 0) {
+    await pool.shutdown("a worker could not listen").catch(() => {});
+    throw (failures[0] as PromiseRejectedResult).reason;
+  }
+  logger.info("workers", `${workers} workers serving ${formatAddr(addr)} (${mode} mode)`, {
+    workers,
+    port: addr.port,
+  });
+  const { signal } = options;
+  const onAbort = () =>
+    pool.shutdown(typeof signal?.reason === "string" ? signal.reason : "shutdown requested");
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  pool.finished.finally(() => signal?.removeEventListener("abort", onAbort)).catch(() => {});
+  return pool;
+}
+
+/** Running workers. Create them with {@linkcode serveWorkers}. */
+export class WorkerPool implements ServerHandle {
+  /** The address every worker listens on. */
+  readonly addr: Deno.NetAddr;
+  #logger: Logger;
+  #workers: Worker[] = [];
+  #done: Promise<ServeSummary>[] = [];
+  #failure: Error | undefined;
+  #stopping = false;
+  #finished: Promise<ServeSummary> | undefined;
+
+  constructor(addr: Deno.NetAddr, logger: Logger) {
+    this.addr = addr;
+    this.#logger = logger;
+  }
+
+  /**
+   * Resolves with the totals once every worker has shut down; rejects if one of them died (the
+   * others are then shut down gracefully first).
+   */
+  get finished(): Promise<ServeSummary> {
+    return this.#finished ??= Promise.all(this.#done).then((summaries) => {
+      if (this.#failure !== undefined) throw this.#failure;
+      const total = { connections: 0, linesIn: 0, linesOut: 0 };
+      for (const summary of summaries) {
+        total.connections += summary.connections;
+        total.linesIn += summary.linesIn;
+        total.linesOut += summary.linesOut;
+      }
+      this.#logger.info(
+        "summary",
+        `all workers: served ${total.connections} connections, ${total.linesIn} lines in, ` +
+          `${total.linesOut} lines out`,
+        { ...total },
+      );
+      return total;
+    });
+  }
+
+  /** Tells every worker to shut down as a single server would. Resolves like {@linkcode finished}. */
+  shutdown(reason = "shutdown requested"): Promise<ServeSummary> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      for (const worker of this.#workers) {
+        worker.postMessage({ kind: "shutdown", reason } satisfies WorkerCommand);
+      }
+    }
+    return this.finished;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  /** Starts one worker; resolves once it listens, rejects with why it cannot. */
+  start(command: WorkerCommand & { kind: "start" }): Promise<void> {
+    const worker = new Worker(WORKER_MODULE, { type: "module" });
+    this.#workers.push(worker);
+    const { promise: listening, resolve: listened, reject: failed } = Promise.withResolvers<void>();
+    const { promise: done, resolve: finish } = Promise.withResolvers<ServeSummary>();
+    this.#done.push(done);
+    const end = (summary: ServeSummary) => {
+      worker.terminate();
+      finish(summary);
+    };
+    worker.onmessage = (event: MessageEvent<WorkerReport>) => {
+      const report = event.data;
+      if (report.kind === "listening") listened();
+      else if (report.kind === "failed") {
+        failed(new Error(report.error));
+        end({ connections: 0, linesIn: 0, linesOut: 0 });
+      } else end(report.summary);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      const error = new Error(`worker ${command.index} failed: ${event.message}`);
+      failed(error);
+      this.#failure ??= error;
+      this.#logger.error("worker_failed", `${error.message}; shutting the others down`, {
+        worker: command.index,
+      });
+      end({ connections: 0, linesIn: 0, linesOut: 0 });
+      void this.shutdown(`worker ${command.index} failed`);
+    };
+    worker.postMessage(command);
+    // A shutdown asked for while this one was starting must reach it too.
+    if (this.#stopping) {
+      worker.postMessage({ kind: "shutdown", reason: "shutting down" } satisfies WorkerCommand);
+    }
+    return listening;
+  }
+}

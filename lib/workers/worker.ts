@@ -1,0 +1,55 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+
+/**
+ * One worker of `--workers N`: it listens on the shared port with SO_REUSEPORT, serves it exactly
+ * as a lone server would (with the shared registry and the relay to the other workers), and
+ * reports to the main thread. Started by `pool.ts` only.
+ */
+
+import { SharedRegistry } from "../registry/shared.ts";
+import { BroadcastChannelRelay } from "../relay/broadcast_channel.ts";
+import { createLogger, logUnhandledRejections } from "../server/log.ts";
+import { serve } from "../server/serve.ts";
+import { listenTcp } from "../transport/tcp.ts";
+import { describeNetError } from "../util/net.ts";
+import { writeLine } from "../util/write.ts";
+import type { WorkerCommand, WorkerReport } from "./pool.ts";
+
+function report(message: WorkerReport): void {
+  self.postMessage(message);
+}
+
+/** Starts serving as `command` says; from then on, messages are shutdown requests for that server. */
+function start(command: WorkerCommand & { kind: "start" }): void {
+  const { index, listen, settings, log } = command;
+  let listener;
+  try {
+    listener = listenTcp(listen);
+  } catch (error) {
+    report({ kind: "failed", error: describeNetError(error) });
+    return;
+  }
+  const logger = createLogger({ ...log, worker: index, write: (line) => writeLine(Deno.stderr, line) });
+  const stopLogging = logUnhandledRejections(logger);
+  const relay = command.relay === undefined ? undefined : new BroadcastChannelRelay(command.relay);
+  const server = serve(listener, {
+    ...settings,
+    logger,
+    registry: new SharedRegistry(command.registry),
+    relay,
+  });
+  self.onmessage = (event: MessageEvent<WorkerCommand>) => {
+    if (event.data.kind === "shutdown") void server.shutdown(event.data.reason);
+  };
+  report({ kind: "listening" });
+  server.finished.then((summary) => {
+    relay?.close();
+    stopLogging();
+    report({ kind: "finished", summary });
+  });
+}
+
+self.onmessage = (event: MessageEvent<WorkerCommand>) => {
+  if (event.data.kind === "start") start(event.data);
+};
