@@ -100,3 +100,29 @@ Deno.test("chat drops a client that stops reading and keeps relaying to the othe
     sleeper.close();
   }
 });
+
+Deno.test("chat escapes every control character it relays, so no client drives another's terminal", async () => {
+  await using server = await startServer(["--mode", "chat"]);
+  await using sender = await join(server.port, "sender");
+  await using receiver = await join(server.port, "receiver");
+  await sender.lines.waitFor("* user2 joined");
+  // ESC, BEL, OSC, CR, TAB, DEL, a C1 CSI, a bidi override, and invalid UTF-8.
+  await sender.write(
+    new Uint8Array([
+      ...new TextEncoder().encode("x \x1b[2J\x07 \x1b]0;TITLE\x07 a\rb\tc\x7f \u009b2J \u202eevil "),
+      0xff,
+      0x0a,
+    ]),
+  );
+  const relayed = await receiver.lines.next();
+  assertEquals(
+    relayed,
+    String.raw`<user1> x \e[2J\x07 \e]0;TITLE\x07 a\rb\tc\x7f \x9b2J \u{202e}evil ` + "\uFFFD",
+  );
+  await sender.send("/nick evil\x1b[31m", "/\x1b[2J");
+  assertEquals(
+    await sender.lines.next(),
+    String.raw`ERR invalid name "evil\e[31m": use 1-32 of A-Z a-z 0-9 - _`,
+  );
+  assertEquals(await sender.lines.next(), String.raw`ERR unknown command /\e[2J; try /help`);
+});

@@ -1,7 +1,8 @@
 /**
  * Terminal-safe text: what a client sent, made harmless to print.
  *
- * Anything a client sends reaches the operator's terminal, our client's terminal and the text log.
+ * Anything a client sends reaches the operator's terminal, other clients' terminals (a chat room's
+ * `nc` users included, who have no Parley client to protect them) and the text log.
  * Control characters there can move the cursor, rewrite earlier lines, change the window title or
  * worse (escape sequences start with ESC or the C1 byte CSI). Bidirectional overrides can make a
  * line read differently from what it is. So every C0 and C1 control, DEL and bidi control is shown
@@ -25,4 +26,20 @@ function visible(char: string): string {
 /** Returns `text` with every control character replaced by a visible escape such as `\e` or `\x07`. */
 export function escapeControl(text: string): string {
   return text.replace(UNSAFE, visible);
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/**
+ * Returns the bytes of a line made safe for any terminal: unchanged when they are all printable
+ * ASCII (the common case, checked without decoding), else decoded as UTF-8 (an invalid sequence
+ * becomes U+FFFD), escaped with {@linkcode escapeControl} and encoded again.
+ */
+export function escapeLine(line: Uint8Array): Uint8Array {
+  for (let i = 0; i < line.length; i++) {
+    const byte = line[i];
+    if (byte < 0x20 || byte > 0x7e) return encoder.encode(escapeControl(decoder.decode(line)));
+  }
+  return line;
 }

@@ -7,11 +7,16 @@
  * names the server gives. A relayed line is built once and copied into each recipient's output
  * queue; a recipient that stops reading is dropped by its connection, never waited for.
  *
+ * Nothing a client sends can drive another client's terminal: every relayed line, and every name
+ * or command echoed back in an `ERR`, has its control characters, C1, DEL and bidi overrides
+ * escaped, for `nc` users as much as for Parley's own client.
+ *
  * Names live in the registry and lines also go to the relay, so the same mode serves one process,
  * the workers of one server, or a room spread over several machines: what differs is only which
  * registry and which relay it is given.
  */
 
+import { escapeControl, escapeLine } from "../../protocol/escape.ts";
 import type { Names } from "../../registry/registry.ts";
 import type { Relay } from "../../relay/relay.ts";
 import { andThen } from "../../util/awaitable.ts";
@@ -22,8 +27,8 @@ const SLASH = 0x2f;
 const NAME = /^[A-Za-z0-9_-]{1,32}$/;
 const RESERVED = /^user\d+$/i;
 /** What `/help` says. */
-export const CHAT_HELP =
-  "* commands: /nick NAME (1-32 of A-Z a-z 0-9 - _), /who, /help; any other line goes to everyone";
+export const CHAT_HELP = "* commands: /nick NAME (1-32 of A-Z a-z 0-9 - _), /who, /help; " +
+  "any other line goes to everyone (//text for a line that starts with /)";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -64,7 +69,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
 
   function nick(member: Member, current: Speaker, name: string): Step {
     if (!NAME.test(name)) {
-      member.send(`ERR invalid name "${name.slice(0, 40)}": use 1-32 of A-Z a-z 0-9 - _`);
+      member.send(`ERR invalid name "${escapeControl(name.slice(0, 40))}": use 1-32 of A-Z a-z 0-9 - _`);
     } else if (RESERVED.test(name) && name.toLowerCase() !== current.name.toLowerCase()) {
       member.send(`ERR name ${name} is reserved`);
     } else {
@@ -90,7 +95,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
     if (verb === "/nick") return nick(member, current, argument);
     if (verb === "/who") return andThen(names.list(), (list) => member.send(`* online: ${list.join(", ")}`));
     if (verb === "/help") member.send(CHAT_HELP);
-    else member.send(`ERR unknown command ${verb.slice(0, 40)}; try /help`);
+    else member.send(`ERR unknown command ${escapeControl(verb.slice(0, 40))}; try /help`);
   }
 
   return {
@@ -112,7 +117,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
       if (current === undefined) return;
       // "//text" is how a line that starts with a slash is said.
       if (line[0] === SLASH && line[1] !== SLASH) return command(member, current, decoder.decode(line));
-      const text = line[0] === SLASH ? line.subarray(1) : line;
+      const text = escapeLine(line[0] === SLASH ? line.subarray(1) : line);
       const relayed = new Uint8Array(current.prefix.length + text.length);
       relayed.set(current.prefix);
       relayed.set(text, current.prefix.length);
