@@ -22,10 +22,12 @@ export class UsageError extends Error {
   }
 }
 
-type Kind = "text" | "port" | "bytes" | "count" | "seconds" | "flag" | "choice";
+type Kind = "text" | "host" | "port" | "bytes" | "count" | "seconds" | "flag" | "choice";
 
 interface FlagSpec {
   name: string;
+  /** A one-letter alias, as ncat users type it: `-p 2005`. */
+  short?: string;
   /** Config property, when not the camel-cased name. */
   key?: string;
   kind: Kind;
@@ -40,8 +42,8 @@ interface FlagSpec {
 }
 
 const COMMON: FlagSpec[] = [
-  { name: "host", kind: "text", value: "HOST", default: "127.0.0.1", help: "address" },
-  { name: "port", kind: "port", value: "PORT", default: 2005, help: "TCP port" },
+  { name: "host", kind: "host", value: "HOST", default: "127.0.0.1", help: "address" },
+  { name: "port", short: "p", kind: "port", value: "PORT", default: 2005, help: "TCP port" },
 ];
 
 const SERVER_FLAGS: FlagSpec[] = [
@@ -140,7 +142,7 @@ const CLIENT_FLAGS: FlagSpec[] = [
     kind: "seconds",
     value: "SECONDS",
     default: 5,
-    help: "give up connecting after this long",
+    help: "give up connecting after this long (0: as long as the system tries)",
   },
   {
     name: "message",
@@ -179,8 +181,8 @@ const CLIENT_FLAGS: FlagSpec[] = [
 ];
 
 const META_FLAGS: FlagSpec[] = [
-  { name: "help", kind: "flag", help: "show this help" },
-  { name: "version", kind: "flag", help: "print the version" },
+  { name: "help", short: "h", kind: "flag", help: "show this help" },
+  { name: "version", short: "V", kind: "flag", help: "print the version" },
 ];
 
 /** Settings of `parley-server`. */
@@ -221,6 +223,12 @@ function convert(spec: FlagSpec, raw: string): string | number {
   switch (spec.kind) {
     case "text":
       return raw;
+    case "host": {
+      // [::1] is how an IPv6 address is written next to a port; here it stands alone.
+      const host = /^\[(.*)\]$/.exec(raw)?.[1] ?? raw;
+      if (host === "") throw new UsageError(`${flag} needs an address or a host name, got ""`);
+      return host;
+    }
     case "choice":
       if (!spec.choices!.includes(raw)) {
         throw new UsageError(`${flag} must be one of ${spec.choices!.join(", ")}, got "${raw}"`);
@@ -241,8 +249,9 @@ function convert(spec: FlagSpec, raw: string): string | number {
       return Number(raw);
     }
     case "bytes": {
-      const match = /^(\d{1,12})([kKmM])?(i?B)?$/.exec(raw);
-      const scale = match?.[2] === undefined ? 1 : /k/i.test(match[2]) ? 1024 : 1024 * 1024;
+      const match = /^(\d{1,12})([kKmMgG])?(i?B)?$/.exec(raw);
+      const unit = match?.[2]?.toUpperCase();
+      const scale = unit === undefined ? 1 : 1024 ** ("KMG".indexOf(unit) + 1);
       const bytes = match ? Number(match[1]) * scale : NaN;
       if (!(bytes >= 1 && bytes <= 2 ** 31)) {
         throw new UsageError(
@@ -263,14 +272,32 @@ function convert(spec: FlagSpec, raw: string): string | number {
   }
 }
 
+/**
+ * Rewrites `args` for `parseArgs`: one-letter aliases become long flags, a flag that takes a value
+ * takes the next argument whatever it looks like (`--port -1` is a bad port, not a missing value;
+ * `--message -x` sends "-x"), and `--` is dropped wherever it is (`deno task server -- --port 1`
+ * passes it along; no flag takes positional arguments).
+ */
+function normalize(args: string[], specs: FlagSpec[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") continue;
+    const spec = specs.find((s) => arg === `--${s.name}` || (s.short !== undefined && arg === `-${s.short}`));
+    if (spec === undefined) out.push(arg);
+    else if (spec.kind === "flag") out.push(`--${spec.name}`);
+    else if (i + 1 < args.length) out.push(`--${spec.name}=${args[++i]}`);
+    else out.push(`--${spec.name}`);
+  }
+  return out;
+}
+
 function parse(args: string[], specs: FlagSpec[]): Command<Record<string, unknown>> {
   const all = [...specs, ...META_FLAGS];
-  // `deno task server -- --port 1` passes the "--" along; npm habits deserve to work.
-  const rest = args[0] === "--" ? args.slice(1) : args;
   let parsed;
   try {
     parsed = parseArgs({
-      args: rest,
+      args: normalize(args, all),
       strict: true,
       allowPositionals: false,
       options: Object.fromEntries(all.map((spec) => [
@@ -340,12 +367,16 @@ export function parseServerArgs(
 
 /** Parses `parley-client` arguments. Throws {@linkcode UsageError}. */
 export function parseClientArgs(args: string[]): Command<ClientConfig> {
-  return parse(args, CLIENT_FLAGS) as Command<ClientConfig>;
+  const command = parse(args, CLIENT_FLAGS) as Command<ClientConfig>;
+  if (command.kind === "run" && command.config.reconnectAttempts > 0 && !command.config.reconnect) {
+    throw new UsageError("--reconnect-attempts needs --reconnect");
+  }
+  return command;
 }
 
 function formatHelp(program: string, summary: string, specs: FlagSpec[]): string {
   const rows = [...specs, ...META_FLAGS].map((spec) => {
-    const left = `--${spec.name}${spec.value ? ` ${spec.value}` : ""}`;
+    const left = `--${spec.name}${spec.short ? `, -${spec.short}` : ""}${spec.value ? ` ${spec.value}` : ""}`;
     const shown = spec.kind !== "flag" && spec.default !== undefined ? ` (default: ${spec.default})` : "";
     return [left, `${spec.help}${shown}`];
   });

@@ -42,9 +42,52 @@ Deno.test("server flags are parsed and converted", () => {
   assertEquals(command.config.quiet, true);
 });
 
-Deno.test("a leading -- from npm habits is ignored", () => {
-  const command = parseServerArgs(["--", "--mode", "echo"]);
-  assertEquals(command.kind === "run" && command.config.mode, "echo");
+Deno.test("a -- is ignored wherever it is", () => {
+  for (
+    const args of [["--", "--mode", "echo"], ["--mode", "echo", "--"], ["--quiet", "--", "--mode", "echo"]]
+  ) {
+    const command = parseServerArgs(args);
+    assertEquals(command.kind === "run" && command.config.mode, "echo", args.join(" "));
+  }
+});
+
+Deno.test("a flag that takes a value takes the next argument, whatever it looks like", () => {
+  const command = parseClientArgs(["--message", "-x", "--message", "--not-a-flag", "-p", "7"]);
+  if (command.kind !== "run") throw new Error("expected run");
+  assertEquals(command.config.messages, ["-x", "--not-a-flag"]);
+  assertEquals(command.config.port, 7);
+});
+
+Deno.test("ncat's one-letter flags: -h, -V and -p", () => {
+  assertEquals(parseServerArgs(["-h"]), { kind: "help" });
+  assertEquals(parseClientArgs(["-V"]), { kind: "version" });
+  const command = parseServerArgs(["-p", "0"]);
+  assertEquals(command.kind === "run" && command.config.port, 0);
+});
+
+Deno.test("sizes take K, M and G; 2G is the largest", () => {
+  const command = parseServerArgs(["--max-line", "2G", "--max-queue", "3m"]);
+  if (command.kind !== "run") throw new Error("expected run");
+  assertEquals(command.config.maxLine, 2 ** 31);
+  assertEquals(command.config.maxQueue, 3 * 1024 * 1024);
+});
+
+Deno.test("--host takes an IPv6 address with or without brackets", () => {
+  for (const host of ["::1", "[::1]"]) {
+    const command = parseServerArgs(["--host", host]);
+    assertEquals(command.kind === "run" && command.config.host, "::1");
+  }
+});
+
+Deno.test("client: --connect-timeout 0 means no limit; --reconnect-attempts needs --reconnect", () => {
+  const command = parseClientArgs(["--connect-timeout", "0"]);
+  assertEquals(command.kind === "run" && command.config.connectTimeout, 0);
+  assertEquals(
+    throws(() => parseClientArgs(["--reconnect-attempts", "3"]), UsageError).message,
+    "--reconnect-attempts needs --reconnect",
+  );
+  const both = parseClientArgs(["--reconnect", "--reconnect-attempts", "3"]);
+  assertEquals(both.kind === "run" && both.config.reconnectAttempts, 3);
 });
 
 Deno.test("bad flags are one sentence naming the flag", () => {
@@ -54,7 +97,12 @@ Deno.test("bad flags are one sentence naming the flag", () => {
     [["--port", "x"], /--port must be a port number/],
     [["--mode", "karaoke"], /^--mode must be one of console, echo, chat, got "karaoke"$/],
     [["--max-line", "0"], /^--max-line must be a size in bytes/],
-    [["--drain-timeout", "-1"], /--drain-timeout needs a value|--drain-timeout must be/],
+    [["--drain-timeout", "-1"], /^--drain-timeout must be a number of seconds from 0 to 86400, got "-1"$/],
+    [["--port", "-1"], /^--port must be a port number from 0 to 65535, got "-1"$/],
+    [["-p", "-1"], /^--port must be a port number from 0 to 65535, got "-1"$/],
+    [["--max-line", "3G"], /^--max-line must be a size in bytes from 1 to 2G/],
+    [["--host", ""], /^--host needs an address or a host name, got ""$/],
+    [["--port", "--mode"], /^--port must be a port number from 0 to 65535, got "--mode"$/],
     [["--log", "xml"], /^--log must be one of text, json/],
     [["--max-conns", "0"], /^--max-conns must be a whole number from 1, got "0"$/],
     [["--idle-timeout", "soon"], /^--idle-timeout must be a number of seconds/],
@@ -118,7 +166,7 @@ Deno.test("help lists every flag with its default", () => {
     "version",
   ];
   for (const flag of serverFlags) assertMatch(server, new RegExp(`--${flag}\\b`));
-  assertMatch(server, /--port PORT .*\(default: 2005\)/);
+  assertMatch(server, /--port, -p PORT .*\(default: 2005\)/);
   assertMatch(server, /--max-line BYTES .*\(default: 65536\)/);
   assertMatch(server, /--line-timeout SECONDS .*\(default: 30\)/);
   const client = clientHelp();
