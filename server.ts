@@ -3,20 +3,32 @@
  *
  * Exit codes: 0 after a graceful shutdown, 1 when the server cannot run (e.g. the port is taken)
  * or one of its workers died, 2 for bad flags, 130 when a second Ctrl+C cuts the drain short.
+ *
+ * One Ctrl+C can arrive twice: `deno task` forwards the terminal's SIGINT to this process, which
+ * the terminal also signalled itself, a few milliseconds apart. A SIGINT within
+ * {@linkcode SAME_CTRL_C_MS} of the first is that same keypress; a person's second press comes later.
  */
 
 import { parseServerArgs, type ServerConfig, serverHelp, UsageError, VERSION } from "./lib/cli.ts";
 import { MemoryRegistry } from "./lib/registry/memory.ts";
 import { createLogger, type Logger, logUnhandledRejections } from "./lib/server/log.ts";
-import { readLines } from "./lib/server/operator.ts";
 import { serve, type ServerHandle } from "./lib/server/serve.ts";
+import { openTerminal, type Terminal } from "./lib/terminal.ts";
 import { listenTcp } from "./lib/transport/tcp.ts";
 import { describeNetError, formatAddress } from "./lib/util/net.ts";
 import { writeLine } from "./lib/util/write.ts";
 import { serveWorkers, WorkerStartError } from "./lib/workers/pool.ts";
 
+/** Signals closer together than this are one Ctrl+C (see above). */
+const SAME_CTRL_C_MS = 500;
+
 /** Starts the server `config` describes: one accept loop here, or a pool of workers. */
-async function start(config: ServerConfig, logger: Logger, signal: AbortSignal): Promise<ServerHandle> {
+async function start(
+  config: ServerConfig,
+  logger: Logger,
+  signal: AbortSignal,
+  terminal: Terminal | undefined,
+): Promise<ServerHandle> {
   const { host, port, backlog, mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout } = config;
   const listen = { host, port, backlog };
   const settings = { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout };
@@ -25,14 +37,7 @@ async function start(config: ServerConfig, logger: Logger, signal: AbortSignal):
     const log = { format: config.log, quiet: config.quiet };
     return await serveWorkers({ workers: config.workers, listen, settings, limits, log, logger, signal });
   }
-  const operator = {
-    lines: readLines(Deno.stdin.readable, {
-      maxLine,
-      onSkipped: (message: string) => writeLine(Deno.stdout, `! ${message}`),
-      signal,
-    }),
-    print: (line: string) => writeLine(Deno.stdout, line),
-  };
+  const operator = terminal && { lines: terminal.lines, print: terminal.print, prompt: terminal.setPrompt };
   return serve(listenTcp(listen), {
     ...settings,
     registry: new MemoryRegistry(limits),
@@ -62,38 +67,45 @@ export async function main(args: string[]): Promise<number> {
   }
   const config = command.config;
 
+  // Only the operator reads stdin; in echo and chat mode the terminal stays as it is.
+  const terminal = config.mode === "console" ? openTerminal({ maxLine: config.maxLine }) : undefined;
   const shutdown = new AbortController();
-  let interrupts = 0;
+  let firstInterrupt: number | undefined;
   const onSigint = () => {
-    // The first Ctrl+C drains gracefully; a second one means "now".
-    if (++interrupts > 1) Deno.exit(130);
-    shutdown.abort("SIGINT");
+    const now = performance.now();
+    if (firstInterrupt === undefined) {
+      firstInterrupt = now;
+      shutdown.abort("SIGINT");
+    } else if (now - firstInterrupt > SAME_CTRL_C_MS) {
+      // A second Ctrl+C means "now".
+      terminal?.close();
+      Deno.exit(130);
+    }
   };
+  terminal?.onInterrupt(onSigint);
   const onSigterm = () => shutdown.abort("SIGTERM");
   const logger = createLogger({
     format: config.log,
     quiet: config.quiet,
-    write: (line) => writeLine(Deno.stderr, line),
+    write: terminal ? terminal.status : (line) => writeLine(Deno.stderr, line),
   });
 
+  // The listeners stay until the process exits: a SIGINT with no listener kills a Deno process, and
+  // the copy of the Ctrl+C that `deno task` forwards can arrive after a quick shutdown has finished.
   Deno.addSignalListener("SIGINT", onSigint);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSigterm);
-  const stopSignals = () => {
-    Deno.removeSignalListener("SIGINT", onSigint);
-    if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSigterm);
-  };
 
   let server: ServerHandle;
   try {
-    server = await start(config, logger, shutdown.signal);
+    server = await start(config, logger, shutdown.signal, terminal);
   } catch (error) {
+    terminal?.close();
     writeLine(
       Deno.stderr,
       error instanceof WorkerStartError
         ? error.message
         : `cannot listen on ${formatAddress(config.host, config.port)}: ${describeNetError(error)}`,
     );
-    stopSignals();
     return 1;
   }
   const stopLogging = logUnhandledRejections(logger);
@@ -105,7 +117,7 @@ export async function main(args: string[]): Promise<number> {
     code = 1;
   }
   stopLogging();
-  stopSignals();
+  terminal?.close();
   return code;
 }
 

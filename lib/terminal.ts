@@ -1,68 +1,182 @@
 /**
- * The client's terminal: the user's lines in, received lines and status out.
+ * The user's terminal, for both programs: the lines the user types, and the lines the program
+ * prints (to stdout, or status to stderr).
  *
  * On a terminal, `node:readline` gives a prompt with line editing and history, and every line
- * printed while the user types is written above the prompt, which is then redrawn with the
- * half-typed input intact. When stdin is a pipe or file there is no prompt and no redrawing, so
- * scripts get clean output.
+ * printed while the user types is written above the prompt: the prompt and the half-typed input,
+ * however many rows they wrap over, are erased, the line is printed, and the prompt is drawn again
+ * with the input and the cursor where they were. Ctrl+C at the prompt is an interrupt (the
+ * terminal is in raw mode, so no signal is sent); Ctrl+D on an empty line ends the input.
+ *
+ * When stdin is a pipe or a file there is no prompt and no redrawing, so scripts get clean output,
+ * and input lines are framed with the same capped framer as the network's, so a huge line is
+ * skipped and reported instead of held in memory.
  */
 
 import process from "node:process";
-import { createInterface } from "node:readline";
+import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from "node:readline";
+import { LineFramer, LineTooLongError } from "./protocol/framer.ts";
 import { writeLine } from "./util/write.ts";
 
-/** Where the client's lines come from and go to. */
+/** Where a program's lines come from and go to. */
 export interface Terminal {
-  /** The user's lines, until end of input. */
+  /** Whether stdin is a terminal (with a prompt and line editing). */
+  readonly interactive: boolean;
+  /** The user's lines, until the end of input. */
   lines: AsyncIterable<string>;
   /** Prints a line to stdout. */
   print(text: string): void;
   /** Prints a status line to stderr. */
   status(text: string): void;
+  /** Changes the prompt (interactive only), keeping what the user has typed. */
+  setPrompt(prompt: string): void;
   /** Called when the user presses Ctrl+C at the prompt. */
   onInterrupt(handler: () => void): void;
-  /** Stops reading input. */
+  /** Stops reading input and gives the terminal back as it was. */
   close(): void;
 }
 
-/** Opens the process's terminal, interactive when stdin is a TTY. */
-export function openTerminal(): Terminal {
-  const interactive = Deno.stdin.isTerminal();
-  const readline = createInterface({
+/** Options for {@linkcode openTerminal}. */
+export interface TerminalOptions {
+  /** @default {"> "} */
+  prompt?: string;
+  /** Longest piped input line; a longer one is skipped with a note on stderr. @default {16 MiB} */
+  maxLine?: number;
+}
+
+/** Opens the process's terminal: interactive when stdin is a TTY, plain lines otherwise. */
+export function openTerminal(options: TerminalOptions = {}): Terminal {
+  return Deno.stdin.isTerminal() ? interactiveTerminal(options.prompt ?? "> ") : pipedTerminal(options);
+}
+
+/** Readline's own record of the rows its last redraw left above the cursor. */
+type Redrawn = Interface & { prevRows?: number };
+
+function interactiveTerminal(prompt: string): Terminal {
+  const readline: Redrawn = createInterface({
     input: process.stdin,
-    output: interactive ? process.stdout : undefined,
-    terminal: interactive,
+    output: process.stdout,
+    terminal: true,
     crlfDelay: Infinity,
     historySize: 1000,
   });
-  if (interactive) {
-    readline.setPrompt("> ");
-    readline.prompt();
-    // Each entered line gets a fresh prompt.
-    readline.on("line", () => readline.prompt());
+  let open = true;
+
+  /** Erases the prompt and the input, every row they wrap over; the cursor ends where they began. */
+  function erase(): void {
+    const { rows } = readline.getCursorPos();
+    if (rows > 0) moveCursor(process.stdout, 0, -rows);
+    cursorTo(process.stdout, 0);
+    clearScreenDown(process.stdout);
   }
-  const iterator = readline[Symbol.asyncIterator]();
-  function above(file: typeof Deno.stdout, text: string): void {
-    if (!interactive) return writeLine(file, text);
-    clearPromptLine();
-    writeLine(file, text);
+
+  /** Draws the prompt and the input again from the cursor, which is at the start of a free row. */
+  function redraw(): void {
+    readline.prevRows = 0;
     readline.prompt(true);
   }
+
+  // Ctrl+D, or close(): the prompt goes, so that what is printed next starts on a clean row.
+  readline.on("close", () => {
+    erase();
+    open = false;
+  });
+  readline.setPrompt(prompt);
+  readline.prompt();
+  // Each entered line gets a fresh prompt.
+  readline.on("line", () => {
+    if (open) readline.prompt();
+  });
+  // Iterate from now on: readline drops lines that arrive before an iterator exists.
+  const iterator = readline[Symbol.asyncIterator]();
+
+  /** Prints `text` where the prompt was, and the prompt below it. */
+  function above(file: typeof Deno.stdout, text: string): void {
+    if (!open) return writeLine(file, text);
+    erase();
+    writeLine(file, text);
+    redraw();
+  }
+
   return {
-    // Iterate from now on: readline drops lines that arrive before an iterator exists, and stdin
-    // is often piped in full before the connection is up.
+    interactive: true,
     lines: { [Symbol.asyncIterator]: () => iterator },
     print: (text) => above(Deno.stdout, text),
     status: (text) => above(Deno.stderr, text),
+    setPrompt(next) {
+      if (next === readline.getPrompt()) return;
+      if (!open) return readline.setPrompt(next);
+      erase();
+      readline.setPrompt(next);
+      redraw();
+    },
     onInterrupt: (handler) => void readline.on("SIGINT", handler),
-    close: () => {
-      if (interactive) clearPromptLine();
-      readline.close();
+    close() {
+      if (open) readline.close();
     },
   };
 }
 
-function clearPromptLine(): void {
-  // Carriage return and "erase line": the prompt and half-typed input vanish until redrawn.
-  process.stdout.write("\r\x1b[2K");
+function pipedTerminal(options: TerminalOptions): Terminal {
+  const stop = new AbortController();
+  const lines = readLines(Deno.stdin.readable, {
+    maxLine: options.maxLine ?? 16 * 1024 * 1024,
+    onSkipped: (message) => writeLine(Deno.stderr, message),
+    signal: stop.signal,
+  });
+  return {
+    interactive: false,
+    lines,
+    print: (text) => writeLine(Deno.stdout, text),
+    status: (text) => writeLine(Deno.stderr, text),
+    setPrompt() {},
+    // Without a terminal, Ctrl+C is a signal, which the program handles itself.
+    onInterrupt() {},
+    close: () => stop.abort(),
+  };
+}
+
+/** Options for {@linkcode readLines}. */
+export interface ReadLinesOptions {
+  /** Longest line accepted; a longer one is reported and skipped. */
+  maxLine: number;
+  /** Hears about a line that was skipped for being too long. */
+  onSkipped: (message: string) => void;
+  /** Stops reading (and releases the stream) when it aborts. */
+  signal?: AbortSignal;
+}
+
+/** The lines of `input` (decoded UTF-8), until it ends or `options.signal` aborts. */
+export async function* readLines(
+  input: ReadableStream<Uint8Array>,
+  options: ReadLinesOptions,
+): AsyncGenerator<string> {
+  const { signal } = options;
+  const decoder = new TextDecoder();
+  const framer = new LineFramer(options.maxLine);
+  const reader = input.getReader();
+  const cancel = () => void reader.cancel().catch(() => {/* input already gone; nothing to stop */});
+  signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    while (!signal?.aborted) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      framer.feed(value);
+      while (true) {
+        let line;
+        try {
+          line = framer.next();
+        } catch (error) {
+          if (!(error instanceof LineTooLongError)) throw error;
+          options.onSkipped(`input line skipped: ${error.message}`);
+          continue;
+        }
+        if (line === null) break;
+        yield decoder.decode(line);
+      }
+    }
+  } finally {
+    signal?.removeEventListener("abort", cancel);
+    reader.releaseLock();
+  }
 }

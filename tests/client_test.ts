@@ -5,8 +5,26 @@ Deno.test("piped client sends every line and prints every reply before exiting 0
   await using server = await startServer(["--mode", "echo"]);
   const result = await runClientProcess(["--port", String(server.port)], "a\nb\n");
   assertEquals(receivedTexts(result.stdout), ["a", "b"]);
-  assertMatch(result.stderr, /connected to 127\.0\.0\.1:\d+/);
-  assertMatch(result.stderr, /connection closed by server/);
+  assertEquals(result.stderr.split("\n").filter((line) => line !== ""), [
+    `connected to 127.0.0.1:${server.port}`,
+    "conversation ended",
+  ], "no prompt hints for a script, and the server's close after our end is no news");
+  assertEquals(result.code, 0);
+});
+
+Deno.test("client says so when the server closes first", async () => {
+  await using server = await startServer(["--mode", "echo", "--max-line", "4"]);
+  await using client = spawnClient(["--port", String(server.port)]);
+  await client.type("too long");
+  assertMatch(await client.stdout.next(), /\] ERR line too long \(max 4 bytes\)$/);
+  await client.stderr.waitFor("connection closed by server");
+  assertEquals((await client.status).code, 1);
+});
+
+Deno.test("client sends .. as a lone . and ends at a lone .", async () => {
+  await using server = await startServer(["--mode", "echo"]);
+  const result = await runClientProcess(["--port", String(server.port)], "..\n...\n..x\n.\nnot sent\n");
+  assertEquals(receivedTexts(result.stdout), [".", "..", "..x"]);
   assertEquals(result.code, 0);
 });
 

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { startServer, TestClient } from "./support/harness.ts";
+import { spawnClient, startServer, TestClient } from "./support/harness.ts";
 
 const STAMP = String.raw`\[\d\d:\d\d:\d\d\.\d{3}\]`;
 
@@ -78,4 +78,24 @@ Deno.test("console keeps serving after the operator's input ends", async () => {
   await using client = await TestClient.connect(server.port);
   await client.send("anyone home?");
   await server.stdout.waitFor(/> anyone home\?$/);
+});
+
+Deno.test("a scripted client that has said everything still gets the operator's answer", async () => {
+  await using server = await startServer(["--mode", "console"], { stdin: true });
+  await using client = spawnClient([
+    "--port",
+    String(server.port),
+    "--message",
+    "what time is it?",
+    "--wait",
+    "10",
+  ]);
+  await server.stdout.waitFor(/#1 127\.0\.0\.1:\d+ > what time is it\?$/);
+  await server.stdout.waitFor("! #1 has finished sending; answer it, or . to end the conversation");
+  await server.type("half past two");
+  assertMatch(await client.stdout.next(), /\] half past two$/);
+  await server.type(".");
+  assertMatch(await client.stdout.next(), /\] \* the operator ended the conversation$/);
+  assertEquals((await client.status).code, 0);
+  await server.stderr.waitFor(/#1 disconnected: operator ended the conversation \(1 lines in, 2 out/);
 });

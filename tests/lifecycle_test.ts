@@ -19,6 +19,10 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       assertEquals(await a.lines.rest(), ["* server shutting down"]);
       assertEquals(await b.lines.rest(), ["* server shutting down"]);
       await server.stderr.waitFor(new RegExp(`shutting down \\(${signal}\\); closing 2 connections`));
+      // Both leave at once; each disconnect counts those still open after it.
+      const opens = [await server.stderr.waitFor(/disconnected/), await server.stderr.waitFor(/disconnected/)]
+        .map((line) => /; (\d+) open\)$/.exec(line)![1]);
+      assertEquals(opens, ["1", "0"]);
       assertMatch(await server.stderr.waitFor(/served/), /served 2 connections, 2 lines in, 4 lines out/);
     },
   );
@@ -33,6 +37,32 @@ Deno.test("a port in use is one sentence and exit 1", async () => {
   } finally {
     listener.close();
   }
+});
+
+Deno.test("a port in use on [::1] names the address once bracketed", async () => {
+  const listener = Deno.listen({ hostname: "::1", port: 0 });
+  try {
+    const { port } = listener.addr;
+    const result = await runToEnd([
+      "run",
+      "--allow-net",
+      SERVER_PATH,
+      "--host",
+      "[::1]",
+      "--port",
+      String(port),
+    ]);
+    assertEquals(result.stderr, `cannot listen on [::1]:${port}: address already in use\n`);
+    assertEquals(result.code, 1);
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("an empty --host is a usage error, exit 2", async () => {
+  const result = await runToEnd(["run", "--allow-net", SERVER_PATH, "--host", ""]);
+  assertEquals(result.stderr, 'parley-server: --host needs an address or a host name, got "" (see --help)\n');
+  assertEquals(result.code, 2);
 });
 
 Deno.test("a bad flag is one line with a hint, exit 2; --help exits 0", async () => {

@@ -23,15 +23,22 @@ Deno.test("operator commands parse into what they ask for", () => {
     ["", { kind: "none" }],
     ["//not a command", { kind: "reply", text: "/not a command" }],
     ["@@handle", { kind: "reply", text: "@handle" }],
-    ["..", { kind: "reply", text: ".." }],
+    ["..", { kind: "reply", text: "." }],
+    ["...", { kind: "reply", text: ".." }],
+    ["..not dots", { kind: "reply", text: "..not dots" }],
   ];
   for (const [line, command] of cases) assertEquals(parseOperatorCommand(line), command, line);
 });
 
 Deno.test("malformed operator commands explain themselves", () => {
   const cases: [string, string][] = [
-    ["@x hi", '"@x" is not a client id; try @3 hello'],
-    ["@0 hi", '"@0" is not a client id; try @3 hello'],
+    ["@x hi", '"@x" is not a client id: write @ID text (see /list)'],
+    ["@0 hi", '"@0" is not a client id: write @ID text (see /list)'],
+    ["@ 1 hi", '"@" is not a client id: write @ID text (see /list)'],
+    ["@1x y", '"@1x" is not a client id: write @ID text (see /list)'],
+    ["@1", "nothing to send: write @1 text"],
+    ["@1 ", "nothing to send: write @1 text"],
+    ["/all", "nothing to send: write /all text"],
     ["/kick", "usage: /kick ID (see /list)"],
     ["/kick abc", "usage: /kick ID (see /list)"],
     ["/frobnicate", "unknown command /frobnicate; /help lists them (//text sends a line starting with /)"],
@@ -84,10 +91,49 @@ Deno.test("@ID, /all and // route as they say; unknown ids send nothing", () => 
   assertEquals(shown, ["! no client #9; /list shows who is connected; nothing sent"]);
 });
 
-Deno.test("with nobody to reply to, a plain line is refused with a hint", () => {
-  const { mode, shown } = consoleWith(1);
+Deno.test("with nobody to reply to, a plain line is refused with the reason", () => {
+  const { mode, members: [a, b], shown, say } = consoleWith(2);
   mode.command("anyone?");
-  assertEquals(shown, ["! no current client (no one has sent a line yet); use @ID text or /all text"]);
+  say(a, "hi");
+  mode.command(".");
+  mode.leave(a, "operator ended the conversation");
+  mode.command("still there?");
+  say(b, "me");
+  mode.leave(b, "client closed");
+  mode.command("and you?");
+  assertEquals(shown.filter((line) => line.startsWith("!")), [
+    "! no current client (no one has sent a line yet); use @ID text or /all text",
+    "! no current client (#1 left: operator ended the conversation); use @ID text or /all text",
+    "! no current client (#2 left: client closed); use @ID text or /all text",
+  ]);
+});
+
+Deno.test("the prompt names the client a plain reply goes to", () => {
+  const prompts: string[] = [];
+  const room = new Room<FakeMember>();
+  const mode = createConsoleMode({
+    room,
+    operator: { lines: (async function* () {})(), print: () => {}, prompt: (text) => prompts.push(text) },
+    shutdown: () => {},
+    logger: createLogger({ write: () => {} }),
+    signal: new AbortController().signal,
+  });
+  const [a, b] = [new FakeMember(1), new FakeMember(2)];
+  mode.line(a, bytes("one"));
+  mode.line(a, bytes("again"));
+  mode.line(b, bytes("two"));
+  mode.leave(b, "client closed");
+  assertEquals(prompts, ["#1> ", "#2> ", "> "]);
+});
+
+Deno.test("a client that half-closes stays open for the operator's answer", () => {
+  const { mode, members: [a], shown, say } = consoleWith(1);
+  say(a, "a question, and that is all");
+  assertEquals(mode.ended?.(a), "keep open");
+  assertEquals(shown.at(-1), "! #1 has finished sending; answer it, or . to end the conversation");
+  mode.command("the answer");
+  assertEquals(a.take(), ["the answer"]);
+  assertEquals(a.closed, undefined);
 });
 
 Deno.test(". and /kick close with a farewell; a client's . ends its own conversation", () => {

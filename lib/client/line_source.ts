@@ -2,7 +2,8 @@
  * The user's lines, shared by the successive connections of one client run.
  *
  * A read still pending when a connection ends stays pending for the next one, so no typed line is
- * lost or sent twice across a reconnect.
+ * lost or sent twice across a reconnect. A line with only `.` ends the input; a line of two or more
+ * dots is sent with one dot fewer, so `..` is how a lone `.` is said.
  */
 
 /** The user's lines: peek at the next, take it once it is being sent. */
@@ -25,7 +26,8 @@ export class LineSource {
     this.#pending ??= Promise.resolve(this.#lines.next());
     const result = await this.#pending;
     if (result.done || result.value === ".") this.#ended = true;
-    return this.#ended ? undefined : result.value;
+    if (this.#ended) return undefined;
+    return /^\.\.+$/.test(result.value) ? result.value.slice(1) : result.value;
   }
 
   take(): void {

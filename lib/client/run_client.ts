@@ -31,7 +31,7 @@ export class ConnectError extends Error {
 export interface ClientOptions {
   host: string;
   port: number;
-  /** Seconds to wait for the connection. */
+  /** Seconds to wait for the connection; 0 waits as long as the system does. */
   connectTimeout: number;
   /** Seconds to wait for the server to close after input has ended. */
   wait: number;
@@ -87,9 +87,10 @@ export async function runClient(options: ClientOptions): Promise<ClientOutcome> 
         continue;
       }
       failures = 0;
+      const howToQuit = terminal.interactive && options.messages.length === 0;
       terminal.status(
         `${connectedBefore ? "reconnected" : "connected"} to ${address}` +
-          (options.messages.length ? "" : "; type . alone on a line to quit"),
+          (howToQuit ? "; type . alone on a line to quit (.. sends a .)" : ""),
       );
       connectedBefore = true;
       const outcome = await session(conn, { ...options, lines, interrupted: interrupted.promise });
@@ -109,7 +110,7 @@ async function connect(options: ClientOptions, address: string): Promise<Stream>
     return await connectTcp({
       host: options.host,
       port: options.port,
-      signal: AbortSignal.timeout(options.connectTimeout * 1000),
+      signal: options.connectTimeout > 0 ? AbortSignal.timeout(options.connectTimeout * 1000) : undefined,
     });
   } catch (error) {
     const hint = error instanceof Deno.errors.ConnectionRefused && !options.reconnect

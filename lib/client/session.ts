@@ -73,8 +73,10 @@ export async function session(conn: Stream, options: SessionOptions): Promise<Se
     end = await Promise.race([received, interrupted, waited]);
   }
   over.abort();
-  if (end === "server closed") terminal.status("connection closed by server");
-  else if (end === "connection lost") terminal.status("connection lost: the server reset it");
+  // After the user's own end of input the server's close is the expected reply, not news.
+  if (end === "server closed") {
+    terminal.status(first === "input ended" ? "conversation ended" : "connection closed by server");
+  } else if (end === "connection lost") terminal.status("connection lost: the server reset it");
   try {
     conn.close();
   } catch {

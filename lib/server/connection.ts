@@ -62,6 +62,8 @@ export class Connection implements Member {
   #finished: Promise<void> | null = null;
   /** Bytes still queued when the drain timeout cut the close short. */
   #unsent = 0;
+  /** Resolved when closing starts, for a read loop that waits with nothing to read. */
+  #closingStarted: PromiseWithResolvers<void> | undefined;
 
   constructor(stream: Stream, options: ConnectionOptions) {
     this.id = options.id;
@@ -172,7 +174,8 @@ export class Connection implements Member {
         // Bytes that arrive after closing began are not served: the client is told why instead.
         if (this.#closing !== null) break;
         if (n === null) {
-          this.close("client closed");
+          if (mode.ended?.(this) === "keep open") await this.#whenClosing();
+          else this.close("client closed");
           break;
         }
         const linesBefore = this.#linesIn;
@@ -206,6 +209,13 @@ export class Connection implements Member {
     if (expired !== undefined) this.#reject(expired, expired);
   }
 
+  /** Resolves once closing has started, whoever started it. */
+  #whenClosing(): Promise<void> {
+    if (this.#closing !== null) return Promise.resolve();
+    this.#closingStarted ??= Promise.withResolvers();
+    return this.#closingStarted.promise;
+  }
+
   /** Closes for breaking a limit: `ERR <message>` is the last line the client gets. */
   #reject(reason: CloseReason, message: string, detail?: string): void {
     if (this.#closing !== null) return;
@@ -226,6 +236,7 @@ export class Connection implements Member {
   }
 
   #announce(reason: CloseReason): void {
+    this.#closingStarted?.resolve();
     const onClose = this.#settings.onClose;
     if (onClose !== undefined) queueMicrotask(() => onClose(this, reason));
   }

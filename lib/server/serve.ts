@@ -260,6 +260,13 @@ export class Server implements ServerHandle {
       conn.serve(this.#mode).then(() => {
         this.#summary.linesIn += conn.linesIn;
         this.#summary.linesOut += conn.linesOut;
+        if (conn.unsent > 0) {
+          this.#logger.warn(
+            "drain_timeout",
+            `#${conn.id}: closed after the drain timeout with ${conn.unsent} bytes not sent`,
+            { id: conn.id, unsent: conn.unsent },
+          );
+        }
       }),
     );
   }

@@ -24,8 +24,8 @@ export function throws<E extends Error>(fn: () => unknown, type: new (...args: n
 }
 
 /** Asserts that `text` matches `pattern`. */
-export function assertMatch(text: string, pattern: RegExp): void {
-  assert.match(text, pattern);
+export function assertMatch(text: string, pattern: RegExp, message?: string): void {
+  assert.match(text, pattern, message);
 }
 
 /**

@@ -3,7 +3,9 @@
  *
  * Every received line is shown to the operator as `[HH:MM:SS.mmm] #ID HOST:PORT > text`, escaped
  * so that no client can drive the operator's terminal. A plain operator line goes to the client
- * that most recently sent a line; the other forms are in {@linkcode OPERATOR_HELP}.
+ * that most recently sent a line, the current client, whom the prompt names (`#3> `); the other
+ * forms are in {@linkcode OPERATOR_HELP}. A client that half-closes (a script that has said all it
+ * had to say) stays connected, so the operator can still answer it; `.` ends it.
  */
 
 import { escapeControl } from "../../protocol/escape.ts";
@@ -60,9 +62,18 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
   const { room, operator, shutdown } = options;
   const print = operator?.print ?? (() => {});
   let current: Member | undefined;
+  /** Why there is no current client, for the note when the operator replies anyway. */
+  let noCurrent = "no one has sent a line yet";
 
   function note(text: string): void {
     print(`! ${text}`);
+  }
+
+  function setCurrent(member: Member | undefined, why?: string): void {
+    if (member === current) return;
+    current = member;
+    if (why !== undefined) noCurrent = why;
+    operator?.prompt?.(member === undefined ? "> " : `#${member.id}> `);
   }
 
   function sendTo(id: number, text: string): void {
@@ -74,21 +85,24 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
   const mode: ConsoleMode = {
     join() {},
     line(member, line) {
-      current = member;
       print(`[${clockTime()}] #${member.id} ${member.remote} > ${escapeControl(decoder.decode(line))}`);
       if (line.length === 1 && line[0] === DOT) member.close("client ended the conversation");
+      else setCurrent(member);
     },
-    leave(member) {
+    ended(member) {
+      note(`#${member.id} has finished sending; answer it, or . to end the conversation`);
+      return "keep open";
+    },
+    leave(member, reason) {
       // Joins and leaves are in the event log on stderr; stdout stays the conversation itself.
-      if (member === current) current = undefined;
+      if (member === current) setCurrent(undefined, `#${member.id} left: ${reason}`);
     },
     command(line) {
       const command = parseOperatorCommand(line);
       switch (command.kind) {
         case "reply":
-          if (current === undefined) {
-            note("no current client (no one has sent a line yet); use @ID text or /all text");
-          } else current.send(command.text);
+          if (current === undefined) note(`no current client (${noCurrent}); use @ID text or /all text`);
+          else current.send(command.text);
           break;
         case "send":
           sendTo(command.id, command.text);
@@ -107,7 +121,7 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
           break;
         }
         case "end":
-          if (current === undefined) note("no current client to end the conversation with");
+          if (current === undefined) note(`no current client to end the conversation with (${noCurrent})`);
           else current.close("operator ended the conversation", "* the operator ended the conversation");
           break;
         case "quit":

@@ -40,12 +40,20 @@ export interface Member {
 /** The result of a mode's step: nothing, or a promise the connection waits for. */
 export type Step = void | Promise<void>;
 
+/** What happens when a client has sent its last line (it half-closed its side). */
+export type EndOfInput = "close" | "keep open";
+
 /** Behaviour of a server. */
 export interface Mode {
   /** A client connected and is in the room. */
   join(member: Member): Step;
   /** A client sent a line; `line` is valid only during the call (copy it to keep it). */
   line(member: Member, line: Uint8Array): Step;
+  /**
+   * A client will send nothing more. By default the connection closes (after flushing); `keep
+   * open` leaves it open for lines to it until someone closes it.
+   */
+  ended?(member: Member): EndOfInput;
   /** A client started closing and has left the room. */
   leave(member: Member, reason: CloseReason): void;
 }
