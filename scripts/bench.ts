@@ -4,7 +4,7 @@
  * written below (Node is common), and the ratio of each pair from the same run.
  *
  *   deno task bench [--compare] [--duration S] [--workers N] [--server-workers N] [--rate MSGS]
- *                   [--idle N] [--svg PATH]
+ *                   [--idle N] [--chart PATH]
  *
  * Scenarios: echo with 100 connections and 1 or 16 lines in flight (throughput, latency); echo with
  * 1,000 busy connections (fairness: Jain's index over per-connection round trips, starved
@@ -12,7 +12,8 @@
  * clients (delivery latency). The load generator runs in Workers (`scripts/bench_worker.ts`).
  * `--workers` sets the generator's Workers; `--server-workers N` runs Parley with `--workers N`, and
  * then unpinned, since its isolates need cores of their own (the Node baseline stays on one core).
- * Prints a table, then one JSON line; writes an SVG chart of the ratios. Talks to 127.0.0.1 only.
+ * Prints a table, then one JSON line; with `--compare --chart PATH`, also writes an SVG chart of the
+ * ratios (nothing is written unless asked). Talks to 127.0.0.1 only.
  */
 
 import { parseArgs } from "node:util";
@@ -292,7 +293,7 @@ if (import.meta.main) {
       "server-workers": { type: "string", default: "1" },
       rate: { type: "string", default: "2000" },
       idle: { type: "string", default: "10000" },
-      svg: { type: "string", default: "docs/bench.svg" },
+      chart: { type: "string" },
     },
   });
   const options: Options = {
@@ -315,9 +316,12 @@ if (import.meta.main) {
     )
     : undefined;
   console.log(JSON.stringify({ options, parley, node, ratios }));
-  if (node) {
-    await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${values.svg}`), { recursive: true });
-    await Deno.writeTextFile(values.svg, chart(parley, node));
-    console.error(`wrote ${values.svg}`);
+  if (values.chart !== undefined) {
+    if (node === undefined) {
+      throw new TypeError("--chart needs --compare: the chart shows Parley against Node");
+    }
+    await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${values.chart}`), { recursive: true });
+    await Deno.writeTextFile(values.chart, chart(parley, node));
+    console.error(`wrote ${values.chart}`);
   }
 }
