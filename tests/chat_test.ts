@@ -126,3 +126,47 @@ Deno.test("chat escapes every control character it relays, so no client drives a
   );
   assertEquals(await sender.lines.next(), String.raw`ERR unknown command /\e[2J; try /help`);
 });
+
+Deno.test("a flood slows the talkers: a client that reads is never dropped, one that stopped is", async () => {
+  // A small queue, so that the readers fall behind the flood within a few lines.
+  await using server = await startServer(["--mode", "chat", "--quiet", "--max-queue", "64K"]);
+  const talkers = await Promise.all(Array.from({ length: 4 }, (_, i) => join(server.port, `talker${i}`)));
+  await using reader = await join(server.port, "reader");
+  const sleeper = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const count = 10_000;
+    const text = "f".repeat(90);
+    // Each talker sends its lines as fast as the server takes them, and reads what it is sent.
+    const flooding = talkers.map(async (talker, t) => {
+      for (let i = 0; i < count; i += 500) {
+        await talker.send(...Array.from({ length: 500 }, (_, j) => `${t}:${i + j} ${text}`));
+      }
+    }).map((sending) => sending.then(() => "ok", String));
+    // Each talker reads all it is sent, up to the sleeper's leave; settles with what went wrong.
+    const draining = talkers.map((talker) =>
+      talker.lines.waitFor("* user6 left", 20_000).then(() => "ok", String)
+    );
+    const next = new Array<number>(talkers.length).fill(0);
+    for (let received = 0; received < talkers.length * count;) {
+      const line = await reader.lines.next(20_000);
+      if (line.startsWith("ERR")) throw new Error(`the reader was dropped: ${line}`);
+      const match = /^<user(\d)> (\d):(\d+) f+$/.exec(line);
+      if (match === null) continue; // joins and leaves
+      const t = Number(match[2]);
+      assertEquals(Number(match[3]), next[t], `talker ${t}'s lines arrive in order, none lost`);
+      next[t]++;
+      received++;
+    }
+    assertEquals(await Promise.all(flooding), ["ok", "ok", "ok", "ok"], "every talker could send all");
+    assertMatch(await server.stderr.waitFor(/#6 disconnected/), /warn: #6 disconnected: output queue full/);
+    assertEquals(await Promise.all(draining), ["ok", "ok", "ok", "ok"], "every talker was kept");
+    assertEquals(
+      server.stderr.seen.filter((line) => /disconnected/.test(line)).length,
+      1,
+      "only the sleeper left",
+    );
+  } finally {
+    sleeper.close();
+    await closeAll(talkers);
+  }
+});

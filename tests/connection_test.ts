@@ -5,7 +5,9 @@
 
 import { assert, assertEquals, waitUntil } from "./support/assert.ts";
 import type { CloseReason } from "../lib/server/close_reason.ts";
-import { Connection, type ConnectionSettings } from "../lib/server/connection.ts";
+import { Congestion } from "../lib/server/congestion.ts";
+import { Connection, type ConnectionSettings, STALL_MS } from "../lib/server/connection.ts";
+import { BufferPool } from "../lib/server/output_queue.ts";
 import type { Member, Mode } from "../lib/server/modes/mode.ts";
 import { Room } from "../lib/server/room.ts";
 import { FakeStream } from "./support/fake_stream.ts";
@@ -20,6 +22,10 @@ function settings(overrides: Partial<ConnectionSettings> = {}): ConnectionSettin
     maxQueue: 1 << 20,
     drainTimeoutMs: 1000,
     deadlines: { idleMs: 0, lineMs: 0 },
+    // Every read may go at once: these tests are not about fairness (rounds_test.ts is).
+    rounds: { current: 0, after: () => undefined },
+    pool: new BufferPool(),
+    congestion: new Congestion(),
     ...overrides,
   };
 }
@@ -129,7 +135,7 @@ Deno.test("a broken socket closes at once as connection lost, with the error as 
 });
 
 Deno.test("a queue overflow during a broadcast closes that member after the broadcast, not inside it", async () => {
-  // A stuck reader with a tiny queue, between two healthy ones.
+  // A stuck reader whose queue the line overflows twice over, between two healthy ones.
   const events: string[] = [];
   const room = new Room<Connection>();
   const onClose = (conn: Connection, reason: CloseReason) => {
@@ -139,7 +145,7 @@ Deno.test("a queue overflow during a broadcast closes that member after the broa
   };
   const streams = [new FakeStream(), new FakeStream({ slow: true }), new FakeStream()];
   const conns = streams.map((stream, i) =>
-    new Connection(stream, { id: i + 1, settings: settings({ maxQueue: i === 1 ? 8 : 1 << 20, onClose }) })
+    new Connection(stream, { id: i + 1, settings: settings({ maxQueue: i === 1 ? 4 : 1 << 20, onClose }) })
   );
   for (const conn of conns) room.add(conn);
   const line = "0123456789";
@@ -166,4 +172,42 @@ Deno.test("a client silent past the idle timeout gets ERR idle timeout and is cl
   assertEquals(conn.closeReason, "idle timeout");
   await waitUntil(() => stream.closed, "the close");
   assertEquals(stream.written, "ERR idle timeout\n");
+});
+
+Deno.test("a client whose socket keeps taking bytes is not dropped however far it falls behind", async () => {
+  // Writes complete, a few bytes at a time, slower than lines arrive: behind, but reading.
+  const stream = new FakeStream({ slow: true, maxWrite: 64 });
+  const congestion = new Congestion();
+  const conn = new Connection(stream, { id: 1, settings: settings({ maxQueue: 1000, congestion }) });
+  const line = "x".repeat(99);
+  for (let i = 0; i < 15; i++) conn.send(line); // 1500 bytes: past maxQueue, under twice it
+  assertEquals(conn.closeReason, null);
+  assert(congestion.cleared() !== undefined, "the room's senders wait for it");
+  while (stream.written.length < 1500) {
+    await waitUntil(() => stream.waitingWrites > 0 || stream.written.length === 1500, "a write");
+    stream.release();
+  }
+  assertEquals(stream.written, `${line}\n`.repeat(15));
+  await waitUntil(() => congestion.cleared() === undefined, "the room to be let go");
+  assertEquals(conn.closeReason, null);
+  conn.close("server shutting down");
+  await waitUntil(() => stream.closed, "the close");
+});
+
+Deno.test(`a client whose socket takes nothing for ${STALL_MS} ms is let go by the room, then dropped`, async () => {
+  const stream = new FakeStream({ slow: true });
+  const congestion = new Congestion();
+  const conn = new Connection(stream, { id: 1, settings: settings({ maxQueue: 1000, congestion }) });
+  for (let i = 0; i < 6; i++) conn.send("y".repeat(99)); // 600 bytes: backed up, not over
+  await waitUntil(() => stream.waitingWrites === 1, "the first write, which never completes");
+  assert(congestion.cleared() !== undefined, "while it might still drain, senders wait");
+  await waitUntil(
+    () => congestion.cleared() === undefined,
+    "the stalled client to stop holding the room",
+    3 * STALL_MS,
+  );
+  assertEquals(conn.closeReason, null, "not dropped while under maxQueue");
+  for (let i = 0; i < 5; i++) conn.send("y".repeat(99));
+  assertEquals(conn.closeReason, "output queue full");
+  stream.close();
 });

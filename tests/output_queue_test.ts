@@ -5,13 +5,15 @@
  */
 
 import { assert, assertEquals, waitUntil } from "./support/assert.ts";
-import { OutputQueue } from "../lib/server/output_queue.ts";
+import { BufferPool, OutputQueue } from "../lib/server/output_queue.ts";
 import { FakeStream } from "./support/fake_stream.ts";
 
 Deno.test("partial writes: every byte is written once, in order", async () => {
   const writer = new FakeStream({ maxWrite: 3 });
-  const queue = new OutputQueue(writer, (error) => {
-    throw error;
+  const queue = new OutputQueue(writer, new BufferPool(), {
+    writeFailed(error) {
+      throw error;
+    },
   });
   queue.push("hello");
   queue.push(new TextEncoder().encode("wörld"));
@@ -25,7 +27,7 @@ Deno.test("partial writes: every byte is written once, in order", async () => {
 
 Deno.test("lines pushed in one job leave in one write, one microtask later", async () => {
   const writer = new FakeStream();
-  const queue = new OutputQueue(writer, () => {});
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
   for (let i = 0; i < 100; i++) queue.push(`line ${i}`);
   assertEquals(writer.writeCalls, 0, "push() never writes");
   await queue.drained;
@@ -35,7 +37,7 @@ Deno.test("lines pushed in one job leave in one write, one microtask later", asy
 
 Deno.test("slow writes: one write at a time; what is queued meanwhile goes out together next", async () => {
   const writer = new FakeStream({ slow: true });
-  const queue = new OutputQueue(writer, () => {});
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
   queue.push("first");
   await waitUntil(() => writer.waitingWrites === 1, "the first write");
   for (let i = 0; i < 50; i++) queue.push(`later ${i}`);
@@ -54,7 +56,7 @@ Deno.test("slow writes: one write at a time; what is queued meanwhile goes out t
 
 Deno.test("slow partial writes of a large burst keep the order of every line", async () => {
   const writer = new FakeStream({ slow: true, maxWrite: 1000 });
-  const queue = new OutputQueue(writer, () => {});
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
   const lines = Array.from({ length: 2000 }, (_, i) => `${i} ${"x".repeat(i % 50)}`);
   let next = 0;
   // Lines keep arriving while writes are pending, a few per released write.
@@ -70,7 +72,7 @@ Deno.test("slow partial writes of a large burst keep the order of every line", a
 Deno.test("a failed write is reported once, and the queue then drops what it is given", async () => {
   const writer = new FakeStream();
   const errors: unknown[] = [];
-  const queue = new OutputQueue(writer, (error) => errors.push(error));
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed: (error) => errors.push(error) });
   writer.failWrites(new Deno.errors.BrokenPipe("gone"));
   queue.push("lost");
   await queue.drained;
@@ -83,7 +85,7 @@ Deno.test("a failed write is reported once, and the queue then drops what it is 
 
 Deno.test("discard() forgets what is queued, not what is being written", async () => {
   const writer = new FakeStream({ slow: true });
-  const queue = new OutputQueue(writer, () => {});
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
   queue.push("in flight");
   await waitUntil(() => writer.waitingWrites === 1, "the write");
   queue.push("queued");

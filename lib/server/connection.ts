@@ -4,9 +4,12 @@
  * how they leave the {@linkcode OutputQueue}'s, what lines mean the mode's.
  *
  * Memory is bounded whatever the client does: the framer holds at most one line, the read buffer
- * follows the traffic, the output queue holds at most `maxQueue` bytes. A client whose own replies
- * back up is not read from until they drain (a pipelining echo client is slowed, not dropped); a
- * client that lets lines from *others* pile up past `maxQueue` is dropped.
+ * follows the traffic, and the output queue is capped. Overload slows the senders and never drops
+ * a client that reads: a client whose own replies back up is not read from until they drain (a
+ * pipelining echo client is slowed, not dropped), and in a room every sender waits while any
+ * member's output is backed up but still draining ({@linkcode Congestion}). A slow consumer, a
+ * client whose socket has stopped taking bytes for {@linkcode STALL_MS}, is dropped once its queue
+ * passes `maxQueue`; any client is dropped past twice that, which bounds the memory it can cost.
  *
  * `close()` stops reading, queues an optional farewell, flushes for at most the drain timeout and
  * closes the socket; a broken socket closes at once. `onClose` runs one microtask later, never
@@ -19,10 +22,15 @@ import { LineFramer, LineTooLongError } from "../protocol/framer.ts";
 import type { Stream } from "../transport/transport.ts";
 import { describeNetError, formatAddr, ipOf, isDisconnect } from "../util/net.ts";
 import type { CloseReason } from "./close_reason.ts";
+import type { Congestion } from "./congestion.ts";
 import { type DeadlineLimits, Deadlines } from "./deadlines.ts";
 import type { Member, Mode } from "./modes/mode.ts";
-import { OutputQueue } from "./output_queue.ts";
+import { type BufferPool, OutputQueue, type QueueOwner } from "./output_queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
+import type { Rounds, Turns } from "./rounds.ts";
+
+/** A socket that has taken no bytes for this long, with bytes waiting for it, has stopped reading. */
+export const STALL_MS = 1000;
 
 /** What every connection from one listener shares: made once, not per connection. */
 export interface ConnectionSettings {
@@ -30,14 +38,22 @@ export interface ConnectionSettings {
   transport: string;
   /** Longest line accepted, in bytes. */
   maxLine: number;
-  /** Most bytes that may wait to be written before the client is dropped. */
+  /** Bytes that may wait for a client that has stopped reading before it is dropped. */
   maxQueue: number;
   /** How long a closing connection may take to flush what is queued, in milliseconds. */
   drainTimeoutMs: number;
   /** Idle and line timeouts. */
   deadlines: DeadlineLimits;
+  /** Every connection reads at most once per round (see {@linkcode Rounds}). */
+  rounds: Turns;
+  /** Output buffers, lent while a connection has something to write. */
+  pool: BufferPool;
+  /** The room's back-pressure, for modes whose lines go to everyone. */
+  congestion: Congestion;
   /** Called once per connection, one microtask after it starts closing. */
   onClose?: (conn: Connection, reason: CloseReason) => void;
+  /** Called once per connection when its socket is closed and `serve()` is about to resolve. */
+  onFinished?: (conn: Connection) => void;
 }
 
 /** Options for a {@linkcode Connection}. */
@@ -48,7 +64,7 @@ export interface ConnectionOptions {
 }
 
 /** One client, from accept to close. */
-export class Connection implements Member {
+export class Connection implements Member, QueueOwner {
   readonly id: number;
   readonly connectedAt: number = Date.now();
   #stream: Stream;
@@ -57,6 +73,10 @@ export class Connection implements Member {
   #deadlines = new Deadlines(performance.now());
   #linesIn = 0;
   #linesOut = 0;
+  /** The round of this connection's last read. */
+  #round = -1;
+  /** Set while this client's output is backed up: the timer that checks whether it still drains. */
+  #stallWatch: ReturnType<typeof setTimeout> | undefined;
   #closing: CloseReason | null = null;
   #detail: string | undefined;
   #finished: Promise<void> | null = null;
@@ -69,13 +89,7 @@ export class Connection implements Member {
     this.id = options.id;
     this.#stream = stream;
     this.#settings = options.settings;
-    this.#output = new OutputQueue(
-      stream,
-      (error) =>
-        this.#abort(
-          isDisconnect(error) ? describeNetError(error) : `write failed: ${describeNetError(error)}`,
-        ),
-    );
+    this.#output = new OutputQueue(stream, options.settings.pool, this);
     try {
       stream.setNoDelay?.(true);
     } catch {
@@ -105,6 +119,11 @@ export class Connection implements Member {
     return this.#linesOut;
   }
 
+  /** Called by its output queue: the socket broke while writing. */
+  writeFailed(error: unknown): void {
+    this.#abort(isDisconnect(error) ? describeNetError(error) : `write failed: ${describeNetError(error)}`);
+  }
+
   /** Why it is closing or closed; `null` while open. */
   get closeReason(): CloseReason | null {
     return this.#closing;
@@ -122,17 +141,14 @@ export class Connection implements Member {
 
   /**
    * Queues one line (without its `\n`) for the client. Bytes are copied, so the caller may reuse
-   * them at once. Ignored once closing; a client whose queue overflows is disconnected.
+   * them at once. Ignored once closing; a client that has stopped reading is dropped once its queue
+   * overflows.
    */
   send(line: string | Uint8Array): void {
     if (this.#closing !== null) return;
     this.#output.push(line);
     this.#linesOut++;
-    const { maxQueue } = this.#settings;
-    if (this.#output.bytes > maxQueue) {
-      this.#output.discard();
-      this.#reject("output queue full", `output queue full (max ${maxQueue} bytes)`);
-    }
+    if (this.#output.bytes >= this.#settings.maxQueue / 2) this.#backedUp();
   }
 
   /**
@@ -155,21 +171,26 @@ export class Connection implements Member {
    * once the socket is closed. Never rejects: every way a connection can end is a reason.
    */
   async serve(mode: Mode): Promise<CloseReason> {
-    const framer = new LineFramer(this.#settings.maxLine);
-    // Back-pressure: stop reading from a client whose replies are not being taken.
-    const highWater = Math.max(this.#settings.maxQueue / 2, 1);
+    const { maxLine, maxQueue, rounds, congestion } = this.#settings;
+    const framer = new LineFramer(maxLine);
+    const highWater = Math.max(maxQueue / 2, 1);
+    const room = mode.backPressure === "room";
     const buffer = new ReadBuffer();
     try {
       const joined = mode.join(this);
       if (joined !== undefined) await joined;
       while (this.#closing === null) {
-        if (this.#output.bytes >= highWater) {
-          // While we are not reading, the client's silence is ours, not its: the clocks stop.
-          this.#deadlines.pause(true);
-          await this.#output.below(highWater);
-          this.#deadlines.pause(false);
-        }
+        // Back-pressure: a client whose replies are not taken, or a room with a member backed up,
+        // is not read from. Meanwhile the client's silence is ours, not its: the clocks stop.
+        if (this.#output.bytes >= highWater) await this.#paused(this.#output.below(highWater));
+        const cleared = room ? congestion.cleared() : undefined;
+        if (cleared !== undefined) await this.#paused(cleared);
         if (this.#closing !== null) break;
+        // One read per round, so that a saturated server serves everyone in turn.
+        const turn = rounds.after(this.#round);
+        if (turn !== undefined) await turn;
+        if (this.#closing !== null) break;
+        this.#round = rounds.current;
         const n = await this.#stream.read(buffer.bytes);
         // Bytes that arrive after closing began are not served: the client is told why instead.
         if (this.#closing !== null) break;
@@ -181,6 +202,10 @@ export class Connection implements Member {
         const linesBefore = this.#linesIn;
         framer.feed(buffer.bytes.subarray(0, n));
         for (let line = framer.next(); line !== null; line = framer.next()) {
+          // A room backed up in the middle of a read: the rest of the read waits, in its buffer.
+          const cleared = room ? congestion.cleared() : undefined;
+          if (cleared !== undefined) await this.#paused(cleared);
+          if (this.#closing !== null) break;
           this.#linesIn++;
           const step = mode.line(this, line);
           if (step !== undefined) await step;
@@ -195,6 +220,7 @@ export class Connection implements Member {
       else this.#reject("internal error", "internal error", String(error));
     }
     await this.#finished;
+    this.#settings.onFinished?.(this);
     return this.#closing!;
   }
 
@@ -207,6 +233,44 @@ export class Connection implements Member {
     if (this.#closing !== null) return;
     const expired = this.#deadlines.expired(now, this.#settings.deadlines);
     if (expired !== undefined) this.#reject(expired, expired);
+  }
+
+  /**
+   * The output passed half of `maxQueue`. While the socket drains, the room's senders wait for it;
+   * once it has stopped draining for {@linkcode STALL_MS} it no longer holds them, and past
+   * `maxQueue` it is dropped. Past twice `maxQueue` it is dropped whatever it does.
+   */
+  #backedUp(): void {
+    const { maxQueue, congestion } = this.#settings;
+    const bytes = this.#output.bytes;
+    const stalled = this.#output.stalledFor(performance.now()) >= STALL_MS;
+    if (bytes > 2 * maxQueue || (bytes > maxQueue && stalled)) {
+      this.#output.discard();
+      this.#reject("output queue full", `output queue full (max ${maxQueue} bytes)`);
+      return;
+    }
+    if (this.#stallWatch !== undefined || stalled) return;
+    congestion.add(this);
+    const check = () => {
+      if (this.#closing !== null || this.#output.bytes < maxQueue / 2) return this.#caughtUp();
+      if (this.#output.stalledFor(performance.now()) >= STALL_MS) congestion.delete(this);
+      else this.#stallWatch = setTimeout(check, STALL_MS / 4);
+    };
+    this.#stallWatch = setTimeout(check, STALL_MS / 4);
+    this.#output.below(maxQueue / 2).then(() => this.#caughtUp());
+  }
+
+  #caughtUp(): void {
+    clearTimeout(this.#stallWatch);
+    this.#stallWatch = undefined;
+    this.#settings.congestion.delete(this);
+  }
+
+  /** Waits for `until` with both deadlines stopped: while we do not read, the silence is ours. */
+  async #paused(until: Promise<void>): Promise<void> {
+    this.#deadlines.pause(true);
+    await until;
+    this.#deadlines.pause(false);
   }
 
   /** Resolves once closing has started, whoever started it. */
@@ -237,6 +301,7 @@ export class Connection implements Member {
 
   #announce(reason: CloseReason): void {
     this.#closingStarted?.resolve();
+    if (this.#stallWatch !== undefined) this.#caughtUp();
     const onClose = this.#settings.onClose;
     if (onClose !== undefined) queueMicrotask(() => onClose(this, reason));
   }

@@ -25,7 +25,7 @@ export class Deadlines {
   #paused = false;
 
   constructor(now: number) {
-    this.#lastInputAt = now;
+    this.#lastInputAt = Math.trunc(now);
   }
 
   /**
@@ -34,6 +34,8 @@ export class Deadlines {
    * the line clock, a read that only added to the open line does not.
    */
   input(now: number, finishedLines: boolean, unfinished: boolean): void {
+    // Whole milliseconds: small integers, stored in the object itself rather than boxed.
+    now = Math.trunc(now);
     this.#lastInputAt = now;
     if (!unfinished) this.#lineStartedAt = 0;
     else if (this.#lineStartedAt === 0 || finishedLines) this.#lineStartedAt = now;

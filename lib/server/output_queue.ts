@@ -8,39 +8,75 @@
  * the rest of the current job (the rest of a broadcast, the replies to the rest of a read) has
  * joined it.
  *
- * Two buffers take turns, so a busy connection allocates nothing per write; a large one (after a
- * burst) is let go rather than kept by a connection that may now be idle.
+ * Buffers come from a {@linkcode BufferPool} shared by every connection of a server and go back to
+ * it as soon as the queue is empty, so a busy connection allocates nothing per write and an idle
+ * one holds no buffer at all.
  *
- * The queue does not decide what happens when it is over its limit; it says so and its owner
- * decides (the connection drops the client or stops reading from it).
+ * The queue does not decide what happens when it grows; it says how much it holds and when a
+ * write last made progress, and its owner decides (stop reading from the client, or drop it).
  */
 
 import { delay } from "../util/delay.ts";
-import { writeAll, type Writer } from "../util/write.ts";
+import { writeAll, type WriteProgress, type Writer } from "../util/write.ts";
 
 const LF = 0x0a;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
-/** Output buffers up to this size are kept for reuse. */
-const SPARE_LIMIT = 16 * 1024;
+/** The size of a pooled buffer; a queue that needs more gets a buffer of its own for a while. */
+const POOLED_SIZE = 2 * 1024;
+
+/**
+ * Output buffers of {@linkcode POOLED_SIZE} bytes, lent to queues while they have something to
+ * write. It keeps at most `limit` idle buffers, so it never holds more than `limit` x 2 KiB.
+ */
+export class BufferPool {
+  #free: Uint8Array[] = [];
+  #limit: number;
+
+  /** @param limit Most idle buffers kept. */
+  constructor(limit = 64) {
+    this.#limit = limit;
+  }
+
+  /** A buffer of at least `bytes` bytes. */
+  take(bytes: number): Uint8Array {
+    if (bytes <= POOLED_SIZE) return this.#free.pop() ?? new Uint8Array(POOLED_SIZE);
+    return new Uint8Array(bytes);
+  }
+
+  /** Takes a buffer back; a large one, or one too many, is left to the garbage collector. */
+  give(buffer: Uint8Array): void {
+    if (buffer.length === POOLED_SIZE && this.#free.length < this.#limit) this.#free.push(buffer);
+  }
+}
+
+/** Who hears that a write failed: the queue's connection. */
+export interface QueueOwner {
+  /** A write failed; the queue has stopped and drops what it is given. Called once. */
+  writeFailed(error: unknown): void;
+}
 
 /** A bounded queue of lines in front of one writer. */
-export class OutputQueue {
+export class OutputQueue implements WriteProgress {
   #writer: Writer;
-  #onError: (error: unknown) => void;
+  #pool: BufferPool;
+  #owner: QueueOwner;
   #out: Uint8Array = EMPTY;
   #length = 0;
-  /** The buffer of the last finished write, reused for the next one while it is small. */
-  #spare: Uint8Array = EMPTY;
   #inFlight = 0;
   #draining: Promise<void> | null = null;
   #failed = false;
+  /** Who waits for the queue to shrink below a size (back-pressure); rarely anyone. */
+  #waiters: { limit: number; resolve: () => void }[] | undefined;
+  /** When a write last took bytes (or the queue last started writing), from `performance.now()`. */
+  #progressAt = 0;
 
-  /** Writes to `writer`; `onError` hears once about the write that failed (the queue then stops). */
-  constructor(writer: Writer, onError: (error: unknown) => void) {
+  /** Writes to `writer` with buffers from `pool`; `owner` hears about a failed write. */
+  constructor(writer: Writer, pool: BufferPool, owner: QueueOwner) {
     this.#writer = writer;
-    this.#onError = onError;
+    this.#pool = pool;
+    this.#owner = owner;
   }
 
   /** Bytes queued or being written. */
@@ -56,6 +92,15 @@ export class OutputQueue {
   /** Whether a drain task is running (something is queued or being written). */
   get busy(): boolean {
     return this.#draining !== null;
+  }
+
+  /**
+   * How long, at `now`, the queue has had bytes in flight without a write taking any: 0 while it
+   * makes progress or has nothing to write. A socket whose peer reads keeps this near 0 however
+   * much is queued; one whose peer stopped reading lets it grow.
+   */
+  stalledFor(now: number): number {
+    return this.#inFlight > 0 ? now - this.#progressAt : 0;
   }
 
   /**
@@ -77,8 +122,11 @@ export class OutputQueue {
   }
 
   /** Resolves once fewer than `limit` bytes are queued, or nothing is being written any more. */
-  async below(limit: number): Promise<void> {
-    while (this.bytes >= limit && this.#draining !== null) await this.#draining;
+  below(limit: number): Promise<void> {
+    if (this.bytes < limit || this.#draining === null) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    (this.#waiters ??= []).push({ limit, resolve });
+    return promise;
   }
 
   /**
@@ -98,11 +146,17 @@ export class OutputQueue {
     this.#length = 0;
   }
 
+  /** A write took bytes: the peer is reading. */
+  wrote(): void {
+    this.#progressAt = performance.now();
+  }
+
   #reserve(bytes: number): void {
     const needed = this.#length + bytes;
     if (needed <= this.#out.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.#out.length * 2, 128));
+    const grown = this.#pool.take(Math.max(needed, this.#out.length * 2));
     grown.set(this.#out.subarray(0, this.#length));
+    this.#pool.give(this.#out);
     this.#out = grown;
   }
 
@@ -112,22 +166,35 @@ export class OutputQueue {
     try {
       while (this.#length > 0) {
         const buffer = this.#out;
-        const out = buffer.subarray(0, this.#length);
-        this.#inFlight = out.length;
-        this.#out = this.#spare;
-        this.#spare = EMPTY;
+        this.#inFlight = this.#length;
+        this.#out = EMPTY;
         this.#length = 0;
-        await writeAll(this.#writer, out);
+        this.#progressAt = performance.now();
+        await writeAll(this.#writer, buffer.subarray(0, this.#inFlight), this);
         this.#inFlight = 0;
-        if (buffer.length <= SPARE_LIMIT) this.#spare = buffer;
+        this.#pool.give(buffer);
+        if (this.#waiters !== undefined) this.#wake(false);
       }
     } catch (error) {
       this.#failed = true;
       this.#inFlight = 0;
       this.#length = 0;
-      this.#onError(error);
+      this.#owner.writeFailed(error);
     } finally {
+      this.#pool.give(this.#out);
+      this.#out = EMPTY;
       this.#draining = null;
+      if (this.#waiters !== undefined) this.#wake(true);
     }
+  }
+
+  /** Lets go of the waiters whose size has been reached (all of them once nothing is written). */
+  #wake(all: boolean): void {
+    const waiting = this.#waiters!.filter((waiter) => {
+      if (!all && this.bytes >= waiter.limit) return true;
+      waiter.resolve();
+      return false;
+    });
+    this.#waiters = waiting.length > 0 ? waiting : undefined;
   }
 }

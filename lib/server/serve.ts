@@ -23,11 +23,14 @@ import { delay } from "../util/delay.ts";
 import { describeNetError, formatAddr, ipOf } from "../util/net.ts";
 import { writeAll } from "../util/write.ts";
 import { type CloseReason, isViolation } from "./close_reason.ts";
+import { Congestion } from "./congestion.ts";
 import { Connection, type ConnectionSettings } from "./connection.ts";
 import type { Logger } from "./log.ts";
 import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
 import type { Operator } from "./operator.ts";
+import { BufferPool } from "./output_queue.ts";
 import { Room } from "./room.ts";
+import { Rounds } from "./rounds.ts";
 
 /** How a server treats its clients: plain values, the same in every worker. */
 export interface ServeSettings {
@@ -105,6 +108,10 @@ export class Server implements ServerHandle {
   #stop = new AbortController();
   #summary: ServeSummary = { connections: 0, linesIn: 0, linesOut: 0 };
   #drainTimeoutMs: number;
+  #rounds = new Rounds();
+  /** Connections being served, and a promise for when the last one has finished. */
+  #serving = 0;
+  #allFinished: PromiseWithResolvers<void> | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(listeners: Listener[], options: ServeOptions) {
@@ -134,6 +141,8 @@ export class Server implements ServerHandle {
       }, sweepInterval(timeouts));
     }
 
+    const pool = new BufferPool();
+    const congestion = new Congestion();
     for (const listener of listeners) {
       const settings: ConnectionSettings = {
         transport: transportOf(listener),
@@ -141,7 +150,11 @@ export class Server implements ServerHandle {
         maxQueue,
         drainTimeoutMs: this.#drainTimeoutMs,
         deadlines,
+        rounds: this.#rounds,
+        pool,
+        congestion,
         onClose: (conn, reason) => this.#left(conn, reason),
+        onFinished: (conn) => this.#finished(conn),
       };
       const { addr } = listener;
       const where = formatAddr(addr);
@@ -187,8 +200,13 @@ export class Server implements ServerHandle {
   }
 
   async #run(): Promise<ServeSummary> {
-    // Accept loops and connections alike; a connection's task is added while the loops run.
+    // The accept loops, and refusals; a refusal's task is added while the loops run.
     while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+    if (this.#serving > 0) {
+      this.#allFinished = Promise.withResolvers();
+      await this.#allFinished.promise;
+    }
+    await this.#rounds.close();
     const { connections, linesIn, linesOut } = this.#summary;
     this.#logger.info(
       "summary",
@@ -256,19 +274,23 @@ export class Server implements ServerHandle {
       transport: conn.transport,
       open: this.#room.size,
     });
-    this.#track(
-      conn.serve(this.#mode).then(() => {
-        this.#summary.linesIn += conn.linesIn;
-        this.#summary.linesOut += conn.linesOut;
-        if (conn.unsent > 0) {
-          this.#logger.warn(
-            "drain_timeout",
-            `#${conn.id}: closed after the drain timeout with ${conn.unsent} bytes not sent`,
-            { id: conn.id, unsent: conn.unsent },
-          );
-        }
-      }),
-    );
+    // No promise per connection is kept: it tells #finished when it is done.
+    this.#serving++;
+    void conn.serve(this.#mode);
+  }
+
+  /** A connection's socket is closed. */
+  #finished(conn: Connection): void {
+    this.#summary.linesIn += conn.linesIn;
+    this.#summary.linesOut += conn.linesOut;
+    if (conn.unsent > 0) {
+      this.#logger.warn(
+        "drain_timeout",
+        `#${conn.id}: closed after the drain timeout with ${conn.unsent} bytes not sent`,
+        { id: conn.id, unsent: conn.unsent },
+      );
+    }
+    if (--this.#serving === 0) this.#allFinished?.resolve();
   }
 
   /** Turns a connection away at the door: it gets one ERR line and is never served. */

@@ -27,9 +27,25 @@ export function writeLine(file: SyncWriter, text: string): void {
   while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
 }
 
-/** Writes all of `data` (text is UTF-8 encoded) to `writer`, looping over partial writes. */
-export async function writeAll(writer: Writer, data: Uint8Array | string): Promise<void> {
+/** Hears about each write that took bytes, so that progress can be told from a stall. */
+export interface WriteProgress {
+  wrote(bytes: number): void;
+}
+
+/**
+ * Writes all of `data` (text is UTF-8 encoded) to `writer`, looping over partial writes, and tells
+ * `progress` about each one.
+ */
+export async function writeAll(
+  writer: Writer,
+  data: Uint8Array | string,
+  progress?: WriteProgress,
+): Promise<void> {
   const bytes = typeof data === "string" ? encoder.encode(data) : data;
   let written = 0;
-  while (written < bytes.length) written += await writer.write(bytes.subarray(written));
+  while (written < bytes.length) {
+    const n = await writer.write(bytes.subarray(written));
+    written += n;
+    progress?.wrote(n);
+  }
 }

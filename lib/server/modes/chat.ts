@@ -99,6 +99,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
   }
 
   return {
+    backPressure: "room",
     join(member) {
       const name = `user${member.id}`;
       // Ids are unique and user<digits> is reserved, so nobody else can hold this name.

@@ -45,6 +45,12 @@ export type EndOfInput = "close" | "keep open";
 
 /** Behaviour of a server. */
 export interface Mode {
+  /**
+   * Whose backed-up output stops a client from being read: only its own (`own`: echo, where a
+   * client's lines come back to it alone), or anyone's in the room (`room`: chat, where every line
+   * goes to everyone, so overload must slow the talkers, not drop the readers). @default {"own"}
+   */
+  readonly backPressure?: "own" | "room";
   /** A client connected and is in the room. */
   join(member: Member): Step;
   /** A client sent a line; `line` is valid only during the call (copy it to keep it). */
