@@ -69,7 +69,7 @@ const SERVER_FLAGS: FlagSpec[] = [
     kind: "bytes",
     value: "BYTES",
     default: 1048576,
-    help: "bytes queued for a client that is not reading before it is dropped",
+    help: "bytes waiting for a client that stopped reading before it is dropped (talkers wait from half)",
   },
   {
     name: "drain-timeout",

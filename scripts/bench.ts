@@ -4,12 +4,14 @@
  * written below (Node is common), and the ratio of each pair from the same run.
  *
  *   deno task bench [--compare] [--duration S] [--workers N] [--server-workers N] [--rate MSGS]
- *                   [--idle N] [--chart PATH]
+ *                   [--flood-rate MSGS] [--idle N] [--chart PATH]
  *
  * Scenarios: echo with 100 connections and 1 or 16 lines in flight (throughput, latency); echo with
  * 1,000 busy connections (fairness: Jain's index over per-connection round trips, starved
  * connections); 10,000 idle connections (server RSS per connection, Linux); chat fan-out to 100
- * clients (delivery latency). The load generator runs in Workers (`scripts/bench_worker.ts`).
+ * clients at `--rate` (delivery latency) and at `--flood-rate`, more than one core relays (clients
+ * the server dropped, which should be none: overload slows the talkers). The load generator runs in
+ * Workers (`scripts/bench_worker.ts`).
  * `--workers` sets the generator's Workers; `--server-workers N` runs Parley with `--workers N`, and
  * then unpinned, since its isolates need cores of their own (the Node baseline stays on one core).
  * Prints a table, then one JSON line; with `--compare --chart PATH`, also writes an SVG chart of the
@@ -61,6 +63,8 @@ interface Options {
   /** Parley's `--workers`. */
   serverWorkers: number;
   rate: number;
+  /** Chat messages per second of the flood case: more than the server can relay. */
+  floodRate: number;
   idle: number;
 }
 
@@ -158,14 +162,14 @@ async function pingpong(kind: Kind, options: Options, conns: number, pipeline: n
   };
 }
 
-async function fanout(kind: Kind, options: Options) {
+async function fanout(kind: Kind, options: Options, rate: number) {
   await using server = await start(kind, "chat", options);
   const conns = 100;
   const results = await drive(options, conns, (share, index) => ({
     mode: "fanout",
     port: server.port,
     conns: share,
-    rate: options.rate * share / conns,
+    rate: rate * share / conns,
     size: 64,
     warmupMs: 1000,
     durationMs: options.durationMs,
@@ -180,6 +184,7 @@ async function fanout(kind: Kind, options: Options) {
     delivered: Math.round((delivered / (sent * (conns - 1))) * 10000) / 100,
     p50Ms: quantileMs(histogram, 0.5),
     p99Ms: quantileMs(histogram, 0.99),
+    dropped: results.reduce((a, r) => a + r.dropped, 0),
   };
 }
 
@@ -196,7 +201,8 @@ async function measure(kind: Kind, options: Options) {
     echo100x16: await pingpong(kind, options, 100, 16),
     echo1000: await pingpong(kind, options, 1000, 1),
     idle: await idle(kind, options),
-    fanout: await fanout(kind, options),
+    fanout: await fanout(kind, options, options.rate),
+    flood: await fanout(kind, options, options.floodRate),
   };
 }
 
@@ -233,6 +239,15 @@ const ROWS: [string, (m: Measured) => number, boolean, (n: number) => string][] 
   ["chat fan-out: deliveries/s", (m) => m.fanout.deliveriesPerSecond, true, (n) => n.toLocaleString("en")],
   ["  delivered (%)", (m) => m.fanout.delivered, true, (n) => n.toFixed(2)],
   ["  delivery p99 (ms)", (m) => m.fanout.p99Ms, false, ms],
+  [
+    "chat flood (--flood-rate): deliveries/s",
+    (m) => m.flood.deliveriesPerSecond,
+    true,
+    (n) => n.toLocaleString("en"),
+  ],
+  ["  flood delivered (%)", (m) => m.flood.delivered, true, (n) => n.toFixed(2)],
+  ["  flood delivery p99 (ms)", (m) => m.flood.p99Ms, false, ms],
+  ["  flood clients dropped", (m) => m.flood.dropped, false, (n) => String(n)],
 ];
 
 /** Parley relative to Node: above 1 is better for Parley, whichever way the metric points. */
@@ -292,6 +307,7 @@ if (import.meta.main) {
       workers: { type: "string", default: String(Math.max(1, navigator.hardwareConcurrency - 1)) },
       "server-workers": { type: "string", default: "1" },
       rate: { type: "string", default: "2000" },
+      "flood-rate": { type: "string", default: "50000" },
       idle: { type: "string", default: "10000" },
       chart: { type: "string" },
     },
@@ -302,6 +318,7 @@ if (import.meta.main) {
     workers: Number(values.workers),
     serverWorkers: Number(values["server-workers"]),
     rate: Number(values.rate),
+    floodRate: Number(values["flood-rate"]),
     idle: Number(values.idle),
   };
   if (Deno.build.os === "linux") {

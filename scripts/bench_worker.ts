@@ -48,6 +48,8 @@ export interface BenchResult {
   histogram: number[];
   /** Fanout: lines sent inside the window. */
   sent: number;
+  /** Fanout: connections the server closed before the end (dropped as slow consumers). */
+  dropped: number;
   errors: number;
 }
 
@@ -125,7 +127,14 @@ async function pingpong(job: Extract<BenchJob, { mode: "pingpong" }>): Promise<B
   }));
   clearTimeout(closer);
   if (!over) { for (const conn of conns) conn.close(); }
-  return { count: perConnection.reduce((a, b) => a + b, 0), perConnection, histogram, sent: 0, errors };
+  return {
+    count: perConnection.reduce((a, b) => a + b, 0),
+    perConnection,
+    histogram,
+    sent: 0,
+    dropped: 0,
+    errors,
+  };
 }
 
 async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<BenchResult> {
@@ -140,13 +149,18 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
     conns.push(await Deno.connect({ hostname: "127.0.0.1", port: job.port }));
   }
   const stamp = /@@(\d+)\.(\d+)\.(\d+(?:\.\d+)?)#/;
+  let dropped = 0;
+  let closing = false;
   const readers = conns.map(async (conn) => {
     const framer = new LineFramer(1 << 20);
     const buffer = new Uint8Array(64 * 1024);
     try {
       while (now() < end + job.drainMs) {
         const n = await conn.read(buffer);
-        if (n === null) break;
+        if (n === null) {
+          if (!closing) dropped++;
+          break;
+        }
         framer.push(buffer.subarray(0, n), (line) => {
           const match = stamp.exec(decoder.decode(line));
           if (match === null) return;
@@ -158,7 +172,8 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
         });
       }
     } catch {
-      // Closed by us after the drain.
+      // Reset by the server (dropped), or closed by us after the drain.
+      if (!closing) dropped++;
     }
   });
   // Send at the configured rate from random connections, in 1 ms steps.
@@ -177,9 +192,10 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
     await delay(1);
   }
   await delay(job.drainMs);
+  closing = true;
   for (const conn of conns) conn.close();
   await Promise.all(readers);
-  return { count, perConnection: [], histogram, sent, errors };
+  return { count, perConnection: [], histogram, sent, dropped, errors };
 }
 
 self.onmessage = async (event: MessageEvent<BenchJob>) => {

@@ -6,6 +6,7 @@
 import { assert, assertEquals, waitUntil } from "./support/assert.ts";
 import type { CloseReason } from "../lib/server/close_reason.ts";
 import { Congestion } from "../lib/server/congestion.ts";
+import { Clock } from "../lib/server/deadlines.ts";
 import { Connection, type ConnectionSettings, STALL_MS } from "../lib/server/connection.ts";
 import { BufferPool } from "../lib/server/output_queue.ts";
 import type { Member, Mode } from "../lib/server/modes/mode.ts";
@@ -22,6 +23,7 @@ function settings(overrides: Partial<ConnectionSettings> = {}): ConnectionSettin
     maxQueue: 1 << 20,
     drainTimeoutMs: 1000,
     deadlines: { idleMs: 0, lineMs: 0 },
+    clock: new Clock(),
     // Every read may go at once: these tests are not about fairness (rounds_test.ts is).
     rounds: { current: 0, after: () => undefined },
     pool: new BufferPool(),

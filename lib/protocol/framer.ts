@@ -81,13 +81,14 @@ export class LineFramer {
       return null;
     }
     this.#offset = end + 1;
-    if (this.#partialLength === 0) return this.#checked(chunk.subarray(start, end));
+    if (this.#partialLength === 0) return this.#line(chunk, start, end);
     this.#keep(chunk.subarray(start, end), true);
-    const line = this.#partial.subarray(0, this.#partialLength);
+    const partial = this.#partial;
+    const length = this.#partialLength;
     this.#partialLength = 0;
     // An idle connection should not keep a long line's buffer alive; the view we return does.
-    if (this.#partial.length > KEEP_LIMIT) this.#partial = EMPTY;
-    return this.#checked(line);
+    if (partial.length > KEEP_LIMIT) this.#partial = EMPTY;
+    return this.#line(partial, 0, length);
   }
 
   /** Feeds `chunk` and calls `onLine` with each of its lines, in order. */
@@ -96,11 +97,11 @@ export class LineFramer {
     for (let line = this.next(); line !== null; line = this.next()) onLine(line);
   }
 
-  /** Drops the line's `\r` terminator and enforces the limit. */
-  #checked(line: Uint8Array): Uint8Array {
-    const length = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
-    if (length > this.maxLine) throw new LineTooLongError(this.maxLine);
-    return line.subarray(0, length);
+  /** The line in `bytes[start, end)`, without its `\r` terminator, within the limit: one view. */
+  #line(bytes: Uint8Array, start: number, end: number): Uint8Array {
+    if (end > start && bytes[end - 1] === CR) end--;
+    if (end - start > this.maxLine) throw new LineTooLongError(this.maxLine);
+    return bytes.subarray(start, end);
   }
 
   /**

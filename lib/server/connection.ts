@@ -23,7 +23,7 @@ import type { Stream } from "../transport/transport.ts";
 import { describeNetError, formatAddr, ipOf, isDisconnect } from "../util/net.ts";
 import type { CloseReason } from "./close_reason.ts";
 import type { Congestion } from "./congestion.ts";
-import { type DeadlineLimits, Deadlines } from "./deadlines.ts";
+import { type Clock, type DeadlineLimits, Deadlines } from "./deadlines.ts";
 import type { Member, Mode } from "./modes/mode.ts";
 import { type BufferPool, OutputQueue, type QueueOwner } from "./output_queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
@@ -44,6 +44,8 @@ export interface ConnectionSettings {
   drainTimeoutMs: number;
   /** Idle and line timeouts. */
   deadlines: DeadlineLimits;
+  /** The time deadlines are measured in, advanced by whoever enforces them. */
+  clock: Clock;
   /** Every connection reads at most once per round (see {@linkcode Rounds}). */
   rounds: Turns;
   /** Output buffers, lent while a connection has something to write. */
@@ -70,13 +72,15 @@ export class Connection implements Member, QueueOwner {
   #stream: Stream;
   #settings: ConnectionSettings;
   #output: OutputQueue;
-  #deadlines = new Deadlines(performance.now());
+  #deadlines: Deadlines;
   #linesIn = 0;
   #linesOut = 0;
   /** The round of this connection's last read. */
   #round = -1;
   /** Set while this client's output is backed up: the timer that checks whether it still drains. */
   #stallWatch: ReturnType<typeof setTimeout> | undefined;
+  /** Its socket took no bytes for {@linkcode STALL_MS} while lines waited: a slow consumer. */
+  #stalled = false;
   #closing: CloseReason | null = null;
   #detail: string | undefined;
   #finished: Promise<void> | null = null;
@@ -89,6 +93,7 @@ export class Connection implements Member, QueueOwner {
     this.id = options.id;
     this.#stream = stream;
     this.#settings = options.settings;
+    this.#deadlines = new Deadlines(options.settings.clock.now);
     this.#output = new OutputQueue(stream, options.settings.pool, this);
     try {
       stream.setNoDelay?.(true);
@@ -211,7 +216,7 @@ export class Connection implements Member, QueueOwner {
           if (step !== undefined) await step;
           if (this.#closing !== null) break;
         }
-        this.#deadlines.input(performance.now(), this.#linesIn !== linesBefore, framer.buffered > 0);
+        this.#deadlines.input(this.#settings.clock.now, this.#linesIn !== linesBefore, framer.buffered > 0);
         buffer.fit(n);
       }
     } catch (error) {
@@ -229,7 +234,7 @@ export class Connection implements Member, QueueOwner {
    * the line timeout on one line (slowloris). The server calls it periodically for every client,
    * which is cheaper than a timer per read.
    */
-  enforceTimeouts(now: number = performance.now()): void {
+  enforceTimeouts(now: number = this.#settings.clock.now): void {
     if (this.#closing !== null) return;
     const expired = this.#deadlines.expired(now, this.#settings.deadlines);
     if (expired !== undefined) this.#reject(expired, expired);
@@ -243,27 +248,40 @@ export class Connection implements Member, QueueOwner {
   #backedUp(): void {
     const { maxQueue, congestion } = this.#settings;
     const bytes = this.#output.bytes;
-    const stalled = this.#output.stalledFor(performance.now()) >= STALL_MS;
-    if (bytes > 2 * maxQueue || (bytes > maxQueue && stalled)) {
-      this.#output.discard();
-      this.#reject("output queue full", `output queue full (max ${maxQueue} bytes)`);
-      return;
-    }
-    if (this.#stallWatch !== undefined || stalled) return;
+    if (bytes > 2 * maxQueue || (bytes > maxQueue && this.#stalled)) return this.#overflowed();
+    if (this.#stallWatch !== undefined) return;
     congestion.add(this);
+    // Every quarter of STALL_MS: has a write taken bytes since the last look?
+    let seen = this.#output.writes;
+    let quiet = 0;
     const check = () => {
-      if (this.#closing !== null || this.#output.bytes < maxQueue / 2) return this.#caughtUp();
-      if (this.#output.stalledFor(performance.now()) >= STALL_MS) congestion.delete(this);
-      else this.#stallWatch = setTimeout(check, STALL_MS / 4);
+      if (this.#closing !== null) return;
+      const moved = this.#output.writes !== seen || !this.#output.writing;
+      seen = this.#output.writes;
+      quiet = moved ? 0 : quiet + STALL_MS / 4;
+      if (quiet < STALL_MS) {
+        this.#stallWatch = setTimeout(check, STALL_MS / 4);
+        return;
+      }
+      this.#stalled = true;
+      congestion.delete(this);
+      if (this.#output.bytes > maxQueue) this.#overflowed();
     };
     this.#stallWatch = setTimeout(check, STALL_MS / 4);
     this.#output.below(maxQueue / 2).then(() => this.#caughtUp());
   }
 
+  /** Its output is below half of `maxQueue` again (or it is closing): it holds nobody. */
   #caughtUp(): void {
     clearTimeout(this.#stallWatch);
     this.#stallWatch = undefined;
+    this.#stalled = false;
     this.#settings.congestion.delete(this);
+  }
+
+  #overflowed(): void {
+    this.#output.discard();
+    this.#reject("output queue full", `output queue full (max ${this.#settings.maxQueue} bytes)`);
   }
 
   /** Waits for `until` with both deadlines stopped: while we do not read, the silence is ours. */

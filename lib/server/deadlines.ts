@@ -17,6 +17,20 @@ export interface DeadlineLimits {
 /** Which deadline passed. */
 export type Expired = "idle timeout" | "line timeout";
 
+/**
+ * A coarse monotonic clock in whole milliseconds, that every connection reads and the server's
+ * sweeper advances: reading a field costs nothing, asking the runtime for the time costs a call
+ * into it on every read. It is as fine as the sweeps, a tenth of the shortest timeout.
+ */
+export class Clock {
+  now: number = Math.trunc(performance.now());
+
+  /** Advances the clock to the real time; returns it. */
+  tick(): number {
+    return this.now = Math.trunc(performance.now());
+  }
+}
+
 /** When a connection last heard from its client, and since when a line has been unfinished. */
 export class Deadlines {
   #lastInputAt: number;
@@ -25,7 +39,7 @@ export class Deadlines {
   #paused = false;
 
   constructor(now: number) {
-    this.#lastInputAt = Math.trunc(now);
+    this.#lastInputAt = now;
   }
 
   /**
@@ -34,8 +48,6 @@ export class Deadlines {
    * the line clock, a read that only added to the open line does not.
    */
   input(now: number, finishedLines: boolean, unfinished: boolean): void {
-    // Whole milliseconds: small integers, stored in the object itself rather than boxed.
-    now = Math.trunc(now);
     this.#lastInputAt = now;
     if (!unfinished) this.#lineStartedAt = 0;
     else if (this.#lineStartedAt === 0 || finishedLines) this.#lineStartedAt = now;

@@ -35,7 +35,7 @@ export class BufferPool {
   #limit: number;
 
   /** @param limit Most idle buffers kept. */
-  constructor(limit = 64) {
+  constructor(limit = 256) {
     this.#limit = limit;
   }
 
@@ -69,8 +69,8 @@ export class OutputQueue implements WriteProgress {
   #failed = false;
   /** Who waits for the queue to shrink below a size (back-pressure); rarely anyone. */
   #waiters: { limit: number; resolve: () => void }[] | undefined;
-  /** When a write last took bytes (or the queue last started writing), from `performance.now()`. */
-  #progressAt = 0;
+  /** Writes that took bytes, so far: what tells a socket that drains from one that stalled. */
+  #writes = 0;
 
   /** Writes to `writer` with buffers from `pool`; `owner` hears about a failed write. */
   constructor(writer: Writer, pool: BufferPool, owner: QueueOwner) {
@@ -95,12 +95,16 @@ export class OutputQueue implements WriteProgress {
   }
 
   /**
-   * How long, at `now`, the queue has had bytes in flight without a write taking any: 0 while it
-   * makes progress or has nothing to write. A socket whose peer reads keeps this near 0 however
-   * much is queued; one whose peer stopped reading lets it grow.
+   * How many writes have taken bytes so far. While bytes are in flight, a socket whose peer reads
+   * keeps this moving however much is queued; one whose peer stopped reading lets it stand still.
    */
-  stalledFor(now: number): number {
-    return this.#inFlight > 0 ? now - this.#progressAt : 0;
+  get writes(): number {
+    return this.#writes;
+  }
+
+  /** Whether bytes are being written (a write is in flight). */
+  get writing(): boolean {
+    return this.#inFlight > 0;
   }
 
   /**
@@ -148,7 +152,7 @@ export class OutputQueue implements WriteProgress {
 
   /** A write took bytes: the peer is reading. */
   wrote(): void {
-    this.#progressAt = performance.now();
+    this.#writes++;
   }
 
   #reserve(bytes: number): void {
@@ -169,7 +173,6 @@ export class OutputQueue implements WriteProgress {
         this.#inFlight = this.#length;
         this.#out = EMPTY;
         this.#length = 0;
-        this.#progressAt = performance.now();
         await writeAll(this.#writer, buffer.subarray(0, this.#inFlight), this);
         this.#inFlight = 0;
         this.#pool.give(buffer);

@@ -24,6 +24,7 @@ import { describeNetError, formatAddr, ipOf } from "../util/net.ts";
 import { writeAll } from "../util/write.ts";
 import { type CloseReason, isViolation } from "./close_reason.ts";
 import { Congestion } from "./congestion.ts";
+import { Clock } from "./deadlines.ts";
 import { Connection, type ConnectionSettings } from "./connection.ts";
 import type { Logger } from "./log.ts";
 import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
@@ -134,9 +135,10 @@ export class Server implements ServerHandle {
     });
     const deadlines = { idleMs: idleTimeout * 1000, lineMs: lineTimeout * 1000 };
     const timeouts = [deadlines.idleMs, deadlines.lineMs].filter((t) => t > 0);
+    const clock = new Clock();
     if (timeouts.length > 0) {
       this.#sweeper = setInterval(() => {
-        const now = performance.now();
+        const now = clock.tick();
         for (const conn of this.#room) conn.enforceTimeouts(now);
       }, sweepInterval(timeouts));
     }
@@ -150,6 +152,7 @@ export class Server implements ServerHandle {
         maxQueue,
         drainTimeoutMs: this.#drainTimeoutMs,
         deadlines,
+        clock,
         rounds: this.#rounds,
         pool,
         congestion,
