@@ -9,43 +9,16 @@
  * {@linkcode SAME_CTRL_C_MS} of the first is that same keypress; a person's second press comes later.
  */
 
-import { parseServerArgs, type ServerConfig, serverHelp, UsageError, VERSION } from "./lib/cli.ts";
-import { MemoryRegistry } from "./lib/registry/memory.ts";
-import { createLogger, type Logger, logUnhandledRejections } from "./lib/server/log.ts";
-import { serve, type ServerHandle } from "./lib/server/serve.ts";
-import { openTerminal, type Terminal } from "./lib/terminal.ts";
-import { listenTcp } from "./lib/transport/tcp.ts";
-import { describeNetError, formatAddress } from "./lib/util/net.ts";
+import { parseServerArgs, serverHelp, UsageError, VERSION } from "./lib/cli.ts";
+import { createLogger, logUnhandledRejections } from "./lib/server/log.ts";
+import type { ServerHandle } from "./lib/server/serve.ts";
+import { StartError, startServer } from "./lib/start_server.ts";
+import { openTerminal } from "./lib/terminal.ts";
+import { describeNetError } from "./lib/util/net.ts";
 import { writeLine } from "./lib/util/write.ts";
-import { serveWorkers, WorkerStartError } from "./lib/workers/pool.ts";
 
 /** Signals closer together than this are one Ctrl+C (see above). */
 const SAME_CTRL_C_MS = 500;
-
-/** Starts the server `config` describes: one accept loop here, or a pool of workers. */
-async function start(
-  config: ServerConfig,
-  logger: Logger,
-  signal: AbortSignal,
-  terminal: Terminal | undefined,
-): Promise<ServerHandle> {
-  const { host, port, backlog, mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout } = config;
-  const listen = { host, port, backlog };
-  const settings = { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout };
-  const limits = { maxConns: config.maxConns, maxConnsPerIp: config.maxConnsPerIp };
-  if (config.workers > 1) {
-    const log = { format: config.log, quiet: config.quiet };
-    return await serveWorkers({ workers: config.workers, listen, settings, limits, log, logger, signal });
-  }
-  const operator = terminal && { lines: terminal.lines, print: terminal.print, prompt: terminal.setPrompt };
-  return serve(listenTcp(listen), {
-    ...settings,
-    registry: new MemoryRegistry(limits),
-    logger,
-    signal,
-    operator,
-  });
-}
 
 /** Runs the server with command-line `args`; resolves with the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -95,17 +68,18 @@ export async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSigint);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSigterm);
 
+  const operator = terminal && { lines: terminal.lines, print: terminal.print, prompt: terminal.setPrompt };
   let server: ServerHandle;
   try {
-    server = await start(config, logger, shutdown.signal, terminal);
+    server = await startServer(config, { logger, signal: shutdown.signal, operator });
   } catch (error) {
     terminal?.close();
-    writeLine(
-      Deno.stderr,
-      error instanceof WorkerStartError
-        ? error.message
-        : `cannot listen on ${formatAddress(config.host, config.port)}: ${describeNetError(error)}`,
-    );
+    if (error instanceof UsageError) {
+      writeLine(Deno.stderr, `parley-server: ${error.message} (see --help)`);
+      return 2;
+    }
+    if (!(error instanceof StartError)) throw error;
+    writeLine(Deno.stderr, error.message);
     return 1;
   }
   const stopLogging = logUnhandledRejections(logger);

@@ -8,7 +8,9 @@
 
 import { parseArgs } from "node:util";
 import denoConfig from "../deno.json" with { type: "json" };
+import { AccessEntryError, AccessList } from "./server/access_list.ts";
 import type { LogFormat } from "./server/log.ts";
+import { formatFingerprint, normalizeFingerprint } from "./transport/certificate.ts";
 import { MODE_NAMES, type ModeName } from "./server/modes/mode.ts";
 
 /** The version in `deno.json`, embedded when compiled. */
@@ -22,7 +24,7 @@ export class UsageError extends Error {
   }
 }
 
-type Kind = "text" | "host" | "port" | "bytes" | "count" | "seconds" | "flag" | "choice";
+type Kind = "text" | "host" | "port" | "bytes" | "count" | "seconds" | "flag" | "choice" | "octal";
 
 interface FlagSpec {
   name: string;
@@ -132,6 +134,61 @@ const SERVER_FLAGS: FlagSpec[] = [
     help: "event log format on stderr",
   },
   { name: "quiet", kind: "flag", default: false, help: "do not log each connect and disconnect" },
+  {
+    name: "tls",
+    kind: "flag",
+    default: false,
+    help: "serve TLS; without --tls-cert, with a new self-signed certificate (its fingerprint is logged)",
+  },
+  {
+    name: "tls-cert",
+    kind: "text",
+    value: "FILE",
+    help: "certificate chain (PEM) to serve TLS with; needs --tls-key",
+  },
+  { name: "tls-key", kind: "text", value: "FILE", help: "private key (PEM) of --tls-cert" },
+  {
+    name: "handshake-timeout",
+    kind: "seconds",
+    value: "SECONDS",
+    default: 10,
+    help: "close a connection that has not finished its TLS handshake by then",
+  },
+  {
+    name: "allow",
+    kind: "text",
+    value: "LIST",
+    multiple: true,
+    help: "only these addresses and CIDR blocks may connect (comma-separated; repeatable)",
+  },
+  {
+    name: "deny",
+    kind: "text",
+    value: "LIST",
+    multiple: true,
+    help: "these addresses and CIDR blocks may not connect (comma-separated; repeatable)",
+  },
+  {
+    name: "allow-file",
+    kind: "text",
+    value: "FILE",
+    multiple: true,
+    help: "--allow entries from a file: one per line, # comments",
+  },
+  { name: "deny-file", kind: "text", value: "FILE", multiple: true, help: "--deny entries from a file" },
+  {
+    name: "unix",
+    kind: "text",
+    value: "PATH",
+    help: "listen on a Unix socket at PATH instead of TCP (Linux, macOS)",
+  },
+  {
+    name: "unix-mode",
+    kind: "octal",
+    value: "MODE",
+    default: 0o600,
+    help: "permissions of the --unix socket file",
+  },
 ];
 
 const CLIENT_FLAGS: FlagSpec[] = [
@@ -178,6 +235,26 @@ const CLIENT_FLAGS: FlagSpec[] = [
     default: 0,
     help: "with --reconnect, give up after N failed connects in a row (0: never)",
   },
+  {
+    name: "tls",
+    kind: "flag",
+    default: false,
+    help: "connect with TLS, verifying the server against the root certificates and --ca",
+  },
+  {
+    name: "ca",
+    kind: "text",
+    value: "FILE",
+    multiple: true,
+    help: "also trust this certificate (PEM; implies --tls)",
+  },
+  {
+    name: "fingerprint",
+    kind: "text",
+    value: "SHA256:HEX",
+    help: "trust only the certificate with this SHA-256 fingerprint (implies --tls)",
+  },
+  { name: "unix", kind: "text", value: "PATH", help: "connect to the Unix socket at PATH instead of TCP" },
 ];
 
 const META_FLAGS: FlagSpec[] = [
@@ -201,6 +278,16 @@ export interface ServerConfig {
   lineTimeout: number;
   log: LogFormat;
   quiet: boolean;
+  tls: boolean;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  handshakeTimeout: number;
+  allow: string[];
+  deny: string[];
+  allowFile: string[];
+  denyFile: string[];
+  unix: string | undefined;
+  unixMode: number;
 }
 
 /** Settings of `parley-client`. */
@@ -213,6 +300,11 @@ export interface ClientConfig {
   json: boolean;
   reconnect: boolean;
   reconnectAttempts: number;
+  tls: boolean;
+  ca: string[];
+  /** Normalized to `SHA256:AB:CD:...`. */
+  fingerprint: string | undefined;
+  unix: string | undefined;
 }
 
 /** What a command line asks for. */
@@ -266,6 +358,12 @@ function convert(spec: FlagSpec, raw: string): string | number {
         throw new UsageError(`${flag} must be a number of seconds from 0 to 86400, got "${raw}"`);
       }
       return seconds;
+    }
+    case "octal": {
+      if (!/^0?[0-7]{3}$/.test(raw)) {
+        throw new UsageError(`${flag} must be an octal mode such as 600, got "${raw}"`);
+      }
+      return parseInt(raw, 8);
     }
     case "flag":
       throw new TypeError(`${flag} takes no value`);
@@ -355,8 +453,31 @@ export function parseServerArgs(
   os: typeof Deno.build.os = Deno.build.os,
 ): Command<ServerConfig> {
   const command = parse(args, SERVER_FLAGS) as Command<ServerConfig>;
-  if (command.kind !== "run" || command.config.workers === 1) return command;
-  const { workers, mode } = command.config;
+  if (command.kind !== "run") return command;
+  const config = command.config;
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together: a certificate and its private key");
+  }
+  if (config.tlsCert !== undefined) config.tls = true;
+  try {
+    new AccessList({ allow: config.allow, deny: config.deny });
+  } catch (error) {
+    if (error instanceof AccessEntryError) {
+      throw new UsageError(
+        `--${config.allow.some((e) => e.includes(error.entry)) ? "allow" : "deny"}: ${error.message}`,
+      );
+    }
+    throw error;
+  }
+  if (config.unix !== undefined) {
+    if (os === "windows") throw new UsageError("--unix needs Linux or macOS");
+    if (config.tls) throw new UsageError("--tls works over TCP only, not with --unix");
+    if (config.workers > 1) {
+      throw new UsageError("--workers above 1 needs TCP: workers share a port, not a socket file");
+    }
+  }
+  if (config.workers === 1) return command;
+  const { workers, mode } = config;
   if (workers > MAX_WORKERS) throw new UsageError(`--workers must be at most ${MAX_WORKERS}, got ${workers}`);
   if (os !== "linux") throw new UsageError(`--workers above 1 needs Linux (SO_REUSEPORT), not ${os}`);
   if (mode === "console") {
@@ -368,8 +489,23 @@ export function parseServerArgs(
 /** Parses `parley-client` arguments. Throws {@linkcode UsageError}. */
 export function parseClientArgs(args: string[]): Command<ClientConfig> {
   const command = parse(args, CLIENT_FLAGS) as Command<ClientConfig>;
-  if (command.kind === "run" && command.config.reconnectAttempts > 0 && !command.config.reconnect) {
+  if (command.kind !== "run") return command;
+  const config = command.config;
+  if (config.reconnectAttempts > 0 && !config.reconnect) {
     throw new UsageError("--reconnect-attempts needs --reconnect");
+  }
+  if (config.fingerprint !== undefined) {
+    const hex = normalizeFingerprint(config.fingerprint);
+    if (hex === undefined) {
+      throw new UsageError(
+        `--fingerprint must be SHA256: and 64 hex digits, as the server logs it, got "${config.fingerprint}"`,
+      );
+    }
+    config.fingerprint = formatFingerprint(hex);
+  }
+  if (config.fingerprint !== undefined || config.ca.length > 0) config.tls = true;
+  if (config.unix !== undefined && config.tls) {
+    throw new UsageError("--tls works over TCP only, not with --unix");
   }
   return command;
 }
@@ -377,7 +513,8 @@ export function parseClientArgs(args: string[]): Command<ClientConfig> {
 function formatHelp(program: string, summary: string, specs: FlagSpec[]): string {
   const rows = [...specs, ...META_FLAGS].map((spec) => {
     const left = `--${spec.name}${spec.short ? `, -${spec.short}` : ""}${spec.value ? ` ${spec.value}` : ""}`;
-    const shown = spec.kind !== "flag" && spec.default !== undefined ? ` (default: ${spec.default})` : "";
+    const value = spec.kind === "octal" ? Number(spec.default).toString(8) : spec.default;
+    const shown = spec.kind !== "flag" && spec.default !== undefined ? ` (default: ${value})` : "";
     return [left, `${spec.help}${shown}`];
   });
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;

@@ -19,7 +19,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { LIB_PATH, SERVER_PATH, startServer } from "../tests/support/harness.ts";
+import { SERVER_PATH, startServer, taskPermissions } from "../tests/support/harness.ts";
 import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
 import { ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
@@ -83,7 +83,7 @@ async function start(kind: Kind, mode: "echo" | "chat", options: Options) {
   const command = kind === "parley"
     ? [
       ...(serverWorkers > 1 ? [] : pin),
-      ...[Deno.execPath(), "run", "--allow-net", `--allow-read=${LIB_PATH}`, SERVER_PATH],
+      ...[Deno.execPath(), "run", ...taskPermissions("server"), SERVER_PATH],
       ...["--port", "0", "--mode", mode, "--quiet", "--workers", String(serverWorkers)],
     ]
     : [...pin, "node", "-e", NODE_SERVER, mode];

@@ -15,6 +15,7 @@
 
 import { parseArgs } from "node:util";
 import denoConfig from "../deno.json" with { type: "json" };
+import { taskPermissions } from "../tests/support/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DIST = `${ROOT}dist`;
@@ -37,10 +38,10 @@ export const PROGRAMS = [
   {
     name: "parley-server",
     entry: "server.ts",
-    permissions: ["--allow-net"],
+    permissions: taskPermissions("server"),
     include: ["lib/workers/worker.ts"],
   },
-  { name: "parley-client", entry: "client.ts", permissions: ["--allow-net"], include: [] },
+  { name: "parley-client", entry: "client.ts", permissions: taskPermissions("client"), include: [] },
 ] as const;
 
 /** A build that failed; the message is what to tell the user. */

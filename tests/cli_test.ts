@@ -19,6 +19,16 @@ Deno.test("server flags have the documented defaults", () => {
       lineTimeout: 30,
       log: "text",
       quiet: false,
+      tls: false,
+      tlsCert: undefined,
+      tlsKey: undefined,
+      handshakeTimeout: 10,
+      allow: [],
+      deny: [],
+      allowFile: [],
+      denyFile: [],
+      unix: undefined,
+      unixMode: 0o600,
     },
   });
 });
@@ -190,4 +200,50 @@ Deno.test("the README's flag tables list every flag of both programs", async () 
       assertMatch(readme, new RegExp(`^\\|.*\`${flag.trim()}[ \`]`, "m"));
     }
   }
+});
+
+Deno.test("security flags: --tls-cert implies --tls, --unix-mode is octal, list entries are checked", () => {
+  const command = parseServerArgs([
+    "--tls-cert",
+    "c.pem",
+    "--tls-key",
+    "k.pem",
+    "--unix-mode",
+    "0640",
+    "--allow",
+    "10.0.0.0/8",
+  ]);
+  if (command.kind !== "run") throw new Error("expected run");
+  assertEquals(command.config.tls, true);
+  assertEquals(command.config.unixMode, 0o640);
+  assertEquals(command.config.allow, ["10.0.0.0/8"]);
+  const cases: [string[], RegExp][] = [
+    [["--unix-mode", "999"], /^--unix-mode must be an octal mode such as 600, got "999"$/],
+    [["--tls-key", "k.pem"], /^--tls-cert and --tls-key go together/],
+    [["--deny", "10.0.0.1,nope"], /^--deny: "nope" is not an IP address or a CIDR block/],
+    [["--unix", "/tmp/s", "--tls"], /^--tls works over TCP only, not with --unix$/],
+  ];
+  for (const [args, pattern] of cases) {
+    assertMatch(throws(() => parseServerArgs(args), UsageError).message, pattern);
+  }
+  assertMatch(
+    throws(() => parseServerArgs(["--unix", "/tmp/s"], "windows"), UsageError).message,
+    /^--unix needs Linux or macOS$/,
+  );
+});
+
+Deno.test("client: --fingerprint in any spelling is normalized and implies --tls; --ca implies --tls", () => {
+  const hex = "ab".repeat(32);
+  for (const spelling of [`sha256:${hex}`, `SHA256:${hex.toUpperCase().match(/../g)!.join(":")}`, hex]) {
+    const command = parseClientArgs(["--fingerprint", spelling]);
+    if (command.kind !== "run") throw new Error("expected run");
+    assertEquals(command.config.fingerprint, `SHA256:${"AB:".repeat(31)}AB`);
+    assertEquals(command.config.tls, true);
+  }
+  const ca = parseClientArgs(["--ca", "ca.pem"]);
+  assertEquals(ca.kind === "run" && ca.config.tls, true);
+  assertMatch(
+    throws(() => parseClientArgs(["--fingerprint", "SHA256:12"]), UsageError).message,
+    /^--fingerprint must be SHA256: and 64 hex digits/,
+  );
 });

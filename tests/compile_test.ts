@@ -5,7 +5,7 @@
  */
 
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { runToEnd, WINDOWS } from "./support/harness.ts";
+import { runToEnd, taskPermissions, WINDOWS } from "./support/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const COMPILE = `${ROOT}scripts/compile.ts`;
@@ -16,8 +16,8 @@ Deno.test("both compile graphs build, with deno.json embedded for --version", as
   assertEquals(
     result.stdout,
     [
-      "parley-server: compile graph of server.ts ok (--allow-net)",
-      "parley-client: compile graph of client.ts ok (--allow-net)",
+      `parley-server: compile graph of server.ts ok (${taskPermissions("server").join(" ")})`,
+      `parley-client: compile graph of client.ts ok (${taskPermissions("client").join(" ")})`,
       "",
     ].join("\n"),
   );
@@ -27,7 +27,7 @@ Deno.test("both compile graphs build, with deno.json embedded for --version", as
 Deno.test("the compile-graph check fails on a broken import", { ignore: WINDOWS }, async () => {
   const copy = await Deno.makeTempDir({ prefix: "parley-broken-" });
   try {
-    for (const path of ["server.ts", "client.ts", "deno.json", "deno.lock", "lib", "scripts"]) {
+    for (const path of ["server.ts", "client.ts", "deno.json", "deno.lock", "lib", "scripts", "tests"]) {
       await new Deno.Command("cp", { args: ["-r", `${ROOT}${path}`, `${copy}/`] }).output();
     }
     const connection = `${copy}/lib/server/connection.ts`;

@@ -25,7 +25,13 @@ Deno.test("serve() runs on a listener it is given and stops when the signal abor
     stop.abort("test over");
     assertEquals(await client.lines.rest(), ["* server shutting down"]);
   }
-  assertEquals(await server.finished, { connections: 1, linesIn: 1, linesOut: 2 });
+  assertEquals(await server.finished, {
+    connections: 1,
+    linesIn: 1,
+    linesOut: 2,
+    denied: 0,
+    failedHandshakes: 0,
+  });
   const events = logged.map((line) => JSON.parse(line));
   assertEquals(events.map((e) => e.event), ["listening", "connect", "shutdown", "disconnect", "summary"]);
   assertMatch(events[2].msg, /^shutting down \(test over\)/);

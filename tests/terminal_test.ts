@@ -7,7 +7,14 @@
  */
 
 import { assert, assertEquals, assertMatch, waitUntilSteady } from "./support/assert.ts";
-import { CLIENT_PATH, LIB_PATH, LINUX, SERVER_PATH, startServer, TestClient } from "./support/harness.ts";
+import {
+  CLIENT_PATH,
+  LINUX,
+  SERVER_PATH,
+  startServer,
+  taskPermissions,
+  TestClient,
+} from "./support/harness.ts";
 import { Tmux } from "./support/tmux.ts";
 import { delay } from "../lib/util/delay.ts";
 
@@ -17,10 +24,10 @@ const DENO = Deno.execPath();
 const ignore = !LINUX;
 
 function client(port: number, ...args: string[]): string[] {
-  return [DENO, "run", "--allow-net", CLIENT_PATH, "--port", String(port), ...args];
+  return [DENO, "run", ...taskPermissions("client"), CLIENT_PATH, "--port", String(port), ...args];
 }
 
-const SERVER = [DENO, "run", "--allow-net", `--allow-read=${LIB_PATH}`, SERVER_PATH, "--port", "0"];
+const SERVER = [DENO, "run", ...taskPermissions("server"), SERVER_PATH, "--port", "0"];
 
 /** Nothing on the screen looks like a crash. */
 function assertNoCrash(rows: string[]): void {

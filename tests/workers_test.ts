@@ -10,6 +10,7 @@ import {
   closeAll,
   LIB_PATH,
   LINUX,
+  runClientProcess,
   runToEnd,
   SERVER_PATH,
   type ServerProcess,
@@ -194,4 +195,31 @@ Deno.test("--workers from source without read access to lib/ is one sentence and
     `--workers needs read access to ${folder} to load its workers (add --allow-read=${folder})\n`,
   );
   assertEquals(result.code, 1);
+});
+
+Deno.test("--workers 2 serves TLS with one certificate, and every worker applies --deny", {
+  ignore: !LINUX,
+}, async () => {
+  await using server = await startWorkers(["--mode", "echo", "--workers", "2", "--tls", "--deny", "::1"]);
+  const fingerprint = server.fingerprint!;
+  const replies = await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      runClientProcess([
+        "--port",
+        String(server.port),
+        "--fingerprint",
+        fingerprint,
+        "--message",
+        `tls ${i}`,
+      ])),
+  );
+  for (const [i, reply] of replies.entries()) assertMatch(reply.stdout, new RegExp(`\\] tls ${i}\\n$`));
+  const workers = new Set(
+    server.stderr.seen.filter((line) => /connected from/.test(line)).map((line) => /w(\d):/.exec(line)![1]),
+  );
+  assertEquals([...workers].sort(), ["1", "2"], "both workers served TLS clients");
+  for (let i = 0; i < 4; i++) {
+    await using denied = await TestClient.connect(server.port, { hostname: "::1" }).catch(() => undefined);
+    if (denied) assertEquals(await denied.lines.rest(), []);
+  }
 });

@@ -8,13 +8,25 @@
  */
 
 import type { Terminal } from "../terminal.ts";
+import { connectPinned, FingerprintMismatchError } from "../transport/pinned_tls.ts";
 import { connectTcp } from "../transport/tcp.ts";
+import { connectTls, isCertificateError } from "../transport/tls.ts";
+import { connectUnix } from "../transport/unix.ts";
 import type { Stream } from "../transport/transport.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { delay } from "../util/delay.ts";
 import { describeNetError, formatAddress } from "../util/net.ts";
 import { LineSource } from "./line_source.ts";
 import { session, type SessionEnd } from "./session.ts";
+
+/** rustls's names for what is wrong with a certificate, in words. */
+const CERTIFICATE_PROBLEMS: Record<string, string> = {
+  UnknownIssuer: "self-signed, or signed by an unknown authority",
+  NotValidForName: "not issued for this host name",
+  Expired: "expired",
+  NotValidYet: "not valid yet",
+  BadSignature: "bad signature",
+};
 
 /** Between reconnects: 100 ms, doubling, at most 5 s, jittered. */
 const RECONNECT_BACKOFF = { initialMs: 100, maxMs: 5000, random: Math.random };
@@ -43,6 +55,14 @@ export interface ClientOptions {
   reconnect?: boolean;
   /** Give up after this many failed connects in a row; 0 for never. @default {0} */
   reconnectAttempts?: number;
+  /** Connect with TLS, verifying the server. @default {false} */
+  tls?: boolean;
+  /** Files of certificates (PEM) to trust besides the root store. @default {[]} */
+  ca?: string[];
+  /** Trust only the certificate with this fingerprint (`SHA256:AB:...`); implies TLS. */
+  fingerprint?: string;
+  /** Connect to this Unix socket instead of `host:port`. */
+  unix?: string;
   terminal: Terminal;
 }
 
@@ -64,7 +84,7 @@ export interface ClientOutcome {
  */
 export async function runClient(options: ClientOptions): Promise<ClientOutcome> {
   const { terminal } = options;
-  const address = formatAddress(options.host, options.port);
+  const address = options.unix ?? formatAddress(options.host, options.port);
   const lines = new LineSource(options.messages.length ? options.messages : terminal.lines);
   const interrupted = Promise.withResolvers<"interrupted">();
   terminal.onInterrupt(() => interrupted.resolve("interrupted"));
@@ -105,14 +125,60 @@ export async function runClient(options: ClientOptions): Promise<ClientOutcome> 
   }
 }
 
+/** Resolves like `connecting`, or rejects with `TimedOut` after `ms` (closing a late stream). */
+function timed(connecting: Promise<Stream>, ms: number): Promise<Stream> {
+  if (ms <= 0) return connecting;
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new Deno.errors.TimedOut("timed out"));
+    }, ms);
+    connecting.then((stream) => {
+      clearTimeout(timer);
+      if (late) stream.close();
+      else resolve(stream);
+    }, (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/** Opens the transport the options ask for. */
+async function open(options: ClientOptions): Promise<Stream> {
+  const { host, port, fingerprint, unix } = options;
+  const ms = options.connectTimeout * 1000;
+  if (unix !== undefined) return await timed(connectUnix(unix), ms);
+  if (fingerprint !== undefined) {
+    return await timed(connectPinned({ host, port, fingerprint }).then((c) => c.stream), ms);
+  }
+  if (options.tls) {
+    const caCerts = await Promise.all((options.ca ?? []).map(async (path) => {
+      try {
+        return await Deno.readTextFile(path);
+      } catch (error) {
+        throw new ConnectError(`cannot read the CA certificate ${path}: ${describeNetError(error)}`, {
+          cause: error,
+        });
+      }
+    }));
+    return await timed(connectTls({ host, port, caCerts }), ms);
+  }
+  return await connectTcp({ host, port, signal: ms > 0 ? AbortSignal.timeout(ms) : undefined });
+}
+
 async function connect(options: ClientOptions, address: string): Promise<Stream> {
   try {
-    return await connectTcp({
-      host: options.host,
-      port: options.port,
-      signal: options.connectTimeout > 0 ? AbortSignal.timeout(options.connectTimeout * 1000) : undefined,
-    });
+    return await open(options);
   } catch (error) {
+    if (error instanceof ConnectError) throw error;
+    if (error instanceof FingerprintMismatchError) {
+      throw new ConnectError(`cannot connect to ${address}: ${error.message}; nothing was sent`, {
+        cause: error,
+      });
+    }
+    if (options.tls && isCertificateError(error)) throw await untrusted(options, address, error);
     const hint = error instanceof Deno.errors.ConnectionRefused && !options.reconnect
       ? " (is the server running? start one with: deno task server)"
       : "";
@@ -120,6 +186,30 @@ async function connect(options: ClientOptions, address: string): Promise<Stream>
       cause: error,
     });
   }
+}
+
+/**
+ * The sentence for a server whose certificate nobody this client trusts vouches for: it names the
+ * certificate's fingerprint (learned by a second handshake that sends nothing), so that the user
+ * can compare it with the one the server logged and pin it.
+ */
+async function untrusted(options: ClientOptions, address: string, error: unknown): Promise<ConnectError> {
+  const presented = await connectPinned({ host: options.host, port: options.port }).then((connection) => {
+    connection.stream.close();
+    return connection.presented;
+  }, () => undefined);
+  const code = error instanceof Error
+    ? /invalid peer certificate: (\w+)/i.exec(error.message)?.[1]
+    : undefined;
+  const reason = code === undefined ? "" : CERTIFICATE_PROBLEMS[code] ?? code;
+  const pin = presented === undefined
+    ? "pin the fingerprint the server logged with --fingerprint SHA256:..."
+    : `if ${presented} is the fingerprint the server logged, connect with --fingerprint ${presented}`;
+  return new ConnectError(
+    `cannot connect to ${address}: its TLS certificate is not signed by an authority this client trusts` +
+      `${reason ? ` (${reason})` : ""}; ${pin}`,
+    { cause: error },
+  );
 }
 
 /** Tells the user a reconnect is coming and waits for it (or for Ctrl+C). */

@@ -27,7 +27,7 @@ import { type Clock, type DeadlineLimits, Deadlines } from "./deadlines.ts";
 import type { Member, Mode } from "./modes/mode.ts";
 import { type BufferPool, OutputQueue, type QueueOwner } from "./output_queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
-import type { Rounds, Turns } from "./rounds.ts";
+import type { Turns } from "./rounds.ts";
 
 /** A socket that has taken no bytes for this long, with bytes waiting for it, has stopped reading. */
 export const STALL_MS = 1000;
@@ -46,7 +46,7 @@ export interface ConnectionSettings {
   deadlines: DeadlineLimits;
   /** The time deadlines are measured in, advanced by whoever enforces them. */
   clock: Clock;
-  /** Every connection reads at most once per round (see {@linkcode Rounds}). */
+  /** Every connection reads at most once per round (see `rounds.ts`). */
   rounds: Turns;
   /** Output buffers, lent while a connection has something to write. */
   pool: BufferPool;
@@ -221,6 +221,8 @@ export class Connection implements Member, QueueOwner {
       }
     } catch (error) {
       if (error instanceof LineTooLongError) this.#reject("line too long", error.message);
+      // A TLS client that closed without saying goodbye (close_notify), as many do: its end all the same.
+      else if (error instanceof Deno.errors.UnexpectedEof) this.close("client closed");
       else if (isDisconnect(error)) this.#abort(describeNetError(error));
       else this.#reject("internal error", "internal error", String(error));
     }

@@ -21,6 +21,8 @@ export type LogFields = Record<string, string | number | boolean>;
 
 /** Writes events. */
 export interface Logger {
+  /** Whether `detail` events are written (not `--quiet`): skip building them when not. */
+  readonly verbose: boolean;
   /** Logs an event that `--quiet` silences: connects and disconnects. */
   detail(event: string, msg: string, fields?: LogFields): void;
   /** Logs an event worth seeing always: listening, shutdown, summary. */
@@ -70,6 +72,7 @@ export function createLogger(options: LoggerOptions): Logger {
     );
   }
   return {
+    verbose: !quiet,
     detail: (event, msg, fields) => {
       if (!quiet) log("info", event, msg, fields);
     },
@@ -94,4 +97,50 @@ export function logUnhandledRejections(logger: Logger): () => void {
   };
   globalThis.addEventListener("unhandledrejection", onUnhandled);
   return () => globalThis.removeEventListener("unhandledrejection", onUnhandled);
+}
+
+/**
+ * A warning that a flood could repeat thousands of times a second (denied connections, failed
+ * TLS handshakes): the first few of each second are logged in full, the rest as one count, so a
+ * flood costs a few lines, not the disk.
+ */
+export class FloodLog {
+  #logger: Logger;
+  #event: string;
+  #what: string;
+  #perSecond: number;
+  #windowStart = 0;
+  #inWindow = 0;
+  #held = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Logs `event` warnings about `what` (plural: "denied connections") to `logger`. */
+  constructor(logger: Logger, event: string, what: string, perSecond = 5) {
+    this.#logger = logger;
+    this.#event = event;
+    this.#what = what;
+    this.#perSecond = perSecond;
+  }
+
+  warn(msg: string, fields?: LogFields): void {
+    const now = Date.now();
+    if (now - this.#windowStart >= 1000) {
+      this.flush();
+      this.#windowStart = now;
+      this.#inWindow = 0;
+    }
+    if (this.#inWindow++ < this.#perSecond) this.#logger.warn(this.#event, msg, fields);
+    else if (this.#held++ === 0) this.#timer = setTimeout(() => this.flush(), this.#windowStart + 1000 - now);
+  }
+
+  /** Logs how many were held back, if any. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#held === 0) return;
+    this.#logger.warn(this.#event, `${this.#held} more ${this.#what} in that second, not shown one by one`, {
+      count: this.#held,
+    });
+    this.#held = 0;
+  }
 }

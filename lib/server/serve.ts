@@ -15,6 +15,7 @@
  */
 
 import type { Registry } from "../registry/registry.ts";
+import type { AccessList } from "./access_list.ts";
 import { describeRefusal } from "../registry/registry.ts";
 import type { Relay } from "../relay/relay.ts";
 import { type Listener, type Stream, transportOf } from "../transport/transport.ts";
@@ -26,7 +27,7 @@ import { type CloseReason, isViolation } from "./close_reason.ts";
 import { Congestion } from "./congestion.ts";
 import { Clock } from "./deadlines.ts";
 import { Connection, type ConnectionSettings } from "./connection.ts";
-import type { Logger } from "./log.ts";
+import { FloodLog, type Logger } from "./log.ts";
 import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
 import type { Operator } from "./operator.ts";
 import { BufferPool } from "./output_queue.ts";
@@ -47,6 +48,8 @@ export interface ServeSettings {
   idleTimeout?: number;
   /** Seconds a client may take to finish a line it started; 0 for no limit. @default {30} */
   lineTimeout?: number;
+  /** Seconds a connection may take to finish its TLS handshake. @default {10} */
+  handshakeTimeout?: number;
 }
 
 /** Options for {@linkcode serve}. */
@@ -60,6 +63,8 @@ export interface ServeOptions extends ServeSettings {
   signal?: AbortSignal;
   /** Console mode reads commands from and prints the conversation to the operator. */
   operator?: Operator;
+  /** Who may connect: others are closed before a byte is read. By default, everyone. */
+  access?: AccessList;
 }
 
 /** What a server did, reported when it has finished. */
@@ -67,6 +72,32 @@ export interface ServeSummary {
   connections: number;
   linesIn: number;
   linesOut: number;
+  /** Connections closed at the door by the access list. */
+  denied: number;
+  /** Connections whose TLS handshake failed or timed out. */
+  failedHandshakes: number;
+}
+
+/** A summary of nothing yet. */
+export function emptySummary(): ServeSummary {
+  return { connections: 0, linesIn: 0, linesOut: 0, denied: 0, failedHandshakes: 0 };
+}
+
+/** `total` plus `more`, field by field. */
+export function addSummary(total: ServeSummary, more: ServeSummary): ServeSummary {
+  for (const key of Object.keys(total) as (keyof ServeSummary)[]) total[key] += more[key];
+  return total;
+}
+
+/** `served 3 connections, 12 lines in, 14 lines out; 2 denied`, as the log says it. */
+export function describeSummary(summary: ServeSummary): string {
+  const { connections, linesIn, linesOut, denied, failedHandshakes } = summary;
+  const turnedAway = [
+    ...(denied > 0 ? [`${denied} denied`] : []),
+    ...(failedHandshakes > 0 ? [`${failedHandshakes} failed TLS handshakes`] : []),
+  ];
+  return `served ${connections} connections, ${linesIn} lines in, ${linesOut} lines out` +
+    (turnedAway.length > 0 ? `; ${turnedAway.join(", ")}` : "");
 }
 
 /** A running server, however it runs: one accept loop, or a pool of workers. */
@@ -107,7 +138,13 @@ export class Server implements ServerHandle {
   #mode: Mode;
   #tasks = new Set<Promise<void>>();
   #stop = new AbortController();
-  #summary: ServeSummary = { connections: 0, linesIn: 0, linesOut: 0 };
+  #summary: ServeSummary = emptySummary();
+  #access: AccessList | undefined;
+  #handshakeTimeoutMs: number;
+  /** Connections still in their TLS handshake: not yet clients, closed at shutdown. */
+  #handshaking = new Set<Stream>();
+  #deniedLog: FloodLog;
+  #handshakeLog: FloodLog;
   #drainTimeoutMs: number;
   #rounds = new Rounds();
   /** Connections being served, and a promise for when the last one has finished. */
@@ -118,10 +155,14 @@ export class Server implements ServerHandle {
   constructor(listeners: Listener[], options: ServeOptions) {
     if (listeners.length === 0) throw new TypeError("serve() needs at least one listener");
     const { mode = "console", maxLine = 65536, maxQueue = 1 << 20, drainTimeout = 5 } = options;
-    const { idleTimeout = 0, lineTimeout = 30, logger, registry } = options;
+    const { idleTimeout = 0, lineTimeout = 30, handshakeTimeout = 10, logger, registry } = options;
     this.#listeners = listeners;
     this.#logger = logger;
     this.#registry = registry;
+    this.#access = options.access?.empty ? undefined : options.access;
+    this.#handshakeTimeoutMs = handshakeTimeout * 1000;
+    this.#deniedLog = new FloodLog(logger, "denied", "denied connections");
+    this.#handshakeLog = new FloodLog(logger, "handshake_failed", "failed TLS handshakes");
     this.#drainTimeoutMs = drainTimeout * 1000;
     this.addr = listeners[0].addr;
     this.#mode = createMode(mode, {
@@ -159,14 +200,17 @@ export class Server implements ServerHandle {
         onClose: (conn, reason) => this.#left(conn, reason),
         onFinished: (conn) => this.#finished(conn),
       };
-      const { addr } = listener;
+      const { addr, details = {} } = listener;
       const where = formatAddr(addr);
-      logger.info("listening", `listening on ${where} (${mode} mode)`, {
+      const described = [`${mode} mode`, ...(settings.transport === "tcp" ? [] : [settings.transport])]
+        .concat(Object.entries(details).map(([key, value]) => `${key} ${value}`));
+      logger.info("listening", `listening on ${where} (${described.join(", ")})`, {
         ...(addr.transport === "unix"
           ? { path: where }
           : { host: (addr as Deno.NetAddr).hostname, port: (addr as Deno.NetAddr).port }),
         transport: settings.transport,
         mode,
+        ...details,
       });
       this.#track(this.#acceptLoop(listener, settings));
     }
@@ -194,6 +238,7 @@ export class Server implements ServerHandle {
         }
       }
       for (const conn of [...this.#room]) conn.close("server shutting down", "* server shutting down");
+      for (const stream of this.#handshaking) closeQuietly(stream);
     }
     return this.finished;
   }
@@ -210,12 +255,9 @@ export class Server implements ServerHandle {
       await this.#allFinished.promise;
     }
     await this.#rounds.close();
-    const { connections, linesIn, linesOut } = this.#summary;
-    this.#logger.info(
-      "summary",
-      `served ${connections} connections, ${linesIn} lines in, ${linesOut} lines out`,
-      { ...this.#summary },
-    );
+    this.#deniedLog.flush();
+    this.#handshakeLog.flush();
+    this.#logger.info("summary", describeSummary(this.#summary), { ...this.#summary });
     return { ...this.#summary };
   }
 
@@ -263,20 +305,77 @@ export class Server implements ServerHandle {
 
   #start(stream: Stream, settings: ConnectionSettings): void {
     const ip = ipOf(stream.remoteAddr);
+    const denied = this.#access?.refuses(ip);
+    if (denied !== undefined) return this.#deny(stream, denied);
     const refusal = this.#registry.admit(ip);
     if (refusal !== undefined) {
       this.#refuse(stream, refusal, describeRefusal(refusal, this.#registry, ip));
       return;
     }
+    if (stream.handshake === undefined) this.#open(stream, settings);
+    else this.#track(this.#handshake(stream, settings, ip));
+  }
+
+  /** Closed at once, before a byte is read: the access list refuses the peer. */
+  #deny(stream: Stream, why: "denied" | "not allowed"): void {
+    this.#summary.denied++;
+    const remote = formatAddr(stream.remoteAddr);
+    closeQuietly(stream);
+    this.#deniedLog.warn(`denied ${remote}: ${why === "denied" ? "in --deny" : "not in --allow"}`, {
+      remote,
+      reason: why,
+    });
+  }
+
+  /**
+   * Finishes a TLS handshake under the handshake timeout; only then is the peer a client. One that
+   * never finishes, or speaks plain text to a TLS port, costs its socket until then, nothing more.
+   */
+  async #handshake(stream: Stream, settings: ConnectionSettings, ip: string | undefined): Promise<void> {
+    this.#handshaking.add(stream);
+    const stop = new AbortController();
+    const timedOut = delay(this.#handshakeTimeoutMs, { signal: stop.signal }).then(() => {
+      if (!stop.signal.aborted) {
+        throw new Deno.errors.TimedOut(`timed out after ${this.#handshakeTimeoutMs / 1000} s`);
+      }
+    });
+    try {
+      await Promise.race([stream.handshake!(), timedOut]);
+    } catch (error) {
+      this.#registry.release(ip);
+      this.#summary.failedHandshakes++;
+      closeQuietly(stream);
+      if (!this.#stop.signal.aborted) {
+        const remote = formatAddr(stream.remoteAddr);
+        const reason = error instanceof Deno.errors.TimedOut ? error.message : describeNetError(error);
+        this.#handshakeLog.warn(`TLS handshake with ${remote} failed: ${reason}`, { remote, reason });
+      }
+      return;
+    } finally {
+      stop.abort();
+      this.#handshaking.delete(stream);
+    }
+    if (this.#stop.signal.aborted) {
+      this.#registry.release(ip);
+      closeQuietly(stream);
+      return;
+    }
+    this.#open(stream, settings);
+  }
+
+  /** A client from now on: it joins the room and its connection is served. */
+  #open(stream: Stream, settings: ConnectionSettings): void {
     const conn = new Connection(stream, { id: this.#registry.nextId(), settings });
     this.#room.add(conn);
     this.#summary.connections++;
-    this.#logger.detail("connect", `#${conn.id} connected from ${conn.remote} (${this.#room.size} open)`, {
-      id: conn.id,
-      remote: conn.remote,
-      transport: conn.transport,
-      open: this.#room.size,
-    });
+    if (this.#logger.verbose) {
+      this.#logger.detail("connect", `#${conn.id} connected from ${conn.remote} (${this.#room.size} open)`, {
+        id: conn.id,
+        remote: conn.remote,
+        transport: conn.transport,
+        open: this.#room.size,
+      });
+    }
     // No promise per connection is kept: it tells #finished when it is done.
     this.#serving++;
     void conn.serve(this.#mode);
@@ -307,11 +406,7 @@ export class Server implements ServerHandle {
         delay(this.#drainTimeoutMs, { signal: stop.signal }),
       ]).finally(() => {
         stop.abort();
-        try {
-          stream.close();
-        } catch {
-          // Closed already.
-        }
+        closeQuietly(stream);
       }),
     );
   }
@@ -342,5 +437,13 @@ export class Server implements ServerHandle {
       `${this.#room.size} open)`;
     if (isViolation(reason)) this.#logger.warn("disconnect", msg, fields);
     else this.#logger.detail("disconnect", msg, fields);
+  }
+}
+
+function closeQuietly(stream: Stream): void {
+  try {
+    stream.close();
+  } catch {
+    // Closed already.
   }
 }

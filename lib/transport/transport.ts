@@ -32,6 +32,8 @@ export interface Listener {
   readonly addr: Deno.Addr;
   /** How its peers are labelled in logs and `/list`: `tcp`, `tls`, `unix`, `ws`... @default {addr.transport} */
   readonly transport?: string;
+  /** What else the server says where it tells where it listens: `{ certificate: "SHA256:..." }`. */
+  readonly details?: Readonly<Record<string, string>>;
   /** The next connection; rejects with `BadResource` once closed. */
   accept(): Promise<Stream>;
   /** Stops listening; a pending `accept()` rejects. */

@@ -39,15 +39,20 @@ const PHRASES: [new (...args: never[]) => Error, string][] = [
   [Deno.errors.BrokenPipe, "connection closed by peer"],
   [Deno.errors.TimedOut, "timed out"],
   [Deno.errors.PermissionDenied, "permission denied"],
+  [Deno.errors.NotFound, "no such file or directory"],
   [Deno.errors.NetworkUnreachable, "network unreachable"],
-  [Deno.errors.NotCapable, "not permitted (missing --allow-net)"],
 ];
 
 /** A short lower-case phrase for a network error, e.g. `address already in use`. */
 export function describeNetError(error: unknown): string {
+  if (error instanceof Deno.errors.NotCapable) {
+    // "Requires read access to "/x", run again with the --allow-read flag"
+    const match = /^Requires (.*?), run again with the (--allow-\w+) flag/.exec(error.message);
+    return match ? `not permitted: this program lacks ${match[1]} (${match[2]})` : "not permitted";
+  }
   for (const [type, phrase] of PHRASES) if (error instanceof type) return phrase;
   if (error instanceof DOMException && error.name === "TimeoutError") return "timed out";
   const message = error instanceof Error ? error.message : String(error);
   // Deno appends the OS detail "(os error 24)"; the sentence reads better without it.
-  return message.replace(/\s*\(os error \d+\)$/, "").replace(/^\w/, (c) => c.toLowerCase());
+  return message.replace(/\s*\(os error \d+\).*$/, "").replace(/^\w/, (c) => c.toLowerCase());
 }

@@ -11,9 +11,21 @@
 import { SharedRegistry, type SharedRegistryBuffers } from "../registry/shared.ts";
 import type { RegistryLimits } from "../registry/registry.ts";
 import type { LogFormat, Logger } from "../server/log.ts";
-import type { ServerHandle, ServeSettings, ServeSummary } from "../server/serve.ts";
-import { listenTcp, type TcpListenOptions } from "../transport/tcp.ts";
+import {
+  addSummary,
+  describeSummary,
+  emptySummary,
+  type ServerHandle,
+  type ServeSettings,
+  type ServeSummary,
+} from "../server/serve.ts";
+import type { AccessListOptions } from "../server/access_list.ts";
+import type { ListenSpec } from "../transport/listen.ts";
+import { listenTcp } from "../transport/tcp.ts";
 import { formatAddr } from "../util/net.ts";
+
+/** Workers share a TCP port (with or without TLS); a Unix socket has one listener. */
+export type TcpOrTls = Extract<ListenSpec, { transport: "tcp" | "tls" }>;
 
 /** What the main thread tells a worker. */
 export type WorkerCommand =
@@ -22,7 +34,9 @@ export type WorkerCommand =
     /** 1-based, as the log shows it. */
     index: number;
     /** With the real port, when 0 was asked for. */
-    listen: TcpListenOptions;
+    listen: TcpOrTls;
+    /** Who may connect. */
+    access: AccessListOptions;
     settings: ServeSettings;
     log: WorkerLogOptions;
     registry: SharedRegistryBuffers;
@@ -73,7 +87,9 @@ export interface WorkerPoolOptions {
   /** How many workers. */
   workers: number;
   /** Where they listen; each worker opens its own listener there with SO_REUSEPORT. */
-  listen: TcpListenOptions;
+  listen: TcpOrTls;
+  /** Who may connect. @default {everyone} */
+  access?: AccessListOptions;
   /** How every worker serves. */
   settings: ServeSettings;
   /** Limits over all workers together. */
@@ -107,6 +123,7 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
       kind: "start",
       index: i + 1,
       listen: { ...options.listen, port: addr.port, reusePort: true },
+      access: options.access ?? {},
       settings,
       log: options.log,
       registry: registry.buffers,
@@ -153,18 +170,8 @@ export class WorkerPool implements ServerHandle {
   get finished(): Promise<ServeSummary> {
     return this.#finished ??= Promise.all(this.#done).then((summaries) => {
       if (this.#failure !== undefined) throw this.#failure;
-      const total = { connections: 0, linesIn: 0, linesOut: 0 };
-      for (const summary of summaries) {
-        total.connections += summary.connections;
-        total.linesIn += summary.linesIn;
-        total.linesOut += summary.linesOut;
-      }
-      this.#logger.info(
-        "summary",
-        `all workers: served ${total.connections} connections, ${total.linesIn} lines in, ` +
-          `${total.linesOut} lines out`,
-        { ...total },
-      );
+      const total = summaries.reduce(addSummary, emptySummary());
+      this.#logger.info("summary", `all workers: ${describeSummary(total)}`, { ...total });
       return total;
     });
   }
@@ -200,7 +207,7 @@ export class WorkerPool implements ServerHandle {
       if (report.kind === "listening") listened();
       else if (report.kind === "failed") {
         failed(new Error(report.error));
-        end({ connections: 0, linesIn: 0, linesOut: 0 });
+        end(emptySummary());
       } else end(report.summary);
     };
     worker.onerror = (event) => {
@@ -211,7 +218,7 @@ export class WorkerPool implements ServerHandle {
       this.#logger.error("worker_failed", `${error.message}; shutting the others down`, {
         worker: command.index,
       });
-      end({ connections: 0, linesIn: 0, linesOut: 0 });
+      end(emptySummary());
       void this.shutdown(`worker ${command.index} failed`);
     };
     worker.postMessage(command);

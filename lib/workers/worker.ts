@@ -11,7 +11,8 @@ import { SharedRegistry } from "../registry/shared.ts";
 import { BroadcastChannelRelay } from "../relay/broadcast_channel.ts";
 import { createLogger, logUnhandledRejections } from "../server/log.ts";
 import { serve } from "../server/serve.ts";
-import { listenTcp } from "../transport/tcp.ts";
+import { AccessList } from "../server/access_list.ts";
+import { listen } from "../transport/listen.ts";
 import { describeNetError } from "../util/net.ts";
 import { writeLine } from "../util/write.ts";
 import type { WorkerCommand, WorkerReport } from "./pool.ts";
@@ -21,11 +22,11 @@ function report(message: WorkerReport): void {
 }
 
 /** Starts serving as `command` says; from then on, messages are shutdown requests for that server. */
-function start(command: WorkerCommand & { kind: "start" }): void {
-  const { index, listen, settings, log } = command;
+async function start(command: WorkerCommand & { kind: "start" }): Promise<void> {
+  const { index, settings, log } = command;
   let listener;
   try {
-    listener = listenTcp(listen);
+    listener = await listen(command.listen);
   } catch (error) {
     report({ kind: "failed", error: describeNetError(error) });
     return;
@@ -38,6 +39,7 @@ function start(command: WorkerCommand & { kind: "start" }): void {
     logger,
     registry: new SharedRegistry(command.registry),
     relay,
+    access: new AccessList(command.access),
   });
   self.onmessage = (event: MessageEvent<WorkerCommand>) => {
     if (event.data.kind === "shutdown") void server.shutdown(event.data.reason);
@@ -51,5 +53,5 @@ function start(command: WorkerCommand & { kind: "start" }): void {
 }
 
 self.onmessage = (event: MessageEvent<WorkerCommand>) => {
-  if (event.data.kind === "start") start(event.data);
+  if (event.data.kind === "start") void start(event.data);
 };

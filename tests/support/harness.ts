@@ -13,6 +13,15 @@ export const CLIENT_PATH = new URL("client.ts", ROOT).pathname;
 /** The server's `lib/`: `--workers` loads its worker module from there at run time. */
 export const LIB_PATH = new URL("lib", ROOT).pathname;
 
+/**
+ * The permissions `deno task server` or `deno task client` runs with, from deno.json: the tests
+ * and the executables run the programs with exactly these.
+ */
+export function taskPermissions(task: "server" | "client"): string[] {
+  const tasks = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT))).tasks as Record<string, string>;
+  return tasks[task].split(" ").filter((word) => word.startsWith("--allow-"));
+}
+
 /** Tests of Linux facilities (/proc, prlimit, OpenBSD netcat) run only there. */
 export const LINUX = Deno.build.os === "linux";
 /** Windows has no POSIX signals (SIGTERM, SIGINT to another process) nor bash. */
@@ -258,7 +267,7 @@ export function spawnProcess(program: string, args: string[], options: SpawnOpti
 
 /** Starts `client.ts` with `args`; type its input with `type()`, end it with `closeStdin()`. */
 export function spawnClient(args: string[]): ProcessHandle {
-  return spawnProcess(Deno.execPath(), ["run", "--allow-net", CLIENT_PATH, ...args], {
+  return spawnProcess(Deno.execPath(), ["run", ...taskPermissions("client"), CLIENT_PATH, ...args], {
     stdin: true,
     label: "client",
   });
@@ -266,7 +275,10 @@ export function spawnClient(args: string[]): ProcessHandle {
 
 /** The server running as a subprocess, with the port it listens on. */
 export class ServerProcess extends ProcessHandle {
+  /** 0 for a server on a Unix socket. */
   port = 0;
+  /** With `--tls`: the certificate's fingerprint, as the server logged it. */
+  fingerprint: string | undefined;
 }
 
 /** Options for {@linkcode startServer}. */
@@ -283,7 +295,7 @@ export interface StartServerOptions {
 /** Starts `server.ts` (or `options.command`) on a free port and waits for its `listening on` line. */
 export async function startServer(args: string[], options: StartServerOptions = {}): Promise<ServerProcess> {
   const [program, ...programArgs] = options.command ??
-    [Deno.execPath(), "run", "--allow-net", `--allow-read=${LIB_PATH}`, SERVER_PATH, "--port", "0"];
+    [Deno.execPath(), "run", ...taskPermissions("server"), SERVER_PATH, "--port", "0"];
   const stdin = options.stdin ?? false;
   const server = new ServerProcess(spawnChild(program, [...programArgs, ...args], stdin), {
     stdin,
@@ -291,7 +303,8 @@ export async function startServer(args: string[], options: StartServerOptions = 
   });
   try {
     const line = await server.stderr.waitFor(/listening on /, 20_000);
-    server.port = Number(/listening on .*:(\d+)/.exec(line)![1]);
+    server.port = Number(/listening on \S*:(\d+) \(/.exec(line)?.[1] ?? 0);
+    server.fingerprint = /certificate (SHA256:[0-9A-F:]+)/.exec(line)?.[1];
   } catch (error) {
     await server[Symbol.asyncDispose]();
     throw error;
@@ -329,7 +342,7 @@ export async function runToEnd(
 
 /** Runs `client.ts` with `args` to completion. */
 export function runClientProcess(args: string[], input = ""): Promise<Finished> {
-  return runToEnd(["run", "--allow-net", CLIENT_PATH, ...args], { input });
+  return runToEnd(["run", ...taskPermissions("client"), CLIENT_PATH, ...args], { input });
 }
 
 /** The text of each received line in client output, without the `[HH:MM:SS.mmm] ` stamp. */

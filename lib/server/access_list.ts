@@ -1,0 +1,98 @@
+/**
+ * Who may connect: `--allow` and `--deny` lists of addresses and CIDR blocks, IPv4 and IPv6, as
+ * in ncat. A peer is refused when a deny entry matches it, or when there are allow entries and
+ * none matches it. IPv4 peers that a dual-stack listener reports as `::ffff:a.b.c.d` match the
+ * IPv4 entries. Unix-socket peers have no address; the socket file's permissions guard them.
+ *
+ * Pure: parsing and matching, no I/O. Reading the list files is the caller's job.
+ */
+
+import { parseIp } from "../util/ip.ts";
+
+/** An entry that is neither an address nor a CIDR block; the message names it. */
+export class AccessEntryError extends Error {
+  constructor(readonly entry: string) {
+    super(`"${entry}" is not an IP address or a CIDR block such as 10.0.0.0/8 or fd00::/8`);
+    this.name = "AccessEntryError";
+  }
+}
+
+interface Block {
+  bytes: Uint8Array;
+  bits: number;
+}
+
+function parseBlock(entry: string): Block {
+  const [address, prefix, ...rest] = entry.split("/");
+  const bytes = parseIp(address);
+  if (bytes === undefined || rest.length > 0) throw new AccessEntryError(entry);
+  const max = bytes.length * 8;
+  if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= max)) {
+    throw new AccessEntryError(entry);
+  }
+  // An IPv4 block written mapped (::ffff:10.0.0.0/104) is the IPv4 block it maps.
+  const bits = prefix === undefined
+    ? max
+    : Number(prefix) - (address.includes(":") && bytes.length === 4 ? 96 : 0);
+  if (bits < 0) throw new AccessEntryError(entry);
+  return { bytes, bits };
+}
+
+function contains(block: Block, ip: Uint8Array): boolean {
+  if (block.bytes.length !== ip.length) return false;
+  const whole = block.bits >> 3;
+  for (let i = 0; i < whole; i++) if (block.bytes[i] !== ip[i]) return false;
+  const rest = block.bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (block.bytes[whole] & mask) === (ip[whole] & mask);
+}
+
+/** The entries of a list file: one per line, `#` starts a comment, blank lines are skipped. */
+export function listFileEntries(text: string): string[] {
+  return text.split("\n").map((line) => line.replace(/#.*/, "").trim()).filter((line) => line !== "");
+}
+
+/** Options for {@linkcode AccessList}. */
+export interface AccessListOptions {
+  /** Entries that alone may connect; none means everyone not denied. */
+  allow?: string[];
+  /** Entries that may not connect. */
+  deny?: string[];
+}
+
+/** Decides which peers may connect. */
+export class AccessList {
+  #allow: Block[];
+  #deny: Block[];
+
+  /** Throws {@linkcode AccessEntryError} naming the first bad entry. */
+  constructor(options: AccessListOptions) {
+    // "a, b" and "a,b" alike: a list may be comma-separated within one flag.
+    const blocks = (entries: string[] = []) =>
+      entries.flatMap((entry) => entry.split(",")).map((entry) => entry.trim()).filter((entry) =>
+        entry !== ""
+      )
+        .map(parseBlock);
+    this.#allow = blocks(options.allow);
+    this.#deny = blocks(options.deny);
+  }
+
+  /** Whether the list restricts anything at all. */
+  get empty(): boolean {
+    return this.#allow.length === 0 && this.#deny.length === 0;
+  }
+
+  /**
+   * Why a peer at `ip` may not connect (`denied` by a deny entry, `not allowed` by the allow
+   * list), or `undefined` when it may. A peer with no address (a Unix socket) may.
+   */
+  refuses(ip: string | undefined): "denied" | "not allowed" | undefined {
+    if (ip === undefined) return undefined;
+    const bytes = parseIp(ip);
+    if (bytes === undefined) return this.#allow.length > 0 ? "not allowed" : undefined;
+    if (this.#deny.some((block) => contains(block, bytes))) return "denied";
+    if (this.#allow.length > 0 && !this.#allow.some((block) => contains(block, bytes))) return "not allowed";
+    return undefined;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * From a command line's settings to a running server: where it listens (TCP, TLS with the given
+ * certificate or a new self-signed one, a Unix socket), who may connect (allow and deny lists,
+ * from flags and files), and whether one accept loop or a pool of workers serves. Everything that
+ * can go wrong here is the user's to fix, so it is said in one sentence: {@linkcode StartError}
+ * (exit 1) or, for a bad list entry, {@linkcode UsageError} (exit 2).
+ */
+
+import { type ServerConfig, UsageError } from "./cli.ts";
+import { MemoryRegistry } from "./registry/memory.ts";
+import {
+  AccessEntryError,
+  AccessList,
+  type AccessListOptions,
+  listFileEntries,
+} from "./server/access_list.ts";
+import type { Logger } from "./server/log.ts";
+import type { Operator } from "./server/operator.ts";
+import { serve, type ServerHandle } from "./server/serve.ts";
+import { fingerprint, pemToDer, selfSignedCertificate } from "./transport/certificate.ts";
+import { listen, type ListenSpec } from "./transport/listen.ts";
+import { describeNetError, formatAddress } from "./util/net.ts";
+import { serveWorkers, WorkerStartError } from "./workers/pool.ts";
+
+/** The server cannot start; the message is one sentence for the user. */
+export class StartError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StartError";
+  }
+}
+
+/** Options for {@linkcode startServer}. */
+export interface StartOptions {
+  logger: Logger;
+  /** Aborting it shuts the server down. */
+  signal: AbortSignal;
+  /** Console mode's operator, if any. */
+  operator?: Operator;
+}
+
+async function readFile(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new StartError(`cannot read the ${what} ${path}: ${describeNetError(error)}`, { cause: error });
+  }
+}
+
+/** The `--allow` and `--deny` entries of the flags and of the files they name. */
+async function accessEntries(config: ServerConfig): Promise<AccessListOptions> {
+  const fromFiles = async (paths: string[], flag: string) => {
+    const entries: string[] = [];
+    for (const path of paths) {
+      const text = await readFile(path, `${flag} file`);
+      try {
+        new AccessList({ allow: listFileEntries(text) });
+      } catch (error) {
+        if (error instanceof AccessEntryError) throw new UsageError(`${flag} ${path}: ${error.message}`);
+        throw error;
+      }
+      entries.push(...listFileEntries(text));
+    }
+    return entries;
+  };
+  return {
+    allow: [...config.allow, ...await fromFiles(config.allowFile, "--allow-file")],
+    deny: [...config.deny, ...await fromFiles(config.denyFile, "--deny-file")],
+  };
+}
+
+/** Where to listen: a Unix socket, TLS (with the certificate given, or a new one), or TCP. */
+async function listenSpec(config: ServerConfig): Promise<ListenSpec> {
+  if (config.unix !== undefined) return { transport: "unix", path: config.unix, mode: config.unixMode };
+  const tcp = { host: config.host, port: config.port, backlog: config.backlog };
+  if (!config.tls) return { transport: "tcp", ...tcp };
+  if (config.tlsCert === undefined || config.tlsKey === undefined) {
+    return { transport: "tls", ...tcp, ...await selfSignedCertificate({ hosts: [config.host] }) };
+  }
+  const cert = await readFile(config.tlsCert, "TLS certificate");
+  const key = await readFile(config.tlsKey, "TLS key");
+  let der;
+  try {
+    der = pemToDer(cert);
+  } catch {
+    throw new StartError(`cannot use the TLS certificate ${config.tlsCert}: it holds no PEM certificate`);
+  }
+  return { transport: "tls", ...tcp, cert, key, fingerprint: await fingerprint(der) };
+}
+
+/** How to say where a server could not listen. */
+function where(spec: ListenSpec): string {
+  if (spec.transport === "unix") return spec.path;
+  return formatAddress(spec.host, spec.port) + (spec.transport === "tls" ? " with TLS" : "");
+}
+
+/** Starts the server `config` describes: one accept loop, or a pool of workers. */
+export async function startServer(config: ServerConfig, options: StartOptions): Promise<ServerHandle> {
+  const { logger, signal, operator } = options;
+  const { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout, handshakeTimeout } = config;
+  const settings = { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout, handshakeTimeout };
+  const limits = { maxConns: config.maxConns, maxConnsPerIp: config.maxConnsPerIp };
+  const access = await accessEntries(config);
+  const spec = await listenSpec(config);
+  try {
+    if (config.workers > 1 && spec.transport !== "unix") {
+      const log = { format: config.log, quiet: config.quiet };
+      return await serveWorkers({
+        workers: config.workers,
+        listen: spec,
+        access,
+        settings,
+        limits,
+        log,
+        logger,
+        signal,
+      });
+    }
+    return serve(await listen(spec), {
+      ...settings,
+      registry: new MemoryRegistry(limits),
+      access: new AccessList(access),
+      logger,
+      signal,
+      operator,
+    });
+  } catch (error) {
+    if (error instanceof WorkerStartError) throw new StartError(error.message, { cause: error });
+    const reason = error instanceof TypeError ? error.message : describeNetError(error);
+    throw new StartError(`cannot listen on ${where(spec)}: ${reason}`, { cause: error });
+  }
+}

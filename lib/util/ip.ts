@@ -1,0 +1,55 @@
+/**
+ * IP addresses as bytes: 4 for IPv4, 16 for IPv6. An IPv4 address that arrives mapped into IPv6
+ * (`::ffff:127.0.0.1`, as a dual-stack listener reports it) is the IPv4 address it maps.
+ */
+
+const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+
+function parseIpv4(text: string): Uint8Array | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4 || !parts.every((part) => /^(0|[1-9]\d{0,2})$/.test(part) && Number(part) <= 255)) {
+    return undefined;
+  }
+  return Uint8Array.from(parts, Number);
+}
+
+function parseIpv6(text: string): Uint8Array | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (half: string): number[] | undefined => {
+    if (half === "") return [];
+    const words: number[] = [];
+    const parts = half.split(":");
+    for (const [i, part] of parts.entries()) {
+      if (i === parts.length - 1 && part.includes(".")) {
+        // A trailing IPv4 address: ::ffff:127.0.0.1
+        const v4 = parseIpv4(part);
+        if (v4 === undefined) return undefined;
+        words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(part)) {
+        words.push(parseInt(part, 16));
+      } else {
+        return undefined;
+      }
+    }
+    return words;
+  };
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  if (head === undefined || tail === undefined) return undefined;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
+  const words = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  return Uint8Array.from(words.flatMap((word) => [word >> 8, word & 0xff]));
+}
+
+/**
+ * The bytes of an IP address written in text, or `undefined` if it is not one. A zone (`%eth0`)
+ * and brackets are ignored; an IPv4-mapped IPv6 address becomes its IPv4 address.
+ */
+export function parseIp(text: string): Uint8Array | undefined {
+  const bare = text.replace(/^\[(.*)\]$/, "$1").replace(/%.*$/, "");
+  const bytes = bare.includes(":") ? parseIpv6(bare) : parseIpv4(bare);
+  if (bytes?.length === 16 && MAPPED_PREFIX.every((byte, i) => bytes[i] === byte)) return bytes.subarray(12);
+  return bytes;
+}
