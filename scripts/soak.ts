@@ -11,6 +11,7 @@
  */
 
 import { delay } from "../lib/util/delay.ts";
+import { connectPinned } from "../lib/transport/pinned_tls.ts";
 import { closeAll, startServer, TestClient } from "../tests/support/harness.ts";
 import { echoUntilShutdown, floodRoom } from "../tests/support/load.ts";
 import { ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
@@ -104,12 +105,46 @@ async function latencyUnderSlowloris(): Promise<
   return { alone, withSlowloris };
 }
 
+/** What a TLS connection costs when idle, and a normal TLS client's round trips beside 100 that never finish a handshake. */
+async function tlsCosts(): Promise<{
+  connections: number;
+  bytesPerConnection: number;
+  alone: { p50Ms: number; p99Ms: number };
+  withSilentHandshakes: { p50Ms: number; p99Ms: number };
+}> {
+  const connections = Math.min(IDLE_CONNECTIONS, 2000);
+  await using server = await startServer([
+    "--mode",
+    "echo",
+    "--quiet",
+    "--tls",
+    "--max-conns",
+    String(connections + 200),
+  ]);
+  const fingerprint = server.fingerprint!;
+  const bytesPerConnection = await idleBytesPerConnection(
+    server.pid,
+    server.port,
+    connections,
+    async (port) => (await connectPinned({ host: "127.0.0.1", port, fingerprint })).stream,
+  );
+  await using normal = await TestClient.connectPinned(server.port, fingerprint);
+  await roundTrips(normal, 200);
+  const alone = await roundTrips(normal, 2000);
+  // Connected, and silent: their handshakes never finish.
+  const silent = await Promise.all(Array.from({ length: 100 }, () => TestClient.connect(server.port)));
+  const withSilentHandshakes = await roundTrips(normal, 2000);
+  await closeAll(silent);
+  return { connections, bytesPerConnection, alone, withSilentHandshakes };
+}
+
 if (import.meta.main) {
   await ensureFileLimit(IDLE_CONNECTIONS + 1000, new URL(import.meta.url).pathname);
   const idle = await idleMemory();
   const slow = await slowConsumer();
   const shutdown = await shutdownUnderLoad();
   const latency = await latencyUnderSlowloris();
+  const tls = await tlsCosts();
   const rows = [
     [
       `RSS per idle connection (${idle.connections} open)`,
@@ -130,9 +165,18 @@ if (import.meta.main) {
       "round trip beside 50 slowloris clients, p50 / p99",
       `${latency.withSlowloris.p50Ms} / ${latency.withSlowloris.p99Ms} ms`,
     ],
+    [
+      `TLS: RSS per idle connection (${tls.connections} open)`,
+      `${(tls.bytesPerConnection / 1024).toFixed(1)} KiB`,
+    ],
+    ["TLS: round trip alone, p50 / p99", `${tls.alone.p50Ms} / ${tls.alone.p99Ms} ms`],
+    [
+      "TLS: round trip beside 100 silent handshakes, p50 / p99",
+      `${tls.withSilentHandshakes.p50Ms} / ${tls.withSilentHandshakes.p99Ms} ms`,
+    ],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   for (const [name, value] of rows) console.log(`${name.padEnd(width)}  ${value}`);
-  console.log(JSON.stringify({ idle, slowConsumer: slow, shutdown, latency }));
+  console.log(JSON.stringify({ idle, slowConsumer: slow, shutdown, latency, tls }));
   if (shutdown.lost !== 0 || !slow.dropped) Deno.exit(1);
 }

@@ -5,6 +5,8 @@
  */
 
 import { LineFramer } from "../../lib/protocol/framer.ts";
+import { connectPinned } from "../../lib/transport/pinned_tls.ts";
+import type { Stream } from "../../lib/transport/transport.ts";
 import { writeAll } from "../../lib/util/write.ts";
 
 const ROOT = new URL("../..", import.meta.url);
@@ -138,13 +140,38 @@ export class LineReader {
 const encoder = new TextEncoder();
 
 /** A raw TCP client for tests. */
+/** The bytes of `stream` as a ReadableStream, read as they are asked for. */
+function readableOf(stream: Stream): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    async pull(controller) {
+      const buffer = new Uint8Array(64 * 1024);
+      const n = await stream.read(buffer).catch(() => null);
+      if (n === null) controller.close();
+      else controller.enqueue(buffer.slice(0, n));
+    },
+    cancel() {
+      try {
+        stream.close();
+      } catch {
+        // Closed already.
+      }
+    },
+  });
+}
+
 export class TestClient implements AsyncDisposable {
   readonly lines: LineReader;
-  #conn: Deno.TcpConn;
+  #conn: Stream;
 
-  private constructor(conn: Deno.TcpConn, label: string) {
+  private constructor(conn: Stream, label: string, readable?: ReadableStream<Uint8Array>) {
     this.#conn = conn;
-    this.lines = new LineReader(conn.readable, label);
+    this.lines = new LineReader(readable ?? readableOf(conn), label);
+  }
+
+  /** A client over TLS that trusts only the certificate with `fingerprint`. */
+  static async connectPinned(port: number, fingerprint: string, label = "tls client"): Promise<TestClient> {
+    const { stream } = await connectPinned({ host: "127.0.0.1", port, fingerprint });
+    return new TestClient(stream, label);
   }
 
   static async connect(
@@ -153,7 +180,7 @@ export class TestClient implements AsyncDisposable {
   ): Promise<TestClient> {
     const conn = await Deno.connect({ hostname: options.hostname ?? "127.0.0.1", port });
     conn.setNoDelay(true);
-    return new TestClient(conn, options.label ?? `client:${conn.localAddr.port}`);
+    return new TestClient(conn, options.label ?? `client:${conn.localAddr.port}`, conn.readable);
   }
 
   /** Sends each line followed by `\n`, in one write. */

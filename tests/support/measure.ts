@@ -3,9 +3,15 @@
  * memory it spends per idle connection. Linux only: RSS comes from /proc.
  */
 
+import type { Stream } from "../../lib/transport/transport.ts";
 import { delay } from "../../lib/util/delay.ts";
 
 const encoder = new TextEncoder();
+
+/** Opens a connection to a server listening on 127.0.0.1:`port`. */
+export type Connect = (port: number) => Promise<Stream>;
+
+const plainTcp: Connect = (port) => Deno.connect({ hostname: "127.0.0.1", port });
 
 /** The resident set size of process `pid`, in bytes. */
 export async function rss(pid: number): Promise<number> {
@@ -14,18 +20,24 @@ export async function rss(pid: number): Promise<number> {
 }
 
 /**
- * Opens `count` connections to an echo server (250 at a time), proves each live with one line,
- * holds them a second and returns the server's RSS growth per connection, in bytes.
+ * Opens `count` connections to an echo server (250 at a time, with `connect`, plain TCP by
+ * default), proves each live with one line, holds them a second and returns the server's RSS growth
+ * per connection, in bytes.
  */
-export async function idleBytesPerConnection(pid: number, port: number, count: number): Promise<number> {
-  const conns: Deno.TcpConn[] = [];
+export async function idleBytesPerConnection(
+  pid: number,
+  port: number,
+  count: number,
+  connect: Connect = plainTcp,
+): Promise<number> {
+  const conns: Stream[] = [];
   const buffer = new Uint8Array(64);
   try {
     const before = await rss(pid);
     for (let i = 0; i < count; i += 250) {
       conns.push(
         ...await Promise.all(Array.from({ length: Math.min(250, count - i) }, async () => {
-          const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+          const conn = await connect(port);
           await conn.write(encoder.encode("hi\n"));
           let got = 0;
           while (got < 3) {
