@@ -12,6 +12,7 @@ import { AccessEntryError, AccessList } from "./server/access_list.ts";
 import type { LogFormat } from "./server/log.ts";
 import { formatFingerprint, normalizeFingerprint } from "./transport/certificate.ts";
 import { MODE_NAMES, type ModeName } from "./server/modes/mode.ts";
+import { checkRedisUrl, type RedisAddress, ROOM_NAME } from "./redis/url.ts";
 
 /** The version in `deno.json`, embedded when compiled. */
 export const VERSION: string = denoConfig.version;
@@ -189,6 +190,33 @@ const SERVER_FLAGS: FlagSpec[] = [
     default: 0o600,
     help: "permissions of the --unix socket file",
   },
+  {
+    name: "history",
+    kind: "count",
+    value: "N",
+    default: 0,
+    help: "chat: send each newcomer the last N lines said, marked as history (0: none)",
+  },
+  {
+    name: "redis",
+    kind: "text",
+    value: "URL",
+    help: "chat: share the room with every server on this Redis (redis://[user:pass@]host:port[/db]; " +
+      "rediss:// for TLS)",
+  },
+  {
+    name: "redis-ca",
+    kind: "text",
+    value: "FILE",
+    help: "with a rediss:// --redis: also trust this certificate (PEM), e.g. a private CA's",
+  },
+  {
+    name: "room",
+    kind: "text",
+    value: "NAME",
+    default: "parley",
+    help: "with --redis: which room on that Redis to join",
+  },
 ];
 
 const CLIENT_FLAGS: FlagSpec[] = [
@@ -288,6 +316,11 @@ export interface ServerConfig {
   denyFile: string[];
   unix: string | undefined;
   unixMode: number;
+  history: number;
+  /** Checked: a redis:// or rediss:// URL. */
+  redis: RedisAddress | undefined;
+  redisCa: string | undefined;
+  room: string;
 }
 
 /** Settings of `parley-client`. */
@@ -476,6 +509,7 @@ export function parseServerArgs(
       throw new UsageError("--workers above 1 needs TCP: workers share a port, not a socket file");
     }
   }
+  checkRoom(config);
   if (config.workers === 1) return command;
   const { workers, mode } = config;
   if (workers > MAX_WORKERS) throw new UsageError(`--workers must be at most ${MAX_WORKERS}, got ${workers}`);
@@ -484,6 +518,36 @@ export function parseServerArgs(
     throw new UsageError("--workers above 1 needs --mode echo or chat: console mode has one operator");
   }
   return command;
+}
+
+/** Most `--history`: enough to scroll back through, little enough to send every newcomer. */
+const MAX_HISTORY = 100000;
+
+/** Checks `--redis`, `--room` and `--history`, and turns the URL into its parts. */
+function checkRoom(config: ServerConfig): void {
+  const raw = config.redis as unknown as string | undefined;
+  if (config.history > MAX_HISTORY) {
+    throw new UsageError(`--history must be at most ${MAX_HISTORY}, got ${config.history}`);
+  }
+  if (config.history > 0 && config.mode !== "chat") throw new UsageError("--history needs --mode chat");
+  if (raw === undefined) {
+    if (config.room !== "parley") {
+      throw new UsageError("--room needs --redis: rooms are shared through Redis");
+    }
+    if (config.redisCa !== undefined) throw new UsageError("--redis-ca needs a rediss:// --redis");
+    return;
+  }
+  if (config.mode !== "chat") throw new UsageError("--redis needs --mode chat: only a chat room is shared");
+  const address = checkRedisUrl(raw);
+  // The URL may hold a password: say what is wrong with it, not what it is.
+  if (typeof address === "string") throw new UsageError(`--redis ${address}`);
+  if (config.redisCa !== undefined && !address.tls) {
+    throw new UsageError("--redis-ca needs a rediss:// --redis: redis:// is not encrypted");
+  }
+  if (!ROOM_NAME.test(config.room)) {
+    throw new UsageError(`--room must be 1-64 of A-Z a-z 0-9 _ . -, got ${JSON.stringify(config.room)}`);
+  }
+  config.redis = address;
 }
 
 /** Parses `parley-client` arguments. Throws {@linkcode UsageError}. */

@@ -4,13 +4,14 @@
  * The folders follow a byte from the socket to a reply:
  *
  * - `transport/`: where connections come from and what they read and write ({@linkcode Listener},
- *   {@linkcode Stream}); TCP today.
+ *   {@linkcode Stream}): TCP, TLS, Unix sockets.
  * - `protocol/`: pure wire rules: the capped line framer and terminal-safe escaping.
  * - `server/`: the accept loop ({@linkcode serve}), each client's lifecycle ({@linkcode Connection})
  *   with its output queue and deadlines, the room, the log, the operator, and `modes/`.
  * - `registry/`: connection ids, admission limits and chat names ({@linkcode MemoryRegistry} in one
- *   process, shared memory for `--workers`).
- * - `relay/`: room events to rooms served elsewhere (the other workers).
+ *   process, shared memory for `--workers`, Redis for `--redis`).
+ * - `relay/`: room events to rooms served elsewhere (the other workers, the other servers).
+ * - `redis/`: a server's place in a chat room shared through Redis ({@linkcode openChatRoom}).
  * - `workers/`: the `--workers` pool and its worker entry.
  * - `client/`: the client's sessions and reconnects ({@linkcode runClient}).
  * - `util/`: small helpers every side uses; `cli.ts` and `terminal.ts` serve the two programs.
@@ -52,7 +53,9 @@ export { LineFramer, LineTooLongError } from "./protocol/framer.ts";
 export { escapeControl } from "./protocol/escape.ts";
 export type { Listener, Stream } from "./transport/transport.ts";
 export { connectTcp, listenTcp, type TcpListenOptions } from "./transport/tcp.ts";
-export type { Names, Refusal, Registry, RegistryLimits } from "./registry/registry.ts";
+export type { NameEvents, Names, Refusal, Registry, RegistryLimits } from "./registry/registry.ts";
 export { MemoryRegistry } from "./registry/memory.ts";
-export type { Relay } from "./relay/relay.ts";
+export type { LineKind, Relay, RelayHandlers } from "./relay/relay.ts";
+export { type History, type HistoryEntry, type HistorySnapshot, MemoryHistory } from "./server/history.ts";
+export { type ChatRoom, openChatRoom, type RoomSettings } from "./redis/room.ts";
 export { type ClientOptions, type ClientOutcome, ConnectError, runClient } from "./client/run_client.ts";

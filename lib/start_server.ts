@@ -1,12 +1,15 @@
 /**
  * From a command line's settings to a running server: where it listens (TCP, TLS with the given
  * certificate or a new self-signed one, a Unix socket), who may connect (allow and deny lists,
- * from flags and files), and whether one accept loop or a pool of workers serves. Everything that
- * can go wrong here is the user's to fix, so it is said in one sentence: {@linkcode StartError}
- * (exit 1) or, for a bad list entry, {@linkcode UsageError} (exit 2).
+ * from flags and files), whether one accept loop or a pool of workers serves, and where a chat
+ * room keeps its history and meets the rooms of other servers (Redis). Everything that can go
+ * wrong here is the user's to fix, so it is said in one sentence: {@linkcode StartError} (exit 1)
+ * or, for a bad list entry, {@linkcode UsageError} (exit 2).
  */
 
 import { type ServerConfig, UsageError } from "./cli.ts";
+import { RedisLinkError } from "./redis/link.ts";
+import { type ChatRoom, openChatRoom, type RoomSettings } from "./redis/room.ts";
 import { MemoryRegistry } from "./registry/memory.ts";
 import {
   AccessEntryError,
@@ -16,7 +19,7 @@ import {
 } from "./server/access_list.ts";
 import type { Logger } from "./server/log.ts";
 import type { Operator } from "./server/operator.ts";
-import { serve, type ServerHandle } from "./server/serve.ts";
+import { serve, type ServerHandle, type ServeSummary } from "./server/serve.ts";
 import { fingerprint, pemToDer, selfSignedCertificate } from "./transport/certificate.ts";
 import { listen, type ListenSpec } from "./transport/listen.ts";
 import { describeNetError, formatAddress } from "./util/net.ts";
@@ -100,10 +103,14 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   const { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout, handshakeTimeout } = config;
   const settings = { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout, handshakeTimeout };
   const limits = { maxConns: config.maxConns, maxConnsPerIp: config.maxConnsPerIp };
+  const redis = config.redis && config.redisCa !== undefined
+    ? { ...config.redis, ca: await readFile(config.redisCa, "Redis CA certificate") }
+    : config.redis;
+  const room: RoomSettings = { history: config.history, redis, room: config.room };
   const access = await accessEntries(config);
   const spec = await listenSpec(config);
-  try {
-    if (config.workers > 1 && spec.transport !== "unix") {
+  if (config.workers > 1 && spec.transport !== "unix") {
+    try {
       const log = { format: config.log, quiet: config.quiet };
       return await serveWorkers({
         workers: config.workers,
@@ -111,22 +118,61 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
         access,
         settings,
         limits,
+        room,
         log,
         logger,
         signal,
       });
+    } catch (error) {
+      throw startError(error, spec);
     }
-    return serve(await listen(spec), {
-      ...settings,
-      registry: new MemoryRegistry(limits),
-      access: new AccessList(access),
-      logger,
-      signal,
-      operator,
-    });
-  } catch (error) {
-    if (error instanceof WorkerStartError) throw new StartError(error.message, { cause: error });
-    const reason = error instanceof TypeError ? error.message : describeNetError(error);
-    throw new StartError(`cannot listen on ${where(spec)}: ${reason}`, { cause: error });
   }
+  let chat: ChatRoom;
+  try {
+    chat = await openChatRoom(room, new MemoryRegistry(limits), logger);
+  } catch (error) {
+    if (error instanceof RedisLinkError) throw new StartError(error.message, { cause: error });
+    throw error;
+  }
+  let listener;
+  try {
+    listener = await listen(spec);
+  } catch (error) {
+    await chat.leave();
+    throw startError(error, spec);
+  }
+  const server = serve(listener, {
+    ...settings,
+    registry: chat.registry,
+    relay: chat.relay,
+    history: chat.history,
+    access: new AccessList(access),
+    logger,
+    signal,
+    operator,
+  });
+  return room.redis === undefined ? server : leavingAfter(server, chat.leave);
+}
+
+/** What went wrong starting to listen, as a {@linkcode StartError}. */
+function startError(error: unknown, spec: ListenSpec): StartError {
+  if (error instanceof WorkerStartError) return new StartError(error.message, { cause: error });
+  const reason = error instanceof TypeError ? error.message : describeNetError(error);
+  return new StartError(`cannot listen on ${where(spec)}: ${reason}`, { cause: error });
+}
+
+/** `server`, which has finished only once it has also left the room it shared through Redis. */
+function leavingAfter(server: ServerHandle, leave: () => Promise<void>): ServerHandle {
+  const finished: Promise<ServeSummary> = server.finished.finally(leave);
+  return {
+    addr: server.addr,
+    finished,
+    shutdown(reason) {
+      void server.shutdown(reason).catch(() => {/* reported by finished */});
+      return finished;
+    },
+    async [Symbol.asyncDispose]() {
+      await this.shutdown();
+    },
+  };
 }

@@ -4,13 +4,16 @@
  * written below (Node is common), and the ratio of each pair from the same run.
  *
  *   deno task bench [--compare] [--duration S] [--workers N] [--server-workers N] [--rate MSGS]
- *                   [--flood-rate MSGS] [--idle N] [--chart PATH]
+ *                   [--flood-rate MSGS] [--cluster-rate MSGS] [--idle N] [--chart PATH]
+ *                   [--only cluster]
  *
  * Scenarios: echo with 100 connections and 1 or 16 lines in flight (throughput, latency); echo with
  * 1,000 busy connections (fairness: Jain's index over per-connection round trips, starved
  * connections); 10,000 idle connections (server RSS per connection, Linux); chat fan-out to 100
  * clients at `--rate` (delivery latency) and at `--flood-rate`, more than one core relays (clients
- * the server dropped, which should be none: overload slows the talkers). The load generator runs in
+ * the server dropped, which should be none: overload slows the talkers); and, where `redis-server`
+ * is installed, one room on two Parley servers and one Redis, 100 clients at `--cluster-rate`
+ * (delivered, latency across servers against within one, Redis's CPU). The load generator runs in
  * Workers (`scripts/bench_worker.ts`).
  * `--workers` sets the generator's Workers; `--server-workers N` runs Parley with `--workers N`, and
  * then unpinned, since its isolates need cores of their own (the Node baseline stays on one core).
@@ -22,7 +25,8 @@ import { parseArgs } from "node:util";
 import { SERVER_PATH, startServer, taskPermissions } from "../tests/support/harness.ts";
 import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
-import { ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
+import { cpuSeconds, ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
+import { RedisServer } from "../tests/support/redis.ts";
 
 /** The Node baseline: echo (one write per chunk) or chat (relay to the others), TCP_NODELAY on. */
 const NODE_SERVER = `
@@ -63,6 +67,8 @@ interface Options {
   /** Parley's `--workers`. */
   serverWorkers: number;
   rate: number;
+  /** Chat messages per second of the cluster case (two servers, one Redis). */
+  clusterRate: number;
   /** Chat messages per second of the flood case: more than the server can relay. */
   floodRate: number;
   idle: number;
@@ -167,7 +173,7 @@ async function fanout(kind: Kind, options: Options, rate: number) {
   const conns = 100;
   const results = await drive(options, conns, (share, index) => ({
     mode: "fanout",
-    port: server.port,
+    ports: [server.port],
     conns: share,
     rate: rate * share / conns,
     size: 64,
@@ -185,6 +191,61 @@ async function fanout(kind: Kind, options: Options, rate: number) {
     p50Ms: quantileMs(histogram, 0.5),
     p99Ms: quantileMs(histogram, 0.99),
     dropped: results.reduce((a, r) => a + r.dropped, 0),
+  };
+}
+
+/** Whether `redis-server` can be run here. */
+async function haveRedis(): Promise<boolean> {
+  return await new Deno.Command("redis-server", { args: ["--version"], stdout: "null", stderr: "null" })
+    .output().then((result) => result.success, () => false);
+}
+
+/**
+ * One room on two Parley servers and one Redis: 100 clients, half on each server, saying
+ * `--cluster-rate` lines a second in all. Delivery latency across servers (through Redis) against
+ * within one server, and how much of a core Redis used while it was measured.
+ */
+async function cluster(options: Options) {
+  // The servers and Redis share the servers' core; the load generator keeps the others.
+  await using redis = await RedisServer.start({ prefix: options.pin });
+  const parley = [...options.pin, Deno.execPath(), "run", ...taskPermissions("server"), SERVER_PATH];
+  const args = ["--port", "0", "--mode", "chat", "--quiet", "--redis", redis.url];
+  await using a = await startServer([], { command: [...parley, ...args] });
+  await using b = await startServer([], { command: [...parley, ...args] });
+  const conns = 100;
+  const warmupMs = 1000;
+  const cpu: number[] = [];
+  const sample = async () => cpu.push(await cpuSeconds(redis.pid));
+  const first = setTimeout(sample, warmupMs);
+  const last = setTimeout(sample, warmupMs + options.durationMs);
+  const results = await drive(options, conns, (share, index) => ({
+    mode: "fanout",
+    ports: [a.port, b.port],
+    conns: share,
+    rate: options.clusterRate * share / conns,
+    size: 64,
+    warmupMs,
+    durationMs: options.durationMs,
+    drainMs: 2000,
+    tag: index,
+  }));
+  clearTimeout(first);
+  clearTimeout(last);
+  const all = merged(results);
+  const across = new Array<number>(BUCKETS + 1).fill(0);
+  for (const result of results) result.across.forEach((n, i) => across[i] += n);
+  const within = all.map((n, i) => n - across[i]);
+  const sent = results.reduce((sum, r) => sum + r.sent, 0);
+  const delivered = results.reduce((sum, r) => sum + r.count, 0);
+  return {
+    linesPerSecond: Math.round(sent / (options.durationMs / 1000)),
+    delivered: Math.round((delivered / (sent * (conns - 1))) * 10000) / 100,
+    p99AcrossMs: quantileMs(across, 0.99),
+    p99WithinMs: quantileMs(within, 0.99),
+    redisCpuPercent: cpu.length === 2
+      ? Math.round(((cpu[1] - cpu[0]) / (options.durationMs / 1000)) * 1000) / 10
+      : NaN,
+    dropped: results.reduce((sum, r) => sum + r.dropped, 0),
   };
 }
 
@@ -307,34 +368,54 @@ if (import.meta.main) {
       workers: { type: "string", default: String(Math.max(1, navigator.hardwareConcurrency - 1)) },
       "server-workers": { type: "string", default: "1" },
       rate: { type: "string", default: "2000" },
+      "cluster-rate": { type: "string", default: "5000" },
       "flood-rate": { type: "string", default: "50000" },
       idle: { type: "string", default: "10000" },
       chart: { type: "string" },
+      only: { type: "string" },
     },
   });
+  if (values.only !== undefined && values.only !== "cluster") {
+    throw new TypeError(`--only takes "cluster", got "${values.only}"`);
+  }
   const options: Options = {
     pin: await pinning(),
     durationMs: Number(values.duration) * 1000,
     workers: Number(values.workers),
     serverWorkers: Number(values["server-workers"]),
     rate: Number(values.rate),
+    clusterRate: Number(values["cluster-rate"]),
     floodRate: Number(values["flood-rate"]),
     idle: Number(values.idle),
   };
   if (Deno.build.os === "linux") {
     await ensureFileLimit(options.idle + 2000, new URL(import.meta.url).pathname, Deno.args);
   }
-  const parley = await measure("parley", options);
-  const node = values.compare ? await measure("node", options) : undefined;
-  console.log(table(parley, node));
-  const ratios = node
+  const parley = values.only === undefined ? await measure("parley", options) : undefined;
+  const node = values.compare && parley ? await measure("node", options) : undefined;
+  if (parley !== undefined) console.log(table(parley, node));
+  const shared = await haveRedis() ? await cluster(options) : undefined;
+  console.log(
+    shared === undefined ? "\ncluster: skipped (no redis-server here)" : [
+      "",
+      `cluster: 2 servers, 1 Redis, 100 clients (50 on each), ${
+        shared.linesPerSecond.toLocaleString("en")
+      } lines/s`,
+      `  delivered (%)                  ${shared.delivered.toFixed(2)}`,
+      `  delivery p99 across (ms)       ${ms(shared.p99AcrossMs)}`,
+      `  delivery p99 within (ms)       ${ms(shared.p99WithinMs)}`,
+      `  Redis CPU (% of one core)      ${shared.redisCpuPercent.toFixed(1)}`,
+      `  clients dropped                ${shared.dropped}`,
+    ].join("\n"),
+  );
+  const ratios = node && parley
     ? Object.fromEntries(
-      ROWS.map(([label, get, higher]) => [label.trim(), ratio(get(parley), get(node), higher)]),
+      ROWS.map(([label, get, higher]) => [label.trim(), ratio(get(parley!), get(node), higher)]),
     )
     : undefined;
-  console.log(JSON.stringify({ options, parley, node, ratios }));
+  console.log(JSON.stringify({ options, parley, node, ratios, cluster: shared }));
   if (values.chart !== undefined) {
-    if (node === undefined) {
+    if (node === undefined || parley === undefined) {
       throw new TypeError("--chart needs --compare: the chart shows Parley against Node");
     }
     await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${values.chart}`), { recursive: true });

@@ -9,6 +9,8 @@
  * pingpong: each connection keeps `pipeline` numbered lines in flight; every reply is checked.
  * fanout:   the worker's connections send `rate` lines per second in total, each stamped with its
  *           send time; every line received from others is a delivery whose latency is measured.
+ *           With several ports (servers sharing one room), connections take them in turn, and
+ *           deliveries from a client of another server are also counted on their own ("across").
  */
 
 import { LineFramer } from "../lib/protocol/framer.ts";
@@ -28,7 +30,8 @@ export type BenchJob =
   }
   | {
     mode: "fanout";
-    port: number;
+    /** The servers of the room; connection i goes to ports[i % ports.length]. */
+    ports: number[];
     conns: number;
     rate: number;
     size: number;
@@ -46,6 +49,8 @@ export interface BenchResult {
   perConnection: number[];
   /** Latency histogram: bucket i counts samples in [i*10, (i+1)*10) microseconds; the last is overflow. */
   histogram: number[];
+  /** Fanout: the same, for deliveries from a client of another server only. */
+  across: number[];
   /** Fanout: lines sent inside the window. */
   sent: number;
   /** Fanout: connections the server closed before the end (dropped as slow consumers). */
@@ -131,6 +136,7 @@ async function pingpong(job: Extract<BenchJob, { mode: "pingpong" }>): Promise<B
     count: perConnection.reduce((a, b) => a + b, 0),
     perConnection,
     histogram,
+    across: [],
     sent: 0,
     dropped: 0,
     errors,
@@ -139,19 +145,22 @@ async function pingpong(job: Extract<BenchJob, { mode: "pingpong" }>): Promise<B
 
 async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<BenchResult> {
   const histogram = new Array<number>(BUCKETS + 1).fill(0);
+  const across = new Array<number>(BUCKETS + 1).fill(0);
   const start = now() + job.warmupMs;
   const end = start + job.durationMs;
   let count = 0;
   let sent = 0;
   let errors = 0;
   const conns: Deno.TcpConn[] = [];
+  const serverOf = (i: number) => i % job.ports.length;
   for (let i = 0; i < job.conns; i++) {
-    conns.push(await Deno.connect({ hostname: "127.0.0.1", port: job.port }));
+    conns.push(await Deno.connect({ hostname: "127.0.0.1", port: job.ports[serverOf(i)] }));
   }
-  const stamp = /@@(\d+)\.(\d+)\.(\d+(?:\.\d+)?)#/;
+  // @@seq.tag.server.sentAt#: the sending worker, the sender's server, and when it was sent.
+  const stamp = /@@(\d+)\.(\d+)\.(\d+)\.(\d+(?:\.\d+)?)#/;
   let dropped = 0;
   let closing = false;
-  const readers = conns.map(async (conn) => {
+  const readers = conns.map(async (conn, i) => {
     const framer = new LineFramer(1 << 20);
     const buffer = new Uint8Array(64 * 1024);
     try {
@@ -164,10 +173,12 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
         framer.push(buffer.subarray(0, n), (line) => {
           const match = stamp.exec(decoder.decode(line));
           if (match === null) return;
-          const sentAt = Number(match[3]);
+          const sentAt = Number(match[4]);
           if (sentAt >= start && sentAt < end) {
             count++;
-            histogram[Math.min(BUCKETS, Math.floor(((now() - sentAt) * 1000) / BUCKET_US))]++;
+            const bucket = Math.min(BUCKETS, Math.floor(((now() - sentAt) * 1000) / BUCKET_US));
+            histogram[bucket]++;
+            if (Number(match[3]) !== serverOf(i)) across[bucket]++;
           }
         });
       }
@@ -185,8 +196,8 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
       const sender = Math.floor(Math.random() * conns.length);
       const at = now();
       if (at >= start) sent++;
-      await writeAll(conns[sender], encoder.encode(padded(`@@${seq++}.${job.tag}.${at}#`, job.size) + "\n"))
-        .catch(() => errors++);
+      const line = padded(`@@${seq++}.${job.tag}.${serverOf(sender)}.${at}#`, job.size) + "\n";
+      await writeAll(conns[sender], encoder.encode(line)).catch(() => errors++);
       due += interval;
     }
     await delay(1);
@@ -195,7 +206,7 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
   closing = true;
   for (const conn of conns) conn.close();
   await Promise.all(readers);
-  return { count, perConnection: [], histogram, sent, dropped, errors };
+  return { count, perConnection: [], histogram, across, sent, dropped, errors };
 }
 
 self.onmessage = async (event: MessageEvent<BenchJob>) => {

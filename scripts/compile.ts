@@ -30,8 +30,9 @@ export const TARGETS = [
 ] as const;
 
 /**
- * Each program, its entry point, exactly the permissions it needs, and the modules it loads that
- * `deno compile` cannot find by following imports (a Worker's module is named by a URL).
+ * Each program, its entry point, exactly the permissions it needs, the modules it loads that
+ * `deno compile` cannot find by following imports (a Worker's module is named by a URL), and the
+ * npm packages it embeds (only those it imports: the tests' and tasks' packages stay out).
  * The unstable `net` feature that `--workers` needs (reusePort) comes from deno.json.
  */
 export const PROGRAMS = [
@@ -40,8 +41,9 @@ export const PROGRAMS = [
     entry: "server.ts",
     permissions: taskPermissions("server"),
     include: ["lib/workers/worker.ts"],
+    npm: ["@redis/client"],
   },
-  { name: "parley-client", entry: "client.ts", permissions: taskPermissions("client"), include: [] },
+  { name: "parley-client", entry: "client.ts", permissions: taskPermissions("client"), include: [], npm: [] },
 ] as const;
 
 /** A build that failed; the message is what to tell the user. */
@@ -74,7 +76,7 @@ async function compile(
   output: string,
   options: { target?: string; denort?: string },
 ): Promise<string> {
-  const args = ["compile", ...program.permissions, "--output", output];
+  const args = ["compile", "--exclude-unused-npm", ...program.permissions, "--output", output];
   for (const module of program.include) args.push("--include", `${ROOT}${module}`);
   if (options.target !== undefined) args.push("--target", options.target);
   args.push(`${ROOT}${program.entry}`);
@@ -141,13 +143,22 @@ export async function checkCompileGraphs(): Promise<string[]> {
           );
         }
       }
-      const metadata = await readTail(`${scratch}/${program.name}`, 4 << 20);
+      const metadata = await readTail(`${scratch}/${program.name}`, 16 << 20);
       // The listing above folds a folder of several files into "folder/*"; the embedded file
       // system's own index names every file.
       for (const module of program.include) {
         if (!metadata.includes(`{"File":{"n":"${basename(module)}"`)) {
           throw new BuildError(`${program.name}: ${module} is missing from the embedded files`);
         }
+      }
+      const embedded = [...printed.matchAll(/localhost\/((?:@[\w.-]+\/)?[\w.-]+)/g)].map((m) => m[1]);
+      const unexpected = [...new Set(embedded)].filter((name) =>
+        !(program.npm as readonly string[]).includes(name)
+      );
+      if (unexpected.length > 0) {
+        throw new BuildError(
+          `${program.name}: embeds npm packages it does not import: ${unexpected.join(", ")}`,
+        );
       }
       if (!metadata.includes('"features":["net"]')) {
         throw new BuildError(`${program.name}: the unstable net feature (for reusePort) was not embedded`);

@@ -77,3 +77,23 @@ Deno.test("shared memory lives only in the workers' registry", () => {
   );
   assertEquals(users, ["lib/registry/shared.ts", "lib/registry/shared_table.ts"]);
 });
+
+/** Every project file `entry` loads, following relative imports. */
+function reachable(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path) || !path.endsWith(".ts")) return;
+    seen.add(path);
+    for (const imported of importsOf(path)) visit(imported);
+  };
+  visit(entry);
+  return seen;
+}
+
+Deno.test("the Redis client is loaded only by the server's Redis modules, never by the client program", () => {
+  const importsRedis = (path: string) =>
+    /^import\b[^;]*\bfrom\s+"@redis\/client"/m.test(Deno.readTextFileSync(`${ROOT}${path}`));
+  assertEquals(modules("lib").filter(importsRedis), ["lib/redis/link.ts"]);
+  assertEquals([...reachable("client.ts")].filter((path) => path.startsWith("lib/redis/link")), []);
+  assertEquals(reachable("server.ts").has("lib/redis/link.ts"), true);
+});

@@ -3,11 +3,12 @@
  * each client sees, names and their races, and what crosses to other rooms.
  */
 
-import { assertEquals, assertMatch } from "./support/assert.ts";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { MemoryRegistry } from "../lib/registry/memory.ts";
-import type { Names } from "../lib/registry/registry.ts";
-import type { Relay } from "../lib/relay/relay.ts";
-import { createChatMode } from "../lib/server/modes/chat.ts";
+import type { NameEvents, Names } from "../lib/registry/registry.ts";
+import type { Relay, RelayHandlers } from "../lib/relay/relay.ts";
+import { type History, type HistorySnapshot, MemoryHistory } from "../lib/server/history.ts";
+import { createChatMode, LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
 import type { Mode } from "../lib/server/modes/mode.ts";
 import { Room } from "../lib/server/room.ts";
 import { bytes, FakeMember } from "./support/fake_member.ts";
@@ -15,9 +16,14 @@ import { bytes, FakeMember } from "./support/fake_member.ts";
 const decoder = new TextDecoder();
 
 /** A room of `count` members joined in order, each with what it received so far taken. */
-async function room(count: number, names: Names = new MemoryRegistry().names, relay?: Relay) {
+async function room(
+  count: number,
+  names: Names = new MemoryRegistry().names,
+  relay?: Relay,
+  history?: History,
+) {
   const room = new Room<FakeMember>();
-  const mode = createChatMode({ room, names, relay });
+  const mode = createChatMode({ room, names, relay, history });
   const members: FakeMember[] = [];
   for (let id = 1; id <= count; id++) members.push(await join(room, mode, id));
   for (const member of members) member.take();
@@ -150,9 +156,11 @@ Deno.test("a member that leaves while its rename is pending does not keep the na
 /** A relay that records what is published and lets the test deliver lines from elsewhere. */
 class RecordingRelay implements Relay {
   published: string[] = [];
-  deliver: (line: Uint8Array) => void = () => {};
-  open(deliver: (line: Uint8Array) => void): void {
-    this.deliver = deliver;
+  deliver: (line: Uint8Array, mark?: string) => void = () => {};
+  link: (up: boolean) => void = () => {};
+  open(handlers: RelayHandlers): void {
+    this.deliver = handlers.deliver;
+    this.link = handlers.link!;
   }
   publish(line: string | Uint8Array): void {
     this.published.push(typeof line === "string" ? line : decoder.decode(line));
@@ -168,4 +176,134 @@ Deno.test("what one room says goes to the relay; what the relay delivers reaches
   relay.deliver(bytes("<elsewhere> hi all"));
   assertEquals(a.take(), ["<elsewhere> hi all"]);
   assertEquals(b.take(), ["<user1> across", "<elsewhere> hi all"]);
+});
+
+Deno.test("the link to the other servers going down and coming back is told to everyone here", async () => {
+  const relay = new RecordingRelay();
+  const { members: [a, b] } = await room(2, undefined, relay);
+  relay.link(false);
+  relay.link(true);
+  for (const member of [a, b]) assertEquals(member.take(), [LINK_LOST, LINK_BACK]);
+});
+
+Deno.test("a newcomer first gets the last lines said, marked as history with their times, then the welcome", async () => {
+  const history = new MemoryHistory(2);
+  const relay = new RecordingRelay();
+  const { room: r, mode, members: [a] } = await room(1, undefined, relay, history);
+  await say(mode, a, "one");
+  await say(mode, a, "/nick ann");
+  await say(mode, a, "two \x1b]0;title\x07");
+  relay.deliver(bytes("* somebody joined"));
+  relay.deliver(bytes("<far> three"));
+  const before = Date.now();
+  const b = await join(r, mode, 2);
+  const lines = b.take();
+  const pattern = /^\* history (\S+) (.*)$/;
+  assertEquals(lines.map((line) => pattern.exec(line)?.[2] ?? line), [
+    "<ann> two \\e]0;title\\x07",
+    "<far> three",
+    "* welcome, user2: 2 online; /help for commands",
+  ]);
+  for (const line of lines.slice(0, 2)) {
+    const at = Date.parse(pattern.exec(line)![1]);
+    assert.ok(at <= Date.now() && before - at < 1000, "the time it was said");
+  }
+});
+
+/** A history that answers when the test says, as one in Redis would; it holds marks m1 and m2. */
+class LateHistory implements History {
+  #waiting: ((snapshot: HistorySnapshot) => void)[] = [];
+  record(): void {}
+  recent(): Promise<HistorySnapshot> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+  /** Answers the oldest question with `entries`. */
+  answer(entries: string[]): void {
+    const held = new Set(["m1", "m2"]);
+    this.#waiting.shift()!({
+      entries: entries.map((line) => ({ at: 0, line })),
+      holds: (mark) => held.has(mark),
+    });
+  }
+}
+
+Deno.test("what is said while a newcomer's history is fetched reaches it once, after the history", async () => {
+  const history = new LateHistory();
+  const relay = new RecordingRelay();
+  const r = new Room<FakeMember>();
+  const mode = createChatMode({ room: r, names: new MemoryRegistry().names, relay, history });
+  const a = new FakeMember(1);
+  r.add(a);
+  const aJoined = mode.join(a);
+  history.answer([]);
+  await aJoined;
+  const c = new FakeMember(3);
+  r.add(c);
+  const cJoined = mode.join(c);
+  // While c waits: a line from elsewhere the history holds (m2), one it does not (m3), one said here.
+  relay.deliver(bytes("<far> in the history"), "m2");
+  relay.deliver(bytes("<far> after it"), "m3");
+  await say(mode, a, "said here meanwhile");
+  assertEquals(c.take(), [], "nothing before the history");
+  history.answer(["<far> in the history"]);
+  await cJoined;
+  assertEquals(c.take(), [
+    "* history 1970-01-01T00:00:00.000Z <far> in the history",
+    "* welcome, user3: 2 online; /help for commands",
+    "<far> after it",
+    "<user1> said here meanwhile",
+  ]);
+  assertEquals(a.take().slice(-2), ["<far> after it", "* user3 joined"]);
+});
+
+/** In-memory names that let the test play the registry's news from other servers. */
+class NewsyNames implements Names {
+  #names = new MemoryRegistry().names;
+  events: NameEvents | undefined;
+  claim(name: string, owner: number) {
+    return this.#names.claim(name, owner);
+  }
+  release(name: string, owner: number) {
+    return this.#names.release(name, owner);
+  }
+  list() {
+    return this.#names.list();
+  }
+  count() {
+    return this.#names.count();
+  }
+  watch(events: NameEvents): void {
+    this.events = events;
+  }
+  /** Takes `name` from its holder, as an earlier claim elsewhere would. */
+  take(name: string, owner: number): void {
+    this.#names.release(name, owner);
+    this.events!.lost(name, owner);
+  }
+}
+
+Deno.test("a name lost to an earlier claim elsewhere: its holder becomes user<ID>, is told why, and so are the others", async () => {
+  const names = new NewsyNames();
+  const relay = new RecordingRelay();
+  const { mode, members: [a, b] } = await room(2, names, relay);
+  await say(mode, a, "/nick zed");
+  a.take();
+  b.take();
+  names.take("zed", 1);
+  assertMatch(a.take().join(), /^\* zed was taken elsewhere, by an earlier claim, .*; you are now user1$/);
+  assertEquals(b.take(), ["* zed is now user1"]);
+  assertEquals(relay.published.at(-1), "* zed is now user1");
+  assertEquals(await names.list(), ["user1", "user2"]);
+});
+
+Deno.test("clients of a server that died are announced here and to the other servers; returning ones only there", async () => {
+  const names = new NewsyNames();
+  const relay = new RecordingRelay();
+  const { members: [a] } = await room(1, names, relay);
+  names.events!.departed(["dave", "erin"]);
+  assertEquals(a.take(), ["* dave left", "* erin left"]);
+  assertEquals(relay.published.slice(-2), ["* dave left", "* erin left"]);
+  names.events!.returned(["user1"]);
+  assertEquals(a.take(), []);
+  assertEquals(relay.published.at(-1), "* user1 joined");
 });

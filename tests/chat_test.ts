@@ -170,3 +170,20 @@ Deno.test("a flood slows the talkers: a client that reads is never dropped, one 
     await closeAll(talkers);
   }
 });
+
+Deno.test("--history without Redis: a newcomer gets the last N lines from memory, escaped, then the welcome", async () => {
+  await using server = await startServer(["--mode", "chat", "--history", "2"]);
+  await using first = await join(server.port, "first");
+  for (const text of ["one", "two", "three \x1b[31mred"]) await first.send(text);
+  await first.send("/who");
+  await first.lines.waitFor(/^\* online: /);
+  await using late = await TestClient.connect(server.port, { label: "late" });
+  const lines = [await late.lines.next(), await late.lines.next(), await late.lines.next()];
+  const pattern = /^\* history \d{4}-\d\d-\d\dT[\d:.]+Z (.*)$/;
+  assertEquals(lines.map((line) => pattern.exec(line)?.[1] ?? line), [
+    "<user1> two",
+    "<user1> three \\e[31mred",
+    "* welcome, user2: 2 online; /help for commands",
+  ]);
+  assertMatch(lines[0], pattern);
+});

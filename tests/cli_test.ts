@@ -29,6 +29,10 @@ Deno.test("server flags have the documented defaults", () => {
       denyFile: [],
       unix: undefined,
       unixMode: 0o600,
+      history: 0,
+      redis: undefined,
+      redisCa: undefined,
+      room: "parley",
     },
   });
 });
@@ -245,5 +249,47 @@ Deno.test("client: --fingerprint in any spelling is normalized and implies --tls
   assertMatch(
     throws(() => parseClientArgs(["--fingerprint", "SHA256:12"]), UsageError).message,
     /^--fingerprint must be SHA256: and 64 hex digits/,
+  );
+});
+
+Deno.test("--redis takes redis:// and rediss:// URLs, shows them without the password, needs chat mode", () => {
+  const run = (...args: string[]) => parseServerArgs(["--mode", "chat", ...args]);
+  const plain = run("--redis", "redis://10.0.0.5:6380/2", "--room", "lobby.1");
+  assertEquals(plain.kind === "run" && [plain.config.redis, plain.config.room], [
+    { url: "redis://10.0.0.5:6380/2", shown: "redis://10.0.0.5:6380/2", tls: false },
+    "lobby.1",
+  ]);
+  const secret = run("--redis", "rediss://app:hunter2@redis.example:6379");
+  assertEquals(secret.kind === "run" && secret.config.redis?.shown, "rediss://app:***@redis.example:6379");
+  assertEquals(secret.kind === "run" && secret.config.redis?.tls, true);
+  const cases: [string[], RegExp][] = [
+    [["--redis", "http://x:6379"], /^--redis must start with redis:\/\/ or rediss:\/\/, not http:\/\/$/],
+    [["--redis", "not a url"], /^--redis is not a URL/],
+    [["--redis", "redis://:pw@h:6379/db"], /^--redis names a database "db": use a number$/],
+    [["--redis", "redis://h:6379?x=1"], /^--redis takes no \?query/],
+    [["--redis", "redis://h", "--room", "two words"], /^--room must be 1-64 of/],
+    [["--room", "lobby"], /^--room needs --redis/],
+    [["--redis-ca", "ca.pem"], /^--redis-ca needs a rediss:\/\/ --redis/],
+    [
+      ["--redis", "redis://h", "--redis-ca", "ca.pem"],
+      /^--redis-ca needs a rediss:\/\/ --redis: redis:\/\/ is not/,
+    ],
+    [["--history", "100001"], /^--history must be at most 100000/],
+  ];
+  for (const [args, pattern] of cases) assertMatch(throws(() => run(...args), UsageError).message, pattern);
+  for (const mode of ["echo", "console"]) {
+    assertMatch(
+      throws(() => parseServerArgs(["--mode", mode, "--redis", "redis://h"]), UsageError).message,
+      /^--redis needs --mode chat/,
+    );
+    assertMatch(
+      throws(() => parseServerArgs(["--mode", mode, "--history", "5"]), UsageError).message,
+      /^--history needs --mode chat/,
+    );
+  }
+  assertEquals(
+    throws(() => run("--redis", "http://user:hunter2@h"), UsageError).message.includes("hunter2"),
+    false,
+    "a usage error never shows the password",
   );
 });

@@ -27,6 +27,24 @@ export interface Names {
   list(): Awaitable<string[]>;
   /** How many names are held. */
   count(): Awaitable<number>;
+  /**
+   * From now on, `events` hears of names that changed hands without their holders asking: only a
+   * registry shared with other servers has such news, so a local one may leave this out.
+   */
+  watch?(events: NameEvents): void;
+}
+
+/** News from a registry shared with other servers. */
+export interface NameEvents {
+  /**
+   * `owner` no longer holds `name`: while the link to the others was down, someone elsewhere who
+   * claimed it first took it.
+   */
+  lost(name: string, owner: number): void;
+  /** The holders of `names` left: the server that served them stopped without saying so. */
+  departed(names: string[]): void;
+  /** The room had counted the holders of `names`, served here, as gone; they are back. */
+  returned(names: string[]): void;
 }
 
 /** Connection ids, admission limits and chat names. */

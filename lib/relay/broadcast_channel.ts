@@ -5,7 +5,7 @@
  * object that posted it, so nothing comes back to its sender.
  */
 
-import type { Relay } from "./relay.ts";
+import type { Relay, RelayHandlers } from "./relay.ts";
 
 const NEWLINE = 0x0a;
 const encoder = new TextEncoder();
@@ -21,7 +21,7 @@ export class BroadcastChannelRelay implements Relay {
     this.#channel = new BroadcastChannel(name);
   }
 
-  open(deliver: (line: Uint8Array) => void): void {
+  open({ deliver }: RelayHandlers): void {
     this.#channel.onmessage = (event: MessageEvent<Uint8Array>) => {
       // A batch is its lines joined by \n; no line contains one, since the framer split on it.
       const batch = event.data;

@@ -1,19 +1,34 @@
 /**
  * The relay seam: room events that must reach clients served elsewhere. A chat room whose clients
- * are spread over several isolates (`--workers`) publishes every line it tells its own clients,
- * and delivers every line the others publish. A single process has no relay at all.
+ * are spread over several isolates (`--workers`) or several servers (`--redis`) publishes every
+ * line it tells its own clients, and delivers every line the others publish. A single process has
+ * no relay at all.
  *
  * A relay carries finished lines (`<bob> hi`, `* bob joined`), never commands: whoever publishes
  * has already decided what everyone sees, so delivering is only copying into local queues. It
- * never echoes a line back to the room that published it.
+ * keeps each publisher's order, and never echoes a line back to the room that published it.
  */
+
+/** What a line is: something a client said, or a notice from a server. */
+export type LineKind = "said" | "notice";
+
+/** What a relay tells the room it serves. */
+export interface RelayHandlers {
+  /**
+   * A line another room published. A relay that keeps the room's history marks the lines it kept
+   * (see `HistorySnapshot.holds`).
+   */
+  deliver(line: Uint8Array, mark?: string): void;
+  /** The link to the other rooms went down (`false`) or came back (`true`). */
+  link?(up: boolean): void;
+}
 
 /** One room's link to the rooms served elsewhere. */
 export interface Relay {
-  /** From now on, `deliver` gets each line another room published. */
-  open(deliver: (line: Uint8Array) => void): void;
+  /** From now on, `handlers` hear what the other rooms publish. */
+  open(handlers: RelayHandlers): void;
   /** Sends `line` to every other room. Keeps `line` until it has left: do not reuse it. */
-  publish(line: string | Uint8Array): void;
+  publish(line: string | Uint8Array, kind?: LineKind): void;
   /** Sends what is pending and leaves. */
-  close(): void;
+  close(): void | Promise<void>;
 }

@@ -27,6 +27,7 @@ import { type CloseReason, isViolation } from "./close_reason.ts";
 import { Congestion } from "./congestion.ts";
 import { Clock } from "./deadlines.ts";
 import { Connection, type ConnectionSettings } from "./connection.ts";
+import type { History } from "./history.ts";
 import { FloodLog, type Logger } from "./log.ts";
 import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
 import type { Operator } from "./operator.ts";
@@ -59,6 +60,8 @@ export interface ServeOptions extends ServeSettings {
   registry: Registry;
   /** Chat mode: the link to rooms served elsewhere. The caller closes it after `finished`. */
   relay?: Relay;
+  /** Chat mode: the last lines said, sent to each newcomer first. */
+  history?: History;
   /** Aborting it shuts the server down; its reason (a string) is logged. */
   signal?: AbortSignal;
   /** Console mode reads commands from and prints the conversation to the operator. */
@@ -169,6 +172,9 @@ export class Server implements ServerHandle {
       room: this.#room,
       registry,
       relay: options.relay,
+      history: options.history,
+      // As much as may wait for a client before the talkers are slowed.
+      historyBytes: maxQueue / 2,
       operator: options.operator,
       logger,
       shutdown: (reason) => void this.shutdown(reason),

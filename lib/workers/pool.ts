@@ -21,6 +21,7 @@ import {
 } from "../server/serve.ts";
 import type { AccessListOptions } from "../server/access_list.ts";
 import type { ListenSpec } from "../transport/listen.ts";
+import type { RoomSettings } from "../redis/room.ts";
 import { listenTcp } from "../transport/tcp.ts";
 import { formatAddr } from "../util/net.ts";
 
@@ -40,8 +41,10 @@ export type WorkerCommand =
     settings: ServeSettings;
     log: WorkerLogOptions;
     registry: SharedRegistryBuffers;
-    /** Chat mode: the name of the relay's channel. */
+    /** Chat mode: the name of the channel between the workers, unless they meet through Redis. */
     relay: string | undefined;
+    /** Chat mode: history, and the room each worker joins on Redis. */
+    room: RoomSettings;
   }
   | { kind: "shutdown"; reason: string };
 
@@ -54,7 +57,8 @@ export interface WorkerLogOptions {
 /** What a worker tells the main thread. */
 export type WorkerReport =
   | { kind: "listening" }
-  | { kind: "failed"; error: string }
+  /** `listen`: the port is the problem; `start`: anything else (Redis), said in `error`. */
+  | { kind: "failed"; error: string; stage: "listen" | "start" }
   | { kind: "finished"; summary: ServeSummary };
 
 /** Workers could not be started, for a reason other than the port; the message is one sentence. */
@@ -94,6 +98,8 @@ export interface WorkerPoolOptions {
   settings: ServeSettings;
   /** Limits over all workers together. */
   limits: RegistryLimits;
+  /** Chat mode: history, and the Redis room every worker joins. @default {no history, no Redis} */
+  room?: RoomSettings;
   log: WorkerLogOptions;
   /** The main thread's log; each worker logs on its own, tagged with its number. */
   logger: Logger;
@@ -116,7 +122,11 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
   const addr = probe.addr as Deno.NetAddr;
   probe.close();
   const registry = SharedRegistry.create({ ...options.limits, workers });
-  const relay = mode === "chat" ? `parley-chat-${crypto.randomUUID()}` : undefined;
+  const room = options.room ?? { history: 0, room: "parley" };
+  // Through Redis, each worker is a server of the room like any other; a channel would repeat it.
+  const relay = mode === "chat" && room.redis === undefined
+    ? `parley-chat-${crypto.randomUUID()}`
+    : undefined;
   const pool = new WorkerPool(addr, logger);
   const started = Array.from({ length: workers }, (_, i) =>
     pool.start({
@@ -128,6 +138,7 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
       log: options.log,
       registry: registry.buffers,
       relay,
+      room,
     }));
   const failures = (await Promise.allSettled(started)).filter((r) => r.status === "rejected");
   if (failures.length > 0) {
@@ -206,7 +217,7 @@ export class WorkerPool implements ServerHandle {
       const report = event.data;
       if (report.kind === "listening") listened();
       else if (report.kind === "failed") {
-        failed(new Error(report.error));
+        failed(report.stage === "listen" ? new Error(report.error) : new WorkerStartError(report.error));
         end(emptySummary());
       } else end(report.summary);
     };

@@ -7,6 +7,7 @@
  * reports to the main thread. Started by `pool.ts` only.
  */
 
+import { openChatRoom } from "../redis/room.ts";
 import { SharedRegistry } from "../registry/shared.ts";
 import { BroadcastChannelRelay } from "../relay/broadcast_channel.ts";
 import { createLogger, logUnhandledRejections } from "../server/log.ts";
@@ -24,29 +25,40 @@ function report(message: WorkerReport): void {
 /** Starts serving as `command` says; from then on, messages are shutdown requests for that server. */
 async function start(command: WorkerCommand & { kind: "start" }): Promise<void> {
   const { index, settings, log } = command;
+  const logger = createLogger({ ...log, worker: index, write: (line) => writeLine(Deno.stderr, line) });
+  let room;
+  try {
+    room = await openChatRoom(command.room, new SharedRegistry(command.registry), logger);
+  } catch (error) {
+    report({ kind: "failed", error: error instanceof Error ? error.message : String(error), stage: "start" });
+    return;
+  }
   let listener;
   try {
     listener = await listen(command.listen);
   } catch (error) {
-    report({ kind: "failed", error: describeNetError(error) });
+    await room.leave();
+    report({ kind: "failed", error: describeNetError(error), stage: "listen" });
     return;
   }
-  const logger = createLogger({ ...log, worker: index, write: (line) => writeLine(Deno.stderr, line) });
   const stopLogging = logUnhandledRejections(logger);
-  const relay = command.relay === undefined ? undefined : new BroadcastChannelRelay(command.relay);
+  const relay = room.relay ??
+    (command.relay === undefined ? undefined : new BroadcastChannelRelay(command.relay));
   const server = serve(listener, {
     ...settings,
     logger,
-    registry: new SharedRegistry(command.registry),
+    registry: room.registry,
     relay,
+    history: room.history,
     access: new AccessList(command.access),
   });
   self.onmessage = (event: MessageEvent<WorkerCommand>) => {
     if (event.data.kind === "shutdown") void server.shutdown(event.data.reason);
   };
   report({ kind: "listening" });
-  server.finished.then((summary) => {
-    relay?.close();
+  server.finished.then(async (summary) => {
+    await room.leave();
+    await relay?.close();
     stopLogging();
     report({ kind: "finished", summary });
   });

@@ -1,6 +1,7 @@
 /**
- * Measurements shared by the report scripts (`soak`, `bench`): a server's resident memory and the
- * memory it spends per idle connection. Linux only: RSS comes from /proc.
+ * Measurements shared by the report scripts (`soak`, `bench`): a server's resident memory, the
+ * memory it spends per idle connection, and the CPU time a process used. Linux only: they come
+ * from /proc.
  */
 
 import type { Stream } from "../../lib/transport/transport.ts";
@@ -18,6 +19,17 @@ export async function rss(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
+
+/** The CPU time process `pid` has used so far (user and system), in seconds. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name, which is in parentheses and may hold spaces: utime is the 12th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Linux's USER_HZ, in which /proc reports CPU time: 100 on every architecture Deno runs on. */
+const CLOCK_TICKS = 100;
 
 /**
  * Opens `count` connections to an echo server (250 at a time, with `connect`, plain TCP by

@@ -13,22 +13,29 @@
  *
  * Names live in the registry and lines also go to the relay, so the same mode serves one process,
  * the workers of one server, or a room spread over several machines: what differs is only which
- * registry and which relay it is given.
+ * registry and which relay it is given. With a history, a newcomer is first sent the last lines
+ * said, each marked `* history <time>`, and nothing said while it was being fetched is lost or
+ * sent twice.
  */
 
 import { escapeControl, escapeLine } from "../../protocol/escape.ts";
 import type { Names } from "../../registry/registry.ts";
-import type { Relay } from "../../relay/relay.ts";
+import type { LineKind, Relay } from "../../relay/relay.ts";
 import { andThen } from "../../util/awaitable.ts";
+import { formatHistoryEntry, type History, type HistorySnapshot } from "../history.ts";
 import type { Room } from "../room.ts";
 import type { Member, Mode, Step } from "./mode.ts";
 
 const SLASH = 0x2f;
+const LESS_THAN = 0x3c;
 const NAME = /^[A-Za-z0-9_-]{1,32}$/;
 const RESERVED = /^user\d+$/i;
 /** What `/help` says. */
 export const CHAT_HELP = "* commands: /nick NAME (1-32 of A-Z a-z 0-9 - _), /who, /help; " +
   "any other line goes to everyone (//text for a line that starts with /)";
+/** What everyone here is told when the link to the other servers goes down, and comes back. */
+export const LINK_LOST = "* link to other servers lost; this server's room only";
+export const LINK_BACK = "* link to other servers is back; the room is whole again";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -43,6 +50,12 @@ function speaker(name: string): Speaker {
   return { name, prefix: encoder.encode(`<${name}> `) };
 }
 
+/** A line that reached the room while a newcomer waited for the history. */
+interface Pending {
+  line: string | Uint8Array;
+  mark?: string;
+}
+
 /** Options for {@linkcode createChatMode}. */
 export interface ChatModeOptions {
   /** This server's clients. */
@@ -51,20 +64,88 @@ export interface ChatModeOptions {
   names: Names;
   /** The link to rooms served elsewhere (other workers, other servers), if any. */
   relay?: Relay;
+  /** The last lines said, sent to each newcomer first (`--history`). */
+  history?: History;
+  /**
+   * Most bytes of history a newcomer is sent (the newest lines that fit): as much as a client may
+   * have waiting before the talkers are slowed. @default {524288}
+   */
+  historyBytes?: number;
 }
 
 /** Creates a chat mode. */
 export function createChatMode(options: ChatModeOptions): Mode {
-  const { room, names, relay } = options;
+  const { room, names, relay, history, historyBytes = 1 << 19 } = options;
+  /** Members welcomed into the conversation. */
   const speakers = new Map<Member, Speaker>();
-  /** Members whose join is still waiting for the registry. */
-  const joining = new Set<Member>();
-  relay?.open((line) => room.broadcast(line));
+  /**
+   * Members whose join waits for the registry (`null`), or for the history, with what the room
+   * said meanwhile (a round trip's worth, since history answers or fails within a deadline).
+   */
+  const joining = new Map<Member, Pending[] | null>();
+
+  relay?.open({
+    deliver(line, mark) {
+      if (line[0] === LESS_THAN) history?.record(line, Date.now());
+      tell(line, undefined, mark);
+    },
+    link: (up) => tell(up ? LINK_BACK : LINK_LOST),
+  });
+  names.watch?.({
+    lost(name, owner) {
+      const member = room.get(owner);
+      if (member === undefined || speakers.get(member)?.name !== name) return;
+      const fallback = `user${owner}`;
+      void names.claim(fallback, owner);
+      speakers.set(member, speaker(fallback));
+      member.send(
+        `* ${name} was taken elsewhere, by an earlier claim, while the link was down; ` +
+          `you are now ${fallback}`,
+      );
+      broadcast(`* ${name} is now ${fallback}`, member);
+    },
+    departed(gone) {
+      for (const name of gone) broadcast(`* ${name} left`);
+    },
+    returned(back) {
+      // Only the other servers had counted them as gone.
+      for (const name of back) relay?.publish(`* ${name} joined`);
+    },
+  });
+
+  /** Tells everyone here but `except`; newcomers waiting for the history get it after. */
+  function tell(line: string | Uint8Array, except?: Member, mark?: string): void {
+    for (const member of speakers.keys()) {
+      if (member !== except) member.send(line);
+    }
+    if (joining.size === 0) return;
+    for (const pending of joining.values()) pending?.push({ line, mark });
+  }
 
   /** Tells everyone, here and elsewhere, but `except`. */
-  function broadcast(line: string | Uint8Array, except?: Member): void {
-    room.broadcast(line, except);
-    relay?.publish(line);
+  function broadcast(line: string | Uint8Array, except?: Member, kind: LineKind = "notice"): void {
+    tell(line, except);
+    relay?.publish(line, kind);
+  }
+
+  /** Lets `member` in: the history first, then the welcome and what was said meanwhile. */
+  function welcome(member: Member, name: string, online: number, snapshot?: HistorySnapshot): void {
+    const pending = joining.get(member) ?? [];
+    joining.delete(member);
+    if (snapshot !== undefined) {
+      const lines = snapshot.entries.map(formatHistoryEntry);
+      let first = lines.length;
+      for (let bytes = 0; first > 0 && bytes + lines[first - 1].length <= historyBytes; first--) {
+        bytes += lines[first - 1].length + 1;
+      }
+      for (const line of lines.slice(first)) member.send(line);
+    }
+    member.send(`* welcome, ${name}: ${online} online; /help for commands`);
+    for (const { line, mark } of pending) {
+      if (mark === undefined || !snapshot?.holds(mark)) member.send(line);
+    }
+    speakers.set(member, speaker(name));
+    broadcast(`* ${name} joined`, member);
   }
 
   function nick(member: Member, current: Speaker, name: string): Step {
@@ -80,7 +161,8 @@ export function createChatMode(options: ChatModeOptions): Mode {
           return;
         }
         if (!won) return member.send(`ERR name ${name} is taken`);
-        const old = current.name;
+        // Read again: the registry may have renamed it (lost) while it answered.
+        const old = speakers.get(member)!.name;
         if (old.toLowerCase() !== name.toLowerCase()) void names.release(old, member.id);
         speakers.set(member, speaker(name));
         member.send(`* you are now ${name}`);
@@ -103,14 +185,17 @@ export function createChatMode(options: ChatModeOptions): Mode {
     join(member) {
       const name = `user${member.id}`;
       // Ids are unique and user<digits> is reserved, so nobody else can hold this name.
-      joining.add(member);
+      joining.set(member, null);
       return andThen(names.claim(name, member.id), () =>
         andThen(names.count(), (online) => {
           // Gone while the registry answered: leave() has given the name back.
-          if (!joining.delete(member)) return;
-          speakers.set(member, speaker(name));
-          member.send(`* welcome, ${name}: ${online} online; /help for commands`);
-          broadcast(`* ${name} joined`, member);
+          if (!joining.has(member)) return;
+          if (history === undefined) return welcome(member, name, online);
+          // From here on, what the room says waits for it, after the history.
+          joining.set(member, []);
+          return andThen(history.recent(), (snapshot) => {
+            if (joining.has(member)) welcome(member, name, online, snapshot);
+          });
         }));
     },
     line(member, line) {
@@ -122,7 +207,8 @@ export function createChatMode(options: ChatModeOptions): Mode {
       const relayed = new Uint8Array(current.prefix.length + text.length);
       relayed.set(current.prefix);
       relayed.set(text, current.prefix.length);
-      broadcast(relayed, member);
+      history?.record(relayed, Date.now());
+      broadcast(relayed, member, "said");
     },
     leave(member) {
       if (joining.delete(member)) return void names.release(`user${member.id}`, member.id);

@@ -5,6 +5,7 @@
 
 import type { Registry } from "../../registry/registry.ts";
 import type { Relay } from "../../relay/relay.ts";
+import type { History } from "../history.ts";
 import type { Logger } from "../log.ts";
 import type { Operator } from "../operator.ts";
 import type { Room } from "../room.ts";
@@ -21,6 +22,10 @@ export interface ModeContext {
   room: Room;
   registry: Registry;
   relay?: Relay;
+  /** Chat mode: the last lines said, for newcomers. */
+  history?: History;
+  /** Chat mode: most bytes of history a newcomer is sent. */
+  historyBytes?: number;
   /** Console mode: the operator's terminal. Without one, nobody answers. */
   operator?: Operator;
   logger: Logger;
@@ -36,7 +41,13 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
     case "echo":
       return createEchoMode();
     case "chat":
-      return createChatMode({ room: context.room, names: context.registry.names, relay: context.relay });
+      return createChatMode({
+        room: context.room,
+        names: context.registry.names,
+        relay: context.relay,
+        history: context.history,
+        historyBytes: context.historyBytes,
+      });
     case "console":
       return createConsoleMode(context);
   }

@@ -1,0 +1,242 @@
+/**
+ * One server's link to the Redis that joins its chat room to the rooms of other servers: two
+ * connections (commands, and a subscriber, which Redis's pub/sub needs to itself), the names of
+ * the room's keys, and whether the link is up.
+ *
+ * Joining fails fast: an unreachable Redis, a refused password or a TLS failure is one sentence
+ * naming the URL ({@linkcode RedisLinkError}). Once joined, a lost connection is retried for as
+ * long as the server runs, with a growing, jittered back-off; commands sent while it is down fail
+ * at once instead of queueing (nothing said during an outage is replayed later), and whoever
+ * watches the link is told once when it goes down and once when it is back.
+ *
+ * Every key of a room shares the hash tag `{room}`, so a room lives in one slot of a Redis
+ * Cluster and its scripts may touch several of its keys.
+ */
+
+import { Buffer } from "node:buffer";
+import { createClient } from "@redis/client";
+import type { Logger } from "../server/log.ts";
+import { backoffDelay } from "../util/backoff.ts";
+import type { RedisAddress } from "./url.ts";
+
+/** A connection to Redis. */
+export type RedisClient = ReturnType<typeof newClient>;
+
+/** What can go into a command: text, or bytes as they are. */
+export type RedisArgument = string | Buffer;
+
+/** Joining the room failed; the message is one sentence for the user. */
+export class RedisLinkError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RedisLinkError";
+  }
+}
+
+/** The keys and the channel of one room. */
+export interface RoomKeys {
+  /** Counter that hands out blocks of connection ids. */
+  ids: string;
+  /** Set of the servers (nodes) in the room. */
+  nodes: string;
+  /** Hash of every name held: folded name -> `node|owner|since|joined|Name`. */
+  online: string;
+  /** Stream of the lines said, for `--history`. */
+  history: string;
+  /** Pub/sub channel of the room's lines. */
+  channel: string;
+  /** The key that says node `node` is alive (it expires when it stops refreshing it). */
+  presence(node: string): string;
+  /** The key that tells node `node`, when it comes back, that the room counted it as gone. */
+  tombstone(node: string): string;
+  /** The key that holds the name `folded` (lower-cased). */
+  name(folded: string): string;
+  /** What {@linkcode name} puts before the folded name. */
+  namePrefix: string;
+}
+
+/** The keys of room `room`. */
+export function roomKeys(room: string): RoomKeys {
+  const prefix = `parley:{${room}}:`;
+  return {
+    ids: `${prefix}ids`,
+    nodes: `${prefix}nodes`,
+    online: `${prefix}online`,
+    history: `${prefix}history`,
+    channel: `${prefix}room`,
+    presence: (node) => `${prefix}node:${node}`,
+    tombstone: (node) => `${prefix}gone:${node}`,
+    name: (folded) => `${prefix}name:${folded}`,
+    namePrefix: `${prefix}name:`,
+  };
+}
+
+/** Options for {@linkcode RedisLink.open}. */
+export interface RedisLinkOptions {
+  address: RedisAddress;
+  /** The room's name (`--room`). */
+  room: string;
+  logger: Logger;
+  /** Give up joining after this long. @default {5000} */
+  connectTimeoutMs?: number;
+}
+
+/** After a lost connection: 100 ms, doubling, at most 5 s, with jitter. */
+const RECONNECT_BACKOFF = { initialMs: 100, maxMs: 5000, random: Math.random };
+
+/** The link of one server (one worker) to the room's Redis. */
+export class RedisLink {
+  /** This server's name in the room: new at every start. */
+  readonly node: string = crypto.randomUUID();
+  readonly keys: RoomKeys;
+  /** Where Redis is, without a password. */
+  readonly shown: string;
+  #logger: Logger;
+  #commands: RedisClient;
+  #subscriber: RedisClient;
+  /** Whether each connection is ready: [commands, subscriber]. */
+  #ready = [false, false];
+  #up = false;
+  #joined = false;
+  #closing = false;
+  #downSince = 0;
+  #lastError = "";
+  #watchers = new Set<(up: boolean) => void>();
+
+  private constructor(options: RedisLinkOptions) {
+    this.keys = roomKeys(options.room);
+    this.shown = options.address.shown;
+    this.#logger = options.logger;
+    // Joining fails at once; once joined, a lost connection is retried for good.
+    const client = newClient(
+      options,
+      (retries) => this.#joined && !this.#closing ? backoffDelay(retries + 1, RECONNECT_BACKOFF) : false,
+    );
+    this.#commands = client;
+    this.#subscriber = client.duplicate();
+    this.#watch(this.#commands, 0);
+    this.#watch(this.#subscriber, 1);
+  }
+
+  /**
+   * Connects to the Redis at `options.address` for room `options.room`. Rejects with a
+   * {@linkcode RedisLinkError} when it cannot.
+   */
+  static async open(options: RedisLinkOptions): Promise<RedisLink> {
+    const link = new RedisLink(options);
+    try {
+      await link.#commands.connect();
+      await link.#subscriber.connect();
+    } catch (error) {
+      link.#closing = true;
+      link.#commands.destroy();
+      link.#subscriber.destroy();
+      throw new RedisLinkError(`cannot join the room on ${link.shown}: ${describeRedisError(error)}`, {
+        cause: error,
+      });
+    }
+    link.#joined = true;
+    link.#up = true;
+    return link;
+  }
+
+  /** Whether both connections are up. */
+  get up(): boolean {
+    return this.#up;
+  }
+
+  /** The connection for commands and scripts; they are run in the order they are sent. */
+  get commands(): RedisClient {
+    return this.#commands;
+  }
+
+  /**
+   * Calls `listener` with every message published on `channel`, as bytes. Subscriptions survive
+   * reconnects.
+   */
+  async subscribe(channel: string, listener: (message: Buffer) => void): Promise<void> {
+    await this.#subscriber.subscribe(channel, listener, true);
+  }
+
+  /** Runs a Lua script with `keys` and `args`. */
+  script<T>(source: string, keys: string[], args: RedisArgument[]): Promise<T> {
+    return this.#commands.sendCommand<T>(["EVAL", source, String(keys.length), ...keys, ...args]);
+  }
+
+  /** From now on, `watcher` hears when the link goes down (`false`) and comes back (`true`). */
+  watch(watcher: (up: boolean) => void): void {
+    this.#watchers.add(watcher);
+  }
+
+  /** Leaves: both connections close after the replies they wait for. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#watchers.clear();
+    await Promise.allSettled([this.#commands.close(), this.#subscriber.close()]);
+    // A connection that was down has nothing to wait for; make sure no retry timer outlives us.
+    this.#commands.destroy();
+    this.#subscriber.destroy();
+  }
+
+  #watch(client: RedisClient, index: number): void {
+    client.on("error", (error: unknown) => {
+      this.#lastError = describeRedisError(error);
+      this.#set(index, false);
+    });
+    client.on("reconnecting", () => this.#set(index, false));
+    client.on("end", () => this.#set(index, false));
+    client.on("ready", () => this.#set(index, true));
+  }
+
+  #set(index: number, ready: boolean): void {
+    this.#ready[index] = ready;
+    if (!this.#joined || this.#closing) return;
+    const up = this.#ready[0] && this.#ready[1];
+    if (up === this.#up) return;
+    this.#up = up;
+    if (!up) {
+      this.#downSince = Date.now();
+      this.#logger.warn(
+        "redis_down",
+        `lost the link to Redis at ${this.shown} (${this.#lastError || "connection closed"}); ` +
+          "serving this server's room only, reconnecting",
+        { redis: this.shown, error: this.#lastError },
+      );
+    } else {
+      const seconds = (Date.now() - this.#downSince) / 1000;
+      this.#logger.info("redis_up", `link to Redis at ${this.shown} is back after ${seconds.toFixed(1)} s`, {
+        redis: this.shown,
+        downSeconds: seconds,
+      });
+    }
+    for (const watcher of this.#watchers) watcher(up);
+  }
+}
+
+/** A client that fails commands at once while disconnected, and reconnects as `retry` says. */
+function newClient(options: RedisLinkOptions, retry: (retries: number) => number | false) {
+  return createClient({
+    url: options.address.url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      reconnectStrategy: retry,
+      ...(options.address.ca === undefined ? {} : { tls: true as const, ca: [options.address.ca] }),
+    },
+  });
+}
+
+/** A Redis client's error in plain words. */
+export function describeRedisError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  if (/^WRONGPASS/.test(message)) return "wrong user name or password";
+  if (/^NOAUTH/.test(message)) return "Redis wants a password (redis://user:pass@host:port)";
+  if (code === "ECONNREFUSED" || /ECONNREFUSED|Connection refused/i.test(message)) {
+    return "connection refused";
+  }
+  if (code === "ENOTFOUND" || /ENOTFOUND|failed to lookup/i.test(message)) return "unknown host";
+  if (/timeout/i.test(message)) return "timed out";
+  // Redis's own errors (LOADING, OOM, ...) are one line already.
+  return message.split("\n")[0];
+}

@@ -1,0 +1,109 @@
+/**
+ * What a chat room is served with: a registry, a relay and a history. A room of one server keeps
+ * its history in a ring in memory; a room shared through Redis gets all three from its place
+ * there: the link, the registry of ids and names, and the relay (which keeps the history), joined
+ * in that order and left in the reverse one, so that the other servers hear who left with this
+ * one before it goes.
+ */
+
+import type { Registry } from "../registry/registry.ts";
+import type { Relay } from "../relay/relay.ts";
+import { type History, MemoryHistory } from "../server/history.ts";
+import { RedisRegistry } from "../registry/redis.ts";
+import { RedisRelay } from "../relay/redis.ts";
+import type { Logger } from "../server/log.ts";
+import { describeRedisError, RedisLink, RedisLinkError } from "./link.ts";
+import type { RedisAddress } from "./url.ts";
+
+/** Where a chat room keeps what was said, and how it meets the rooms of other servers. */
+export interface RoomSettings {
+  /** Lines of history; 0 for none. */
+  history: number;
+  /** The Redis that joins this room to other servers' rooms, if any. */
+  redis?: RedisAddress;
+  /** The room's name on that Redis. */
+  room: string;
+}
+
+/** What a chat room is served with. */
+export interface ChatRoom {
+  registry: Registry;
+  relay?: Relay;
+  history?: History;
+  /** Leaves the room shared through Redis, if any; call it once the server has finished. */
+  leave(): Promise<void>;
+}
+
+/**
+ * The registry, relay and history a server (or one worker) serves its room with: `local` and a
+ * ring of history, or all three from the room shared through Redis. Rejects with a
+ * `RedisLinkError` when Redis cannot be joined.
+ */
+export async function openChatRoom(
+  settings: RoomSettings,
+  local: Registry,
+  logger: Logger,
+): Promise<ChatRoom> {
+  if (settings.redis === undefined) {
+    const history = settings.history > 0 ? new MemoryHistory(settings.history) : undefined;
+    return { registry: local, history, leave: () => Promise.resolve() };
+  }
+  const room = await joinRedisRoom({ ...settings, address: settings.redis, local, logger });
+  return {
+    registry: room.registry,
+    relay: room.relay,
+    history: settings.history > 0 ? room.relay : undefined,
+    leave: () => room.close(),
+  };
+}
+
+/** Options for {@linkcode joinRedisRoom}. */
+interface RedisRoomOptions {
+  address: RedisAddress;
+  /** The room's name (`--room`). */
+  room: string;
+  /** Lines of history to keep; 0 for none. */
+  history: number;
+  /** This server's admission limits. */
+  local: Registry;
+  logger: Logger;
+}
+
+/** A server's place in a room shared through Redis. */
+interface RedisRoom {
+  registry: RedisRegistry;
+  /** The relay, which is the history too. */
+  relay: RedisRelay;
+  /** Leaves the room: announces this server's clients as gone, then closes the link. */
+  close(): Promise<void>;
+}
+
+/** Joins the room. Rejects with a `RedisLinkError` when Redis cannot be reached or refuses. */
+async function joinRedisRoom(options: RedisRoomOptions): Promise<RedisRoom> {
+  const { address, room, history, local, logger } = options;
+  const link = await RedisLink.open({ address, room, logger });
+  try {
+    const registry = await RedisRegistry.join(link, local, logger);
+    const relay = await RedisRelay.open(link, { history, logger });
+    logger.info("redis_joined", `joined room ${room} on ${address.shown}`, {
+      room,
+      redis: address.shown,
+      node: link.node,
+    });
+    return {
+      registry,
+      relay,
+      async close() {
+        await registry.names.close();
+        await relay.close();
+        await link.close();
+      },
+    };
+  } catch (error) {
+    await link.close();
+    if (error instanceof RedisLinkError) throw error;
+    throw new RedisLinkError(`cannot join the room on ${address.shown}: ${describeRedisError(error)}`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,489 @@
+/**
+ * The registry of a chat room shared by several servers through Redis (`--redis`). Admission
+ * limits stay with the server (its own `MemoryRegistry`, or its workers' `SharedRegistry`); what
+ * the room shares is:
+ *
+ * - **Connection ids**, in blocks of {@linkcode ID_BLOCK} taken from one counter, so that
+ *   `user<ID>` names never clash across servers and taking an id never waits for Redis.
+ * - **Names**, each a key set only if free (`SET NX` semantics, in a script) and listed in one
+ *   hash for `/who`. Every key carries a TTL that this server refreshes, with its own presence
+ *   key, every {@linkcode HEARTBEAT_MS}. When a server dies, its presence expires, and the first
+ *   server to see that frees its names and announces that its clients left (a script makes sure
+ *   only one does), all within {@linkcode GONE_WITHIN_MS}; the names' own TTL frees them even
+ *   when no server is left to do it.
+ *
+ * While the link is down, names are claimed here only, and `/who` lists this server's clients.
+ * When it is back, every name held here is claimed again: where two servers handed out one name
+ * meanwhile, the earlier claim keeps it and the other holder is renamed (see
+ * {@linkcode NameEvents.lost}).
+ */
+
+import type { RedisLink } from "../redis/link.ts";
+import type { Logger } from "../server/log.ts";
+import type { Awaitable } from "../util/awaitable.ts";
+import type { NameEvents, Names, Refusal, Registry } from "./registry.ts";
+
+/** How long a server's presence key lives without a refresh. */
+export const PRESENCE_TTL_MS = 5000;
+/** How often a server refreshes its presence and its names. */
+export const HEARTBEAT_MS = 1500;
+/** How often each server looks for servers whose presence expired. */
+export const SWEEP_MS = 1000;
+/**
+ * The names of a server that died are freed, and its clients announced as gone, within this:
+ * its presence expires, and the next sweep of any other server reaps it.
+ */
+export const GONE_WITHIN_MS = PRESENCE_TTL_MS + SWEEP_MS;
+/**
+ * How long a name lives without a refresh: longer than {@linkcode GONE_WITHIN_MS}, so that a
+ * dead server's names are reaped (and its clients announced) before anyone else can take them,
+ * and only expire by themselves when no server is left to reap them.
+ */
+export const NAME_TTL_MS = 3 * PRESENCE_TTL_MS;
+/** Ids are taken from the room's counter this many at a time. */
+export const ID_BLOCK = 1000;
+/** Names refreshed per script call. */
+const KEEP_CHUNK = 500;
+
+/**
+ * Claims KEYS[1] (a name) for ARGV = node, owner, since, joined, Name, ttl, folded, unless someone
+ * else holds it; lists it in KEYS[2] (the online hash). Returns 1 when claimed.
+ */
+const CLAIM = `
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, #ARGV[1] + #ARGV[2] + 2) ~= ARGV[1] .. '|' .. ARGV[2] .. '|' then
+  return 0
+end
+local value = ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[6])
+redis.call('HSET', KEYS[2], ARGV[7], value)
+return 1`;
+
+/** Gives KEYS[1] (a name) up, and its entry ARGV[3] in KEYS[2], if ARGV = node, owner holds it. */
+const RELEASE = `
+local mine = ARGV[1] .. '|' .. ARGV[2] .. '|'
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, #mine) == mine then redis.call('DEL', KEYS[1]) end
+local listed = redis.call('HGET', KEYS[2], ARGV[3])
+if listed and string.sub(listed, 1, #mine) == mine then redis.call('HDEL', KEYS[2], ARGV[3]) end
+return 1`;
+
+/**
+ * The heartbeat: refreshes this node's presence (KEYS[1], for ARGV[2] ms) and membership of
+ * KEYS[2], then each name KEYS[5..] it holds (for ARGV[3] ms), whose value is ARGV[4..] (and
+ * folded name ARGV[4 + n..]). A name that expired is set again; one that someone else holds goes
+ * to the earlier claim (the lower node id, on a tie). Returns 1 if the node had been reaped as gone (its tombstone KEYS[4] was
+ * there), else 0; then the 0-based indexes of the names lost.
+ */
+const KEEP = `
+local function fields(value) return string.match(value, '^([^|]*)|([^|]*)|([^|]*)|') end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+local reply = {redis.call('DEL', KEYS[4])}
+local n = #KEYS - 4
+for i = 1, n do
+  local value = ARGV[3 + i]
+  local held = redis.call('GET', KEYS[4 + i])
+  local take = not held
+  if held then
+    local node, owner, since = fields(held)
+    local my_node, my_owner, my_since = fields(value)
+    take = (node == my_node and owner == my_owner) or tonumber(my_since) < tonumber(since)
+      or (tonumber(my_since) == tonumber(since) and my_node < node)
+  end
+  if take then
+    redis.call('SET', KEYS[4 + i], value, 'PX', ARGV[3])
+    redis.call('HSET', KEYS[3], ARGV[3 + n + i], value)
+  else
+    reply[#reply + 1] = i - 1
+  end
+end
+return reply`;
+
+/**
+ * Removes node ARGV[1] from the room (KEYS[2]) with every name it held (in KEYS[3], and the keys
+ * ARGV[2] .. folded), if its presence KEYS[1] is gone; "leave" as ARGV[3] is the node leaving
+ * by itself. A reaped node gets a tombstone, KEYS[4], to learn it was counted as gone. Returns
+ * the names; only the first caller gets them.
+ */
+const REAP = `
+local leaving = ARGV[3] == 'leave'
+if leaving then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[1])
+elseif redis.call('EXISTS', KEYS[1]) == 1 or redis.call('SREM', KEYS[2], ARGV[1]) == 0 then
+  return {}
+else
+  redis.call('SET', KEYS[4], '1', 'PX', 3600000)
+end
+local mine = ARGV[1] .. '|'
+local gone = {}
+local all = redis.call('HGETALL', KEYS[3])
+for i = 1, #all, 2 do
+  local value = all[i + 1]
+  if string.sub(value, 1, #mine) == mine then
+    redis.call('HDEL', KEYS[3], all[i])
+    local key = ARGV[2] .. all[i]
+    local held = redis.call('GET', key)
+    if held and string.sub(held, 1, #mine) == mine then redis.call('DEL', key) end
+    gone[#gone + 1] = string.match(value, '([^|]*)$')
+  end
+end
+return gone`;
+
+/** Raises the id counter KEYS[1] to at least ARGV[1] (after Redis lost its data). */
+const RAISE = `
+local now = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
+/** A name held here: who holds it, since when, and how it is spelled. */
+interface Holding {
+  name: string;
+  owner: number;
+  /**
+   * When it was first claimed, in microseconds since the epoch: on a clash after an outage, the
+   * earlier claim keeps it, and claims a round trip apart must not tie.
+   */
+  since: number;
+}
+
+/** Chat names held in Redis for the whole room, and here for this server's clients. */
+export class RedisNames implements Names {
+  #link: RedisLink;
+  #logger: Logger;
+  /** Names held by this server's clients, by folded name. */
+  #held = new Map<string, Holding>();
+  /** When each owner first claimed a name (`/who` lists in this order), and how many it holds. */
+  #owners = new Map<number, { joined: number; names: number }>();
+  /** Names given up while the link was down, still to be given up in Redis. */
+  #releasedOffline = new Map<string, number>();
+  #events: NameEvents | undefined;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #beating: Promise<void> | undefined;
+
+  constructor(link: RedisLink, logger: Logger) {
+    this.#link = link;
+    this.#logger = logger;
+  }
+
+  /** Enters the room and starts the heartbeat and the sweep for servers that stopped. */
+  async start(): Promise<void> {
+    await this.#heartbeat();
+    this.#timers.push(setInterval(() => void this.#heartbeat(), HEARTBEAT_MS));
+    this.#timers.push(setInterval(() => void this.#sweep(), SWEEP_MS));
+    this.#link.watch((up) => {
+      if (up) void this.#rejoin();
+    });
+  }
+
+  watch(events: NameEvents): void {
+    this.#events = events;
+  }
+
+  claim(name: string, owner: number): Awaitable<boolean> {
+    const folded = name.toLowerCase();
+    const previous = this.#held.get(folded);
+    if (previous !== undefined && previous.owner !== owner) return false;
+    const holding = { name, owner, since: previous?.since ?? microseconds() };
+    this.#hold(folded, holding);
+    // While the link is down the name is this server's alone; it is claimed when the link is back.
+    if (!this.#link.up) return true;
+    const keys = [this.#link.keys.name(folded), this.#link.keys.online];
+    return this.#link.script<number>(CLAIM, keys, [...this.#value(holding), String(NAME_TTL_MS), folded])
+      .then(
+        (won) => {
+          if (won !== 1) this.#unhold(folded, holding, previous);
+          return won === 1;
+        },
+        (error) => {
+          if (!this.#link.up) return true;
+          this.#logger.warn("redis_error", `cannot claim a name in Redis: ${error}`, {
+            error: String(error),
+          });
+          this.#unhold(folded, holding, previous);
+          return false;
+        },
+      );
+  }
+
+  release(name: string, owner: number): Awaitable<void> {
+    const folded = name.toLowerCase();
+    if (this.#held.get(folded)?.owner !== owner) return;
+    this.#unhold(folded, this.#held.get(folded)!, undefined);
+    if (!this.#link.up) return void this.#releasedOffline.set(folded, owner);
+    return this.#releaseInRedis(folded, owner);
+  }
+
+  list(): Awaitable<string[]> {
+    if (!this.#link.up) return this.#localList();
+    return this.#link.commands.hGetAll(this.#link.keys.online).then(
+      (all) =>
+        Object.values(all)
+          .map((value) => value.split("|"))
+          .sort((a, b) => Number(a[3]) - Number(b[3]) || Number(a[1]) - Number(b[1]))
+          .map((fields) => fields[4]),
+      () => this.#localList(),
+    );
+  }
+
+  count(): Awaitable<number> {
+    if (!this.#link.up) return this.#held.size;
+    return this.#link.commands.hLen(this.#link.keys.online).then((n) => n, () => this.#held.size);
+  }
+
+  /**
+   * Leaves the room: this server's names are given up at once, and the others are told (through
+   * {@linkcode NameEvents.departed}) that these clients left, as they were closed at shutdown.
+   */
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer);
+    await this.#beating;
+    if (!this.#link.up) return;
+    const keys = this.#link.keys;
+    const gone = await this.#link.script<string[]>(
+      REAP,
+      [keys.presence(this.#link.node), keys.nodes, keys.online, keys.tombstone(this.#link.node)],
+      [this.#link.node, keys.namePrefix, "leave"],
+    ).catch(() => []);
+    if (gone.length > 0) this.#events?.departed(gone);
+  }
+
+  #hold(folded: string, holding: Holding): void {
+    const previous = this.#held.get(folded);
+    this.#held.set(folded, holding);
+    if (previous !== undefined) return;
+    const owner = this.#owners.get(holding.owner);
+    if (owner === undefined) this.#owners.set(holding.owner, { joined: holding.since, names: 1 });
+    else owner.names++;
+  }
+
+  /** Takes back a claim: `previous` is what was held before it, if anything. */
+  #unhold(folded: string, holding: Holding, previous: Holding | undefined): void {
+    if (this.#held.get(folded) !== holding) return;
+    if (previous !== undefined) return void this.#held.set(folded, previous);
+    this.#held.delete(folded);
+    const owner = this.#owners.get(holding.owner)!;
+    if (--owner.names === 0) this.#owners.delete(holding.owner);
+  }
+
+  /** `node, owner, since, joined, Name`: the fields of a name's value in Redis. */
+  #value(holding: Holding): string[] {
+    const joined = this.#owners.get(holding.owner)?.joined ?? holding.since;
+    return [this.#link.node, String(holding.owner), String(holding.since), String(joined), holding.name];
+  }
+
+  #localList(): string[] {
+    return [...this.#held.values()]
+      .sort((a, b) =>
+        this.#owners.get(a.owner)!.joined - this.#owners.get(b.owner)!.joined || a.owner - b.owner
+      )
+      .map((holding) => holding.name);
+  }
+
+  #releaseInRedis(folded: string, owner: number): Promise<void> {
+    const keys = [this.#link.keys.name(folded), this.#link.keys.online];
+    return this.#link.script(RELEASE, keys, [this.#link.node, String(owner), folded]).then(
+      () => {},
+      () => {
+        // Unreachable now: given up when the link is back, or by expiry.
+        this.#releasedOffline.set(folded, owner);
+      },
+    );
+  }
+
+  /** The link is back: give up what was released meanwhile, and claim again what is held. */
+  async #rejoin(): Promise<void> {
+    const released = [...this.#releasedOffline];
+    this.#releasedOffline.clear();
+    await Promise.all(released.map(([folded, owner]) => this.#releaseInRedis(folded, owner)));
+    await this.#heartbeat();
+  }
+
+  /** Refreshes presence and names; reports names lost to earlier claims and a return. */
+  #heartbeat(): Promise<void> {
+    if (this.#beating !== undefined || !this.#link.up) return this.#beating ?? Promise.resolve();
+    const beat = async () => {
+      const held = [...this.#held];
+      let gone = false;
+      const lost: [string, Holding][] = [];
+      for (let start = 0; start === 0 || start < held.length; start += KEEP_CHUNK) {
+        const chunk = held.slice(start, start + KEEP_CHUNK);
+        const keys = this.#link.keys;
+        const reply = await this.#link.script<number[]>(
+          KEEP,
+          [
+            keys.presence(this.#link.node),
+            keys.nodes,
+            keys.online,
+            keys.tombstone(this.#link.node),
+            ...chunk.map(([folded]) => keys.name(folded)),
+          ],
+          [
+            this.#link.node,
+            String(PRESENCE_TTL_MS),
+            String(NAME_TTL_MS),
+            ...chunk.map(([, holding]) => this.#value(holding).join("|")),
+            ...chunk.map(([folded]) => folded),
+          ],
+        );
+        gone ||= reply[0] === 1;
+        for (const index of reply.slice(1)) lost.push(chunk[index]);
+      }
+      for (const [folded, holding] of lost) {
+        if (this.#held.get(folded) !== holding) continue;
+        this.#unhold(folded, holding, undefined);
+        this.#events?.lost(holding.name, holding.owner);
+      }
+      if (gone && this.#held.size > 0) this.#events?.returned(this.#localList());
+    };
+    this.#beating = beat().catch((error) => {
+      if (this.#link.up) {
+        this.#logger.warn("redis_error", `heartbeat failed: ${error}`, { error: String(error) });
+      }
+    }).finally(() => this.#beating = undefined);
+    return this.#beating;
+  }
+
+  /** Looks for servers whose presence expired, and announces that their clients left. */
+  async #sweep(): Promise<void> {
+    if (!this.#link.up) return;
+    const keys = this.#link.keys;
+    try {
+      const nodes = (await this.#link.commands.sMembers(keys.nodes)).filter((n) => n !== this.#link.node);
+      const alive = await Promise.all(nodes.map((node) => this.#link.commands.exists(keys.presence(node))));
+      for (const [i, node] of nodes.entries()) {
+        if (alive[i] === 1) continue;
+        const gone = await this.#link.script<string[]>(
+          REAP,
+          [keys.presence(node), keys.nodes, keys.online, keys.tombstone(node)],
+          [node, keys.namePrefix, "reap"],
+        );
+        if (gone.length > 0) {
+          this.#logger.info(
+            "redis_reaped",
+            `a server left the room without saying so; ${gone.length} names freed`,
+            {
+              node,
+              names: gone.length,
+            },
+          );
+          this.#events?.departed(gone);
+        }
+      }
+    } catch (error) {
+      if (this.#link.up) this.#logger.warn("redis_error", `sweep failed: ${error}`, { error: String(error) });
+    }
+  }
+}
+
+/** The time now, in whole microseconds since the epoch. */
+function microseconds(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/** Connection ids in blocks from the room's counter: never the same twice in the room. */
+export class IdBlocks {
+  #link: RedisLink;
+  #logger: Logger;
+  #next = 0;
+  #end = 0;
+  #spare: [number, number] | undefined;
+  #fetching: Promise<void> | undefined;
+  /** The highest id handed out or held in reserve. */
+  #highest = 0;
+  #warned = false;
+
+  constructor(link: RedisLink, logger: Logger) {
+    this.#link = link;
+    this.#logger = logger;
+  }
+
+  /** Takes the first block, and keeps the counter ahead of what was handed out after Redis restarts. */
+  async start(): Promise<void> {
+    await this.#fetch();
+    [this.#next, this.#end] = this.#spare!;
+    this.#spare = undefined;
+    this.#link.watch((up) => {
+      if (!up) return;
+      // Redis may have restarted without its data: raise the counter past our ids, take a new block.
+      this.#link.script(RAISE, [this.#link.keys.ids], [String(this.#highest)])
+        .then(() => {
+          this.#spare = undefined;
+          return this.#fetch();
+        })
+        .catch(() => {/* down again; the next time it is back does the same */});
+    });
+  }
+
+  next(): number {
+    if (this.#next > this.#end) {
+      if (this.#spare !== undefined) {
+        [this.#next, this.#end] = this.#spare;
+        this.#spare = undefined;
+      } else if (!this.#warned) {
+        this.#warned = true;
+        this.#logger.warn(
+          "redis_ids",
+          "ran out of connection ids from Redis; ids may repeat across servers",
+          {},
+        );
+      }
+    }
+    if (this.#spare === undefined && this.#end - this.#next < ID_BLOCK / 2 && this.#link.up) {
+      void this.#fetch().catch(() => {/* down: taken when the link is back */});
+    }
+    const id = this.#next++;
+    this.#highest = Math.max(this.#highest, id);
+    return id;
+  }
+
+  #fetch(): Promise<void> {
+    return this.#fetching ??= this.#link.commands.incrBy(this.#link.keys.ids, ID_BLOCK).then((high) => {
+      this.#spare = [high - ID_BLOCK + 1, high];
+      this.#highest = Math.max(this.#highest, high);
+    }).finally(() => this.#fetching = undefined);
+  }
+}
+
+/** A registry whose ids and names are the room's, and whose limits are this server's. */
+export class RedisRegistry implements Registry {
+  readonly names: RedisNames;
+  #local: Registry;
+  #ids: IdBlocks;
+
+  private constructor(local: Registry, names: RedisNames, ids: IdBlocks) {
+    this.#local = local;
+    this.names = names;
+    this.#ids = ids;
+  }
+
+  /** Joins the room through `link`; admission stays with `local`. */
+  static async join(link: RedisLink, local: Registry, logger: Logger): Promise<RedisRegistry> {
+    const ids = new IdBlocks(link, logger);
+    const names = new RedisNames(link, logger);
+    await ids.start();
+    await names.start();
+    return new RedisRegistry(local, names, ids);
+  }
+
+  get maxConns(): number {
+    return this.#local.maxConns;
+  }
+
+  get maxConnsPerIp(): number {
+    return this.#local.maxConnsPerIp;
+  }
+
+  nextId(): number {
+    return this.#ids.next();
+  }
+
+  admit(ip: string | undefined): Refusal | undefined {
+    return this.#local.admit(ip);
+  }
+
+  release(ip: string | undefined): void {
+    this.#local.release(ip);
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The relay between servers that share a chat room through Redis (`--redis`): every line this
+ * server's room tells its clients is published on the room's channel, and every line another
+ * server publishes there is delivered here. With `--history N`, it is also the room's history: a
+ * script appends each said line to a capped stream (`XADD MAXLEN ~ N`) and publishes it, marked
+ * with its stream id, in one step, so that a newcomer's history and the live lines it is sent
+ * after it fit together exactly.
+ *
+ * Lines are batched until the current burst of work is done (one command per batch), and a
+ * message starts with the publishing server's node id, so that none comes back to its sender.
+ * While the link is down, lines are not sent and not kept: what is said during an outage stays
+ * on the server where it was said.
+ *
+ * A message is `node\n` then one record per line, `mark line`, joined by `\n`; `mark` is the
+ * line's stream id, or `-`.
+ */
+
+import { Buffer } from "node:buffer";
+import { escapeLine } from "../protocol/escape.ts";
+import type { RedisLink } from "../redis/link.ts";
+import type { History, HistoryEntry, HistorySnapshot } from "../server/history.ts";
+import type { Logger } from "../server/log.ts";
+import type { LineKind, Relay, RelayHandlers } from "./relay.ts";
+
+const NEWLINE = 0x0a;
+const SPACE = 0x20;
+/** A batch bigger than this is sent at once rather than at the end of the burst. */
+const BATCH_BYTES = 1 << 19;
+/** A newcomer waits at most this long for the history; past it, it gets none. */
+const HISTORY_TIMEOUT_MS = 2000;
+
+/**
+ * KEYS[1]: the stream. ARGV: node, channel, most entries, then the batch: one record per line,
+ * `S line\n` for a said line (kept in the stream) or `N line\n` for a notice.
+ */
+const PUBLISH_AND_KEEP = `
+local out = {ARGV[1]}
+for kind, line in string.gmatch(ARGV[4], '([SN]) ([^\\n]*)\\n') do
+  local mark = '-'
+  if kind == 'S' then mark = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'l', line) end
+  out[#out + 1] = mark .. ' ' .. line
+end
+redis.call('PUBLISH', ARGV[2], table.concat(out, '\\n'))
+return 1`;
+
+/** Options for {@linkcode RedisRelay.open}. */
+export interface RedisRelayOptions {
+  /** Lines of history to keep; 0 for none. */
+  history: number;
+  logger: Logger;
+}
+
+/** One server's end of the room's channel, and the room's history. */
+export class RedisRelay implements Relay, History {
+  #link: RedisLink;
+  #logger: Logger;
+  #history: number;
+  #handlers: RelayHandlers | undefined;
+  #batch: { line: Uint8Array; kind: LineKind }[] = [];
+  #batchBytes = 0;
+  #flushing = new Set<Promise<unknown>>();
+  #failed = false;
+
+  private constructor(link: RedisLink, options: RedisRelayOptions) {
+    this.#link = link;
+    this.#logger = options.logger;
+    this.#history = options.history;
+  }
+
+  /** Subscribes to the room's channel through `link`. */
+  static async open(link: RedisLink, options: RedisRelayOptions): Promise<RedisRelay> {
+    const relay = new RedisRelay(link, options);
+    await link.subscribe(link.keys.channel, (message) => relay.#receive(message));
+    return relay;
+  }
+
+  open(handlers: RelayHandlers): void {
+    this.#handlers = handlers;
+    this.#link.watch((up) => handlers.link?.(up));
+  }
+
+  publish(line: string | Uint8Array, kind: LineKind = "notice"): void {
+    if (!this.#link.up) return;
+    const bytes = typeof line === "string" ? Buffer.from(line) : line;
+    if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
+    this.#batch.push({ line: bytes, kind });
+    this.#batchBytes += bytes.length + 3;
+    if (this.#batchBytes > BATCH_BYTES) this.#flush();
+  }
+
+  /** Said lines are kept as they are published; nothing to do here. */
+  record(): void {}
+
+  recent(): Promise<HistorySnapshot> {
+    // Lines said here before now go out first, so the stream holds them when it is read.
+    this.#flush();
+    const none: HistorySnapshot = { entries: [], holds: () => false };
+    if (!this.#link.up || this.#history === 0) return Promise.resolve(none);
+    const read = this.#link.commands.sendCommand<[string, string[]][]>([
+      "XREVRANGE",
+      this.#link.keys.history,
+      "+",
+      "-",
+      "COUNT",
+      String(this.#history),
+    ]).then((reply) => {
+      const newest = reply[0]?.[0];
+      const entries: HistoryEntry[] = reply.reverse().map(([id, fields]) => ({
+        at: Number(id.slice(0, id.indexOf("-"))),
+        line: escapeLine(Buffer.from(fields[fields.indexOf("l") + 1] ?? "")),
+      }));
+      return { entries, holds: (mark: string) => newest !== undefined && compareIds(mark, newest) <= 0 };
+    }, () => none);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<HistorySnapshot>((resolve) => {
+      timer = setTimeout(() => resolve(none), HISTORY_TIMEOUT_MS);
+    });
+    return Promise.race([read, late]).finally(() => clearTimeout(timer));
+  }
+
+  async close(): Promise<void> {
+    this.#flush();
+    await Promise.allSettled(this.#flushing);
+  }
+
+  #flush(): void {
+    if (this.#batch.length === 0) return;
+    const parts: Uint8Array[] = [];
+    if (this.#history > 0) {
+      for (const { line, kind } of this.#batch) {
+        parts.push(kind === "said" ? SAID : NOTICE, line, NEWLINE_BYTES);
+      }
+    } else {
+      parts.push(Buffer.from(this.#link.node));
+      for (const { line } of this.#batch) parts.push(UNMARKED, line);
+    }
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const payload = Buffer.concat(parts);
+    const keys = this.#link.keys;
+    const sent = this.#history > 0
+      ? this.#link.script(PUBLISH_AND_KEEP, [keys.history], [
+        this.#link.node,
+        keys.channel,
+        String(this.#history),
+        payload,
+      ])
+      : this.#link.commands.sendCommand(["PUBLISH", keys.channel, payload]);
+    const tracked: Promise<unknown> = sent.then(
+      () => this.#failed = false,
+      (error) => {
+        // Down: the link has said so. Up: Redis refused (out of memory...); say it once.
+        if (this.#link.up && !this.#failed) {
+          this.#failed = true;
+          this.#logger.warn("redis_error", `cannot publish to the room: ${error}`, { error: String(error) });
+        }
+      },
+    ).finally(() => this.#flushing.delete(tracked));
+    this.#flushing.add(tracked);
+  }
+
+  #receive(message: Buffer): void {
+    const handlers = this.#handlers;
+    let start = message.indexOf(NEWLINE);
+    if (handlers === undefined || start === -1) return;
+    if (message.toString("latin1", 0, start) === this.#link.node) return;
+    start++;
+    while (start < message.length) {
+      let end = message.indexOf(NEWLINE, start);
+      if (end === -1) end = message.length;
+      const space = message.indexOf(SPACE, start);
+      if (space !== -1 && space < end) {
+        const mark = message.toString("latin1", start, space);
+        // Servers escape what they publish; whoever else can write to Redis is not trusted.
+        handlers.deliver(escapeLine(message.subarray(space + 1, end)), mark === "-" ? undefined : mark);
+      }
+      start = end + 1;
+    }
+  }
+}
+
+const SAID = Buffer.from("S ");
+const NOTICE = Buffer.from("N ");
+const NEWLINE_BYTES = Buffer.from("\n");
+/** Without history, the batch goes straight to the receivers: `node`, then `\n- line` per line. */
+const UNMARKED = Buffer.from("\n- ");
+
+/** Orders two stream ids, `ms-seq`. */
+function compareIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split("-").map(Number);
+  const [bMs, bSeq] = b.split("-").map(Number);
+  return aMs - bMs || aSeq - bSeq;
+}

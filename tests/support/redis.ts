@@ -1,0 +1,93 @@
+/**
+ * A real Redis for tests: Debian's `redis-server`, on a free port of 127.0.0.1, keeping nothing on
+ * disk, stopped by its PID. It can be killed and started again on the same port, as an outage.
+ */
+
+import { type ProcessHandle, spawnProcess } from "./harness.ts";
+
+/** A `redis-server` the test started. */
+/** Options for {@linkcode RedisServer.start}. */
+export interface RedisServerOptions {
+  /** More `redis-server` flags, such as `--requirepass x`. */
+  args?: string[];
+  /** Speak only TLS, with this certificate and key (PEM files). */
+  tls?: { cert: string; key: string };
+  /** A command to run it under, such as `taskset -c 0`. */
+  prefix?: string[];
+}
+
+export class RedisServer implements AsyncDisposable {
+  #process: ProcessHandle | undefined;
+  #options: RedisServerOptions;
+
+  private constructor(readonly port: number, options: RedisServerOptions) {
+    this.#options = options;
+  }
+
+  /** Starts one on a free port. */
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    for (let attempt = 1;; attempt++) {
+      const redis = new RedisServer(freePort(), options);
+      try {
+        await redis.restart();
+        return redis;
+      } catch (error) {
+        // Someone took the port between the probe and the bind; try another.
+        if (attempt === 5) throw error;
+      }
+    }
+  }
+
+  /** Its process id, while it runs. */
+  get pid(): number {
+    return this.#process!.pid;
+  }
+
+  /** `redis://127.0.0.1:PORT`, or `rediss://` with TLS. */
+  get url(): string {
+    return `${this.#options.tls ? "rediss" : "redis"}://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts it (again) on its port, with no data. */
+  async restart(): Promise<void> {
+    const { args = [], tls, prefix = [] } = this.#options;
+    const [program, ...before] = [...prefix, "redis-server"];
+    const process = spawnProcess(program, [
+      ...before,
+      ...(tls ? ["--port", "0", "--tls-port"] : ["--port"]),
+      String(this.port),
+      ...["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      ...(tls ? ["--tls-cert-file", tls.cert, "--tls-key-file", tls.key, "--tls-auth-clients", "no"] : []),
+      ...args,
+    ], { label: "redis" });
+    try {
+      await process.stdout.waitFor(/Ready to accept connections/, 10_000);
+    } catch (error) {
+      await process[Symbol.asyncDispose]();
+      throw error;
+    }
+    this.#process = process;
+  }
+
+  /** Kills it at once, as a crash would. */
+  async kill(): Promise<void> {
+    await this.#process?.stop("SIGKILL");
+    await this.#process?.[Symbol.asyncDispose]();
+    this.#process = undefined;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.kill();
+  }
+}
+
+/**
+ * A port nobody listens on right now. Redis cannot listen on port 0 and say which port it got, so
+ * this is the one place a port is picked in advance; `start` tries another if it was taken.
+ */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
