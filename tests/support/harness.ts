@@ -330,7 +330,8 @@ export async function startServer(args: string[], options: StartServerOptions = 
   });
   try {
     const line = await server.stderr.waitFor(/listening on /, 20_000);
-    server.port = Number(/listening on \S*:(\d+) \(/.exec(line)?.[1] ?? 0);
+    // `listening on 127.0.0.1:2005 (chat mode)`, or a peer server's bare `listening on HOST:PORT`.
+    server.port = Number(/listening on \S*:(\d+)(?: |$)/.exec(line)?.[1] ?? 0);
     server.fingerprint = /certificate (SHA256:[0-9A-F:]+)/.exec(line)?.[1];
   } catch (error) {
     await server[Symbol.asyncDispose]();
