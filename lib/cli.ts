@@ -13,6 +13,7 @@ import type { LogFormat } from "./server/log.ts";
 import { formatFingerprint, normalizeFingerprint } from "./transport/certificate.ts";
 import { MODE_NAMES, type ModeName } from "./server/modes/mode.ts";
 import { checkRedisUrl, type RedisAddress, ROOM_NAME } from "./redis/url.ts";
+import { normalizeOrigin } from "./web/origin.ts";
 
 /** The version in `deno.json`, embedded when compiled. */
 export const VERSION: string = denoConfig.version;
@@ -191,6 +192,19 @@ const SERVER_FLAGS: FlagSpec[] = [
     help: "permissions of the --unix socket file",
   },
   {
+    name: "web",
+    kind: "text",
+    value: "[HOST:]PORT",
+    help: "also serve a web page and WebSockets on this port: browsers join like any client (HOST: --host)",
+  },
+  {
+    name: "web-origin",
+    kind: "text",
+    value: "ORIGIN",
+    multiple: true,
+    help: "with --web: pages from this origin may connect too, e.g. https://chat.example.com (* for any)",
+  },
+  {
     name: "history",
     kind: "count",
     value: "N",
@@ -316,11 +330,21 @@ export interface ServerConfig {
   denyFile: string[];
   unix: string | undefined;
   unixMode: number;
+  /** `--web`: where browsers connect. */
+  web: WebAddress | undefined;
+  /** Normalized origins, or `*`. */
+  webOrigin: string[];
   history: number;
   /** Checked: a redis:// or rediss:// URL. */
   redis: RedisAddress | undefined;
   redisCa: string | undefined;
   room: string;
+}
+
+/** Where `--web` listens. */
+export interface WebAddress {
+  host: string;
+  port: number;
 }
 
 /** Settings of `parley-client`. */
@@ -510,6 +534,7 @@ export function parseServerArgs(
     }
   }
   checkRoom(config);
+  checkWeb(config);
   if (config.workers === 1) return command;
   const { workers, mode } = config;
   if (workers > MAX_WORKERS) throw new UsageError(`--workers must be at most ${MAX_WORKERS}, got ${workers}`);
@@ -548,6 +573,33 @@ function checkRoom(config: ServerConfig): void {
     throw new UsageError(`--room must be 1-64 of A-Z a-z 0-9 _ . -, got ${JSON.stringify(config.room)}`);
   }
   config.redis = address;
+}
+
+/** Checks `--web` and `--web-origin`, and turns `[HOST:]PORT` into its parts. */
+function checkWeb(config: ServerConfig): void {
+  const raw = config.web as unknown as string | undefined;
+  const origins = config.webOrigin.flatMap((entry) => entry.split(",")).map((entry) => entry.trim());
+  for (const origin of origins) {
+    if (normalizeOrigin(origin) === undefined) {
+      throw new UsageError(
+        `--web-origin must be an origin such as https://chat.example.com or *, got ${JSON.stringify(origin)}`,
+      );
+    }
+  }
+  config.webOrigin = origins.map((origin) => normalizeOrigin(origin)!);
+  if (raw === undefined) {
+    if (origins.length > 0) throw new UsageError("--web-origin needs --web");
+    return;
+  }
+  const match = /^(?:(.*):)?(\d{1,5})$/.exec(raw);
+  const host = match?.[1] === undefined || match[1] === ""
+    ? config.host
+    : match[1].replace(/^\[(.*)\]$/, "$1");
+  const port = Number(match?.[2]);
+  if (match === null || port > 65535 || host === "") {
+    throw new UsageError(`--web must be [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080, got ${JSON.stringify(raw)}`);
+  }
+  config.web = { host, port };
 }
 
 /** Parses `parley-client` arguments. Throws {@linkcode UsageError}. */

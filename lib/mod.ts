@@ -4,7 +4,7 @@
  * The folders follow a byte from the socket to a reply:
  *
  * - `transport/`: where connections come from and what they read and write ({@linkcode Listener},
- *   {@linkcode Stream}): TCP, TLS, Unix sockets.
+ *   {@linkcode Stream}): TCP, TLS, Unix sockets, WebSockets ({@linkcode WebSocketStream}).
  * - `protocol/`: pure wire rules: the capped line framer and terminal-safe escaping.
  * - `server/`: the accept loop ({@linkcode serve}), each client's lifecycle ({@linkcode Connection})
  *   with its output queue and deadlines, the room, the log, the operator, and `modes/`.
@@ -12,6 +12,7 @@
  *   process, shared memory for `--workers`, Redis for `--redis`).
  * - `relay/`: room events to rooms served elsewhere (the other workers, the other servers).
  * - `redis/`: a server's place in a chat room shared through Redis ({@linkcode openChatRoom}).
+ * - `web/`: the page and the HTTP side of the WebSocket bridge ({@linkcode listenWeb}).
  * - `workers/`: the `--workers` pool and its worker entry.
  * - `client/`: the client's sessions and reconnects ({@linkcode runClient}).
  * - `util/`: small helpers every side uses; `cli.ts` and `terminal.ts` serve the two programs.
@@ -53,6 +54,8 @@ export { LineFramer, LineTooLongError } from "./protocol/framer.ts";
 export { escapeControl } from "./protocol/escape.ts";
 export type { Listener, Stream } from "./transport/transport.ts";
 export { connectTcp, listenTcp, type TcpListenOptions } from "./transport/tcp.ts";
+export { WebSocketStream } from "./transport/websocket.ts";
+export { listenWeb, type WebListenOptions } from "./web/listener.ts";
 export type { NameEvents, Names, Refusal, Registry, RegistryLimits } from "./registry/registry.ts";
 export { MemoryRegistry } from "./registry/memory.ts";
 export type { LineKind, Relay, RelayHandlers } from "./relay/relay.ts";

@@ -23,6 +23,8 @@ import { serve, type ServerHandle, type ServeSummary } from "./server/serve.ts";
 import { fingerprint, pemToDer, selfSignedCertificate } from "./transport/certificate.ts";
 import { listen, type ListenSpec } from "./transport/listen.ts";
 import { describeNetError, formatAddress } from "./util/net.ts";
+import type { Listener } from "./transport/transport.ts";
+import { listenWeb, WebListenError, type WebListenOptions } from "./web/listener.ts";
 import { serveWorkers, WorkerStartError } from "./workers/pool.ts";
 
 /** The server cannot start; the message is one sentence for the user. */
@@ -78,7 +80,8 @@ async function listenSpec(config: ServerConfig): Promise<ListenSpec> {
   const tcp = { host: config.host, port: config.port, backlog: config.backlog };
   if (!config.tls) return { transport: "tcp", ...tcp };
   if (config.tlsCert === undefined || config.tlsKey === undefined) {
-    return { transport: "tls", ...tcp, ...await selfSignedCertificate({ hosts: [config.host] }) };
+    const hosts = [config.host, ...(config.web === undefined ? [] : [config.web.host])];
+    return { transport: "tls", ...tcp, ...await selfSignedCertificate({ hosts }) };
   }
   const cert = await readFile(config.tlsCert, "TLS certificate");
   const key = await readFile(config.tlsKey, "TLS key");
@@ -91,8 +94,22 @@ async function listenSpec(config: ServerConfig): Promise<ListenSpec> {
   return { transport: "tls", ...tcp, cert, key, fingerprint: await fingerprint(der) };
 }
 
+/** Where browsers connect (`--web`): TLS too when the server has it. */
+function webSpec(config: ServerConfig, spec: ListenSpec): WebListenOptions | undefined {
+  if (config.web === undefined) return undefined;
+  const { cert, key, fingerprint } = spec.transport === "tls" ? spec : {};
+  return {
+    ...config.web,
+    backlog: config.backlog,
+    tls: cert === undefined ? undefined : { cert, key: key!, fingerprint: fingerprint! },
+    maxLine: config.maxLine,
+    origins: config.webOrigin,
+  };
+}
+
 /** How to say where a server could not listen. */
-function where(spec: ListenSpec): string {
+function where(spec: ListenSpec | WebListenOptions): string {
+  if (!("transport" in spec)) return `${formatAddress(spec.host, spec.port)} for the web page`;
   if (spec.transport === "unix") return spec.path;
   return formatAddress(spec.host, spec.port) + (spec.transport === "tls" ? " with TLS" : "");
 }
@@ -109,12 +126,14 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   const room: RoomSettings = { history: config.history, redis, room: config.room };
   const access = await accessEntries(config);
   const spec = await listenSpec(config);
+  const web = webSpec(config, spec);
   if (config.workers > 1 && spec.transport !== "unix") {
     try {
       const log = { format: config.log, quiet: config.quiet };
       return await serveWorkers({
         workers: config.workers,
         listen: spec,
+        web,
         access,
         settings,
         limits,
@@ -124,7 +143,9 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
         signal,
       });
     } catch (error) {
-      throw startError(error, spec);
+      throw error instanceof WebListenError
+        ? startError(error.cause, where(web!))
+        : startError(error, where(spec));
     }
   }
   let chat: ChatRoom;
@@ -134,14 +155,18 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     if (error instanceof RedisLinkError) throw new StartError(error.message, { cause: error });
     throw error;
   }
-  let listener;
+  const listeners: Listener[] = [];
   try {
-    listener = await listen(spec);
+    listeners.push(await listen(spec));
+    if (web !== undefined) listeners.push(await listenWeb(web));
   } catch (error) {
+    for (const listener of listeners) listener.close();
     await chat.leave();
-    throw startError(error, spec);
+    throw error instanceof WebListenError
+      ? startError(error.cause, where(web!))
+      : startError(error, where(spec));
   }
-  const server = serve(listener, {
+  const server = serve(listeners, {
     ...settings,
     registry: chat.registry,
     relay: chat.relay,
@@ -154,11 +179,11 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   return room.redis === undefined ? server : leavingAfter(server, chat.leave);
 }
 
-/** What went wrong starting to listen, as a {@linkcode StartError}. */
-function startError(error: unknown, spec: ListenSpec): StartError {
+/** What went wrong starting to listen at `place`, as a {@linkcode StartError}. */
+function startError(error: unknown, place: string): StartError {
   if (error instanceof WorkerStartError) return new StartError(error.message, { cause: error });
   const reason = error instanceof TypeError ? error.message : describeNetError(error);
-  return new StartError(`cannot listen on ${where(spec)}: ${reason}`, { cause: error });
+  return new StartError(`cannot listen on ${place}: ${reason}`, { cause: error });
 }
 
 /** `server`, which has finished only once it has also left the room it shared through Redis. */

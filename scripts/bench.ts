@@ -5,7 +5,7 @@
  *
  *   deno task bench [--compare] [--duration S] [--workers N] [--server-workers N] [--rate MSGS]
  *                   [--flood-rate MSGS] [--cluster-rate MSGS] [--idle N] [--chart PATH]
- *                   [--only cluster]
+ *                   [--only cluster|web]
  *
  * Scenarios: echo with 100 connections and 1 or 16 lines in flight (throughput, latency); echo with
  * 1,000 busy connections (fairness: Jain's index over per-connection round trips, starved
@@ -13,7 +13,8 @@
  * clients at `--rate` (delivery latency) and at `--flood-rate`, more than one core relays (clients
  * the server dropped, which should be none: overload slows the talkers); and, where `redis-server`
  * is installed, one room on two Parley servers and one Redis, 100 clients at `--cluster-rate`
- * (delivered, latency across servers against within one, Redis's CPU). The load generator runs in
+ * (delivered, latency across servers against within one, Redis's CPU); and chat fan-out with 50 of
+ * the 100 clients on WebSockets (`--web`) against 100 TCP clients. The load generator runs in
  * Workers (`scripts/bench_worker.ts`).
  * `--workers` sets the generator's Workers; `--server-workers N` runs Parley with `--workers N`, and
  * then unpinned, since its isolates need cores of their own (the Node baseline stays on one core).
@@ -191,6 +192,46 @@ async function fanout(kind: Kind, options: Options, rate: number) {
     p50Ms: quantileMs(histogram, 0.5),
     p99Ms: quantileMs(histogram, 0.99),
     dropped: results.reduce((a, r) => a + r.dropped, 0),
+  };
+}
+
+/**
+ * Chat fan-out with half the clients on the browser protocol: 50 WebSockets (Deno's own client) on
+ * `--web` and 50 TCP clients in one room, at `--rate`, against the same room of 100 TCP clients
+ * in the same run. Parley only: the Node baseline has no WebSocket side.
+ */
+async function webFanout(options: Options) {
+  const command = [
+    ...[...options.pin, Deno.execPath(), "run", ...taskPermissions("server"), SERVER_PATH],
+    ...["--port", "0", "--mode", "chat", "--quiet", "--max-conns", "30000"],
+  ];
+  await using server = await startServer(["--web", "0"], { command });
+  const conns = 100;
+  const results = await drive(options, conns, (share, index) => ({
+    mode: "fanout",
+    ports: [server.port],
+    conns: share,
+    web: Math.round(share / 2),
+    webPort: server.webPort,
+    rate: options.rate * share / conns,
+    size: 64,
+    warmupMs: 1000,
+    durationMs: options.durationMs,
+    drainMs: 2000,
+    tag: index,
+  }));
+  const all = merged(results);
+  const toWeb = new Array<number>(BUCKETS + 1).fill(0);
+  for (const result of results) result.toWeb.forEach((n, i) => toWeb[i] += n);
+  const sent = results.reduce((sum, r) => sum + r.sent, 0);
+  const delivered = results.reduce((sum, r) => sum + r.count, 0);
+  return {
+    deliveriesPerSecond: Math.round(delivered / (options.durationMs / 1000)),
+    delivered: Math.round((delivered / (sent * (conns - 1))) * 10000) / 100,
+    p99Ms: quantileMs(all, 0.99),
+    p99ToWebMs: quantileMs(toWeb, 0.99),
+    p99ToTcpMs: quantileMs(all.map((n, i) => n - toWeb[i]), 0.99),
+    dropped: results.reduce((sum, r) => sum + r.dropped, 0),
   };
 }
 
@@ -375,8 +416,8 @@ if (import.meta.main) {
       only: { type: "string" },
     },
   });
-  if (values.only !== undefined && values.only !== "cluster") {
-    throw new TypeError(`--only takes "cluster", got "${values.only}"`);
+  if (values.only !== undefined && values.only !== "cluster" && values.only !== "web") {
+    throw new TypeError(`--only takes "cluster" or "web", got "${values.only}"`);
   }
   const options: Options = {
     pin: await pinning(),
@@ -394,9 +435,33 @@ if (import.meta.main) {
   const parley = values.only === undefined ? await measure("parley", options) : undefined;
   const node = values.compare && parley ? await measure("node", options) : undefined;
   if (parley !== undefined) console.log(table(parley, node));
-  const shared = await haveRedis() ? await cluster(options) : undefined;
+  const browsers = values.only === undefined || values.only === "web"
+    ? { tcpOnly: await fanout("parley", options, options.rate), mixed: await webFanout(options) }
+    : undefined;
+  if (browsers !== undefined) {
+    const { tcpOnly, mixed } = browsers;
+    console.log([
+      "",
+      `chat fan-out, 100 clients, ${
+        options.rate.toLocaleString("en")
+      } lines/s   100 TCP   50 WebSocket + 50 TCP`,
+      `  deliveries/s                      ${
+        String(tcpOnly.deliveriesPerSecond.toLocaleString("en")).padStart(9)
+      }   ${mixed.deliveriesPerSecond.toLocaleString("en")}`,
+      `  delivered (%)                     ${tcpOnly.delivered.toFixed(2).padStart(9)}   ${
+        mixed.delivered.toFixed(2)
+      }`,
+      `  delivery p99 (ms)                 ${ms(tcpOnly.p99Ms).padStart(9)}   ${
+        ms(mixed.p99Ms)
+      } (to browsers ${ms(mixed.p99ToWebMs)}, to TCP ${ms(mixed.p99ToTcpMs)})`,
+      `  clients dropped                   ${String(tcpOnly.dropped).padStart(9)}   ${mixed.dropped}`,
+    ].join("\n"));
+  }
+  const shared = (values.only === undefined || values.only === "cluster") && await haveRedis()
+    ? await cluster(options)
+    : undefined;
   console.log(
-    shared === undefined ? "\ncluster: skipped (no redis-server here)" : [
+    shared === undefined ? "\ncluster: skipped (no redis-server here, or --only)" : [
       "",
       `cluster: 2 servers, 1 Redis, 100 clients (50 on each), ${
         shared.linesPerSecond.toLocaleString("en")
@@ -413,7 +478,7 @@ if (import.meta.main) {
       ROWS.map(([label, get, higher]) => [label.trim(), ratio(get(parley!), get(node), higher)]),
     )
     : undefined;
-  console.log(JSON.stringify({ options, parley, node, ratios, cluster: shared }));
+  console.log(JSON.stringify({ options, parley, node, ratios, browsers, cluster: shared }));
   if (values.chart !== undefined) {
     if (node === undefined || parley === undefined) {
       throw new TypeError("--chart needs --compare: the chart shows Parley against Node");

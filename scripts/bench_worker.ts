@@ -11,6 +11,9 @@
  *           send time; every line received from others is a delivery whose latency is measured.
  *           With several ports (servers sharing one room), connections take them in turn, and
  *           deliveries from a client of another server are also counted on their own ("across").
+ *           With `web` and `webPort`, the first `web` connections are WebSockets (the browser
+ *           protocol, through Deno's own client) to the server's `--web` port; deliveries to them
+ *           are also counted on their own.
  */
 
 import { LineFramer } from "../lib/protocol/framer.ts";
@@ -33,6 +36,9 @@ export type BenchJob =
     /** The servers of the room; connection i goes to ports[i % ports.length]. */
     ports: number[];
     conns: number;
+    /** How many of the connections are WebSockets to `webPort`. @default {0} */
+    web?: number;
+    webPort?: number;
     rate: number;
     size: number;
     warmupMs: number;
@@ -51,6 +57,8 @@ export interface BenchResult {
   histogram: number[];
   /** Fanout: the same, for deliveries from a client of another server only. */
   across: number[];
+  /** Fanout: the same, for deliveries to WebSocket clients only. */
+  toWeb: number[];
   /** Fanout: lines sent inside the window. */
   sent: number;
   /** Fanout: connections the server closed before the end (dropped as slow consumers). */
@@ -137,76 +145,118 @@ async function pingpong(job: Extract<BenchJob, { mode: "pingpong" }>): Promise<B
     perConnection,
     histogram,
     across: [],
+    toWeb: [],
     sent: 0,
     dropped: 0,
     errors,
   };
 }
 
+/** One connection of the fan-out: TCP, or a WebSocket. */
+interface Peer {
+  send(line: string): Promise<void>;
+  close(): void;
+}
+
+/** Opens a WebSocket and calls `onLine` with each message; resolves once it is open. */
+function openWebPeer(port: number, onLine: (line: string) => void, onClose: () => void): Promise<Peer> {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  socket.onmessage = (event) => onLine(String(event.data));
+  socket.onclose = onClose;
+  return new Promise((resolve, reject) => {
+    socket.onopen = () =>
+      resolve({
+        send: (line) => {
+          socket.send(line);
+          return Promise.resolve();
+        },
+        close: () => socket.close(),
+      });
+    socket.onerror = () => reject(new Error("cannot open a WebSocket"));
+  });
+}
+
 async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<BenchResult> {
   const histogram = new Array<number>(BUCKETS + 1).fill(0);
   const across = new Array<number>(BUCKETS + 1).fill(0);
+  const toWeb = new Array<number>(BUCKETS + 1).fill(0);
   const start = now() + job.warmupMs;
   const end = start + job.durationMs;
   let count = 0;
   let sent = 0;
   let errors = 0;
-  const conns: Deno.TcpConn[] = [];
-  const serverOf = (i: number) => i % job.ports.length;
-  for (let i = 0; i < job.conns; i++) {
-    conns.push(await Deno.connect({ hostname: "127.0.0.1", port: job.ports[serverOf(i)] }));
-  }
-  // @@seq.tag.server.sentAt#: the sending worker, the sender's server, and when it was sent.
-  const stamp = /@@(\d+)\.(\d+)\.(\d+)\.(\d+(?:\.\d+)?)#/;
   let dropped = 0;
   let closing = false;
-  const readers = conns.map(async (conn, i) => {
-    const framer = new LineFramer(1 << 20);
-    const buffer = new Uint8Array(64 * 1024);
-    try {
-      while (now() < end + job.drainMs) {
-        const n = await conn.read(buffer);
-        if (n === null) {
-          if (!closing) dropped++;
-          break;
-        }
-        framer.push(buffer.subarray(0, n), (line) => {
-          const match = stamp.exec(decoder.decode(line));
-          if (match === null) return;
-          const sentAt = Number(match[4]);
-          if (sentAt >= start && sentAt < end) {
-            count++;
-            const bucket = Math.min(BUCKETS, Math.floor(((now() - sentAt) * 1000) / BUCKET_US));
-            histogram[bucket]++;
-            if (Number(match[3]) !== serverOf(i)) across[bucket]++;
-          }
-        });
-      }
-    } catch {
-      // Reset by the server (dropped), or closed by us after the drain.
-      if (!closing) dropped++;
+  const web = job.web ?? 0;
+  const serverOf = (i: number) => i % job.ports.length;
+  // @@seq.tag.server.sentAt#: the sending worker, the sender's server, and when it was sent.
+  const stamp = /@@(\d+)\.(\d+)\.(\d+)\.(\d+(?:\.\d+)?)#/;
+  const received = (i: number, line: string) => {
+    const match = stamp.exec(line);
+    if (match === null) return;
+    const sentAt = Number(match[4]);
+    if (sentAt >= start && sentAt < end) {
+      count++;
+      const bucket = Math.min(BUCKETS, Math.floor(((now() - sentAt) * 1000) / BUCKET_US));
+      histogram[bucket]++;
+      if (Number(match[3]) !== serverOf(i)) across[bucket]++;
+      if (i < web) toWeb[bucket]++;
     }
-  });
+  };
+  const peers: Peer[] = [];
+  const readers: Promise<void>[] = [];
+  for (let i = 0; i < job.conns; i++) {
+    if (i < web) {
+      const { promise: done, resolve } = Promise.withResolvers<void>();
+      peers.push(
+        await openWebPeer(job.webPort!, (line) => received(i, line), () => {
+          if (!closing) dropped++;
+          resolve();
+        }),
+      );
+      readers.push(done);
+      continue;
+    }
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: job.ports[serverOf(i)] });
+    peers.push({ send: (line) => writeAll(conn, encoder.encode(line + "\n")), close: () => conn.close() });
+    readers.push((async () => {
+      const framer = new LineFramer(1 << 20);
+      const buffer = new Uint8Array(64 * 1024);
+      try {
+        while (now() < end + job.drainMs) {
+          const n = await conn.read(buffer);
+          if (n === null) {
+            if (!closing) dropped++;
+            break;
+          }
+          framer.push(buffer.subarray(0, n), (line) => received(i, decoder.decode(line)));
+        }
+      } catch {
+        // Reset by the server (dropped), or closed by us after the drain.
+        if (!closing) dropped++;
+      }
+    })());
+  }
   // Send at the configured rate from random connections, in 1 ms steps.
   const interval = 1000 / job.rate;
   let due = now();
   let seq = 0;
   while (now() < end) {
     while (due <= now()) {
-      const sender = Math.floor(Math.random() * conns.length);
+      const sender = Math.floor(Math.random() * peers.length);
       const at = now();
       if (at >= start) sent++;
-      const line = padded(`@@${seq++}.${job.tag}.${serverOf(sender)}.${at}#`, job.size) + "\n";
-      await writeAll(conns[sender], encoder.encode(line)).catch(() => errors++);
+      await peers[sender].send(padded(`@@${seq++}.${job.tag}.${serverOf(sender)}.${at}#`, job.size))
+        .catch(() => errors++);
       due += interval;
     }
     await delay(1);
   }
   await delay(job.drainMs);
   closing = true;
-  for (const conn of conns) conn.close();
+  for (const peer of peers) peer.close();
   await Promise.all(readers);
-  return { count, perConnection: [], histogram, across, sent, dropped, errors };
+  return { count, perConnection: [], histogram, across, toWeb, sent, dropped, errors };
 }
 
 self.onmessage = async (event: MessageEvent<BenchJob>) => {

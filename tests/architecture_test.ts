@@ -37,10 +37,11 @@ function violations(from: string, forbidden: (imported: string) => boolean): str
 /** The seams: the server core may know these files of `transport/`, `registry/`, `relay/`. */
 const INTERFACES = ["lib/transport/transport.ts", "lib/registry/registry.ts", "lib/relay/relay.ts"];
 
-Deno.test("the server core imports no CLI, client, workers, terminal, nor a particular transport, registry or relay", () => {
+Deno.test("the server core imports no CLI, client, workers, terminal, web, Redis, nor a particular transport, registry or relay", () => {
   const forbidden = (imported: string) =>
     imported === "lib/cli.ts" || imported === "lib/terminal.ts" || imported.startsWith("lib/client/") ||
-    imported.startsWith("lib/workers/") ||
+    imported.startsWith("lib/workers/") || imported.startsWith("lib/web/") ||
+    imported.startsWith("lib/redis/") ||
     (/^lib\/(transport|registry|relay)\//.test(imported) && !INTERFACES.includes(imported));
   assertEquals([...violations("lib/server", forbidden), ...violations("lib/protocol", forbidden)], []);
 });
@@ -94,6 +95,8 @@ Deno.test("the Redis client is loaded only by the server's Redis modules, never 
   const importsRedis = (path: string) =>
     /^import\b[^;]*\bfrom\s+"@redis\/client"/m.test(Deno.readTextFileSync(`${ROOT}${path}`));
   assertEquals(modules("lib").filter(importsRedis), ["lib/redis/link.ts"]);
-  assertEquals([...reachable("client.ts")].filter((path) => path.startsWith("lib/redis/link")), []);
+  const client = [...reachable("client.ts")];
+  assertEquals(client.filter((path) => path.startsWith("lib/redis/link")), []);
+  assertEquals(client.filter((path) => path.startsWith("lib/web/") && path !== "lib/web/origin.ts"), []);
   assertEquals(reachable("server.ts").has("lib/redis/link.ts"), true);
 });

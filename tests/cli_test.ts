@@ -29,6 +29,8 @@ Deno.test("server flags have the documented defaults", () => {
       denyFile: [],
       unix: undefined,
       unixMode: 0o600,
+      web: undefined,
+      webOrigin: [],
       history: 0,
       redis: undefined,
       redisCa: undefined,
@@ -292,4 +294,34 @@ Deno.test("--redis takes redis:// and rediss:// URLs, shows them without the pas
     false,
     "a usage error never shows the password",
   );
+});
+
+Deno.test("--web takes [HOST:]PORT, --web-origin takes origins; both checked", () => {
+  const web = (...args: string[]) => {
+    const command = parseServerArgs(["--mode", "chat", ...args]);
+    return command.kind === "run" ? [command.config.web, command.config.webOrigin] : undefined;
+  };
+  assertEquals(web("--web", "8080"), [{ host: "127.0.0.1", port: 8080 }, []]);
+  assertEquals(web("--host", "::1", "--web", ":0"), [{ host: "::1", port: 0 }, []]);
+  assertEquals(web("--web", "0.0.0.0:8080"), [{ host: "0.0.0.0", port: 8080 }, []]);
+  assertEquals(web("--web", "[::]:8443"), [{ host: "::", port: 8443 }, []]);
+  assertEquals(
+    web(
+      "--web",
+      "8080",
+      "--web-origin",
+      "HTTPS://Chat.Example.com:443/, http://a.test:8080",
+      "--web-origin",
+      "*",
+    ),
+    [{ host: "127.0.0.1", port: 8080 }, ["https://chat.example.com", "http://a.test:8080", "*"]],
+  );
+  const cases: [string[], RegExp][] = [
+    [["--web", "80800"], /^--web must be \[HOST:\]PORT, e.g. 8080 or 0\.0\.0\.0:8080, got "80800"$/],
+    [["--web", "web"], /^--web must be \[HOST:\]PORT/],
+    [["--web", "8080", "--web-origin", "chat.example.com"], /^--web-origin must be an origin such as/],
+    [["--web", "8080", "--web-origin", "https://x.test/path"], /^--web-origin must be an origin/],
+    [["--web-origin", "https://x.test"], /^--web-origin needs --web$/],
+  ];
+  for (const [args, pattern] of cases) assertMatch(throws(() => web(...args), UsageError).message, pattern);
 });

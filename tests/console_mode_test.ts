@@ -37,9 +37,9 @@ Deno.test("console /list, /kick and . manage clients", async () => {
   await server.stdout.waitFor(/#2 .* > three$/);
 
   await server.type("/list");
-  assertMatch(await server.stdout.next(), /^ ID +ADDRESS +SINCE +IN +OUT$/);
-  assertMatch(await server.stdout.next(), /^ #1 +127\.0\.0\.1:\d+ +\d\d:\d\d:\d\d\.\d{3} +1 +0$/);
-  assertMatch(await server.stdout.next(), /^\*#2 +127\.0\.0\.1:\d+ +\d\d:\d\d:\d\d\.\d{3} +2 +0$/);
+  assertMatch(await server.stdout.next(), /^ ID +ADDRESS +VIA +SINCE +IN +OUT$/);
+  assertMatch(await server.stdout.next(), /^ #1 +127\.0\.0\.1:\d+ +tcp +\d\d:\d\d:\d\d\.\d{3} +1 +0$/);
+  assertMatch(await server.stdout.next(), /^\*#2 +127\.0\.0\.1:\d+ +tcp +\d\d:\d\d:\d\d\.\d{3} +2 +0$/);
 
   await server.type(".");
   assertEquals(await second.lines.rest(), ["* the operator ended the conversation"]);

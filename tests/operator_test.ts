@@ -155,9 +155,9 @@ Deno.test("/list marks the current client; /quit asks for a shutdown", () => {
   say(b, "one");
   say(b, "two");
   mode.command("/list");
-  assertMatch(shown[2], /^ ID +ADDRESS +SINCE +IN +OUT$/);
-  assertMatch(shown[3], /^ #1 +127\.0\.0\.1:5001 +\d\d:\d\d:\d\d\.\d{3} +0 +0$/);
-  assertMatch(shown[4], /^\*#2 +127\.0\.0\.1:5002 +\d\d:\d\d:\d\d\.\d{3} +2 +0$/);
+  assertMatch(shown[2], /^ ID +ADDRESS +VIA +SINCE +IN +OUT$/);
+  assertMatch(shown[3], /^ #1 +127\.0\.0\.1:5001 +tcp +\d\d:\d\d:\d\d\.\d{3} +0 +0$/);
+  assertMatch(shown[4], /^\*#2 +127\.0\.0\.1:5002 +tcp +\d\d:\d\d:\d\d\.\d{3} +2 +0$/);
   mode.command("/quit");
   assertEquals(shutdowns, ["operator /quit"]);
   assertEquals([a.closed, b.closed], [undefined, undefined]);

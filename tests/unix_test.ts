@@ -80,7 +80,7 @@ Deno.test(
       await server.type("yes");
       await client.stdout.waitFor(/\] yes$/);
       await server.type("/list");
-      assertMatch(await server.stdout.waitFor(/#1 /), /^\*#1 +unix +\d\d:/);
+      assertMatch(await server.stdout.waitFor(/#1 /), /^\*#1 +unix +unix +\d\d:/);
       await client.closeStdin();
     }),
 );

@@ -24,6 +24,8 @@ export type CloseReason =
   | "output queue full"
   | "idle timeout"
   | "line timeout"
+  /** It broke its transport's rules (a WebSocket client's binary frame); the detail says how. */
+  | "protocol error"
   /** A bug in the server; the detail says which. The client gets `ERR internal error`. */
   | "internal error";
 
@@ -32,6 +34,7 @@ const VIOLATIONS: ReadonlySet<CloseReason> = new Set<CloseReason>([
   "output queue full",
   "idle timeout",
   "line timeout",
+  "protocol error",
   "internal error",
 ]);
 

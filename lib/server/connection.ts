@@ -19,7 +19,7 @@
  */
 
 import { LineFramer, LineTooLongError } from "../protocol/framer.ts";
-import type { Stream } from "../transport/transport.ts";
+import { type Stream, StreamViolation } from "../transport/transport.ts";
 import { describeNetError, formatAddr, ipOf, isDisconnect } from "../util/net.ts";
 import type { CloseReason } from "./close_reason.ts";
 import type { Congestion } from "./congestion.ts";
@@ -221,6 +221,7 @@ export class Connection implements Member, QueueOwner {
       }
     } catch (error) {
       if (error instanceof LineTooLongError) this.#reject("line too long", error.message);
+      else if (error instanceof StreamViolation) this.#reject("protocol error", error.message, error.message);
       // A TLS client that closed without saying goodbye (close_notify), as many do: its end all the same.
       else if (error instanceof Deno.errors.UnexpectedEof) this.close("client closed");
       else if (isDisconnect(error)) this.#abort(describeNetError(error));

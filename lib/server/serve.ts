@@ -77,7 +77,7 @@ export interface ServeSummary {
   linesOut: number;
   /** Connections closed at the door by the access list. */
   denied: number;
-  /** Connections whose TLS handshake failed or timed out. */
+  /** Connections whose handshake (TLS, WebSocket) failed or timed out. */
   failedHandshakes: number;
 }
 
@@ -97,7 +97,7 @@ export function describeSummary(summary: ServeSummary): string {
   const { connections, linesIn, linesOut, denied, failedHandshakes } = summary;
   const turnedAway = [
     ...(denied > 0 ? [`${denied} denied`] : []),
-    ...(failedHandshakes > 0 ? [`${failedHandshakes} failed TLS handshakes`] : []),
+    ...(failedHandshakes > 0 ? [`${failedHandshakes} failed handshakes`] : []),
   ];
   return `served ${connections} connections, ${linesIn} lines in, ${linesOut} lines out` +
     (turnedAway.length > 0 ? `; ${turnedAway.join(", ")}` : "");
@@ -144,7 +144,7 @@ export class Server implements ServerHandle {
   #summary: ServeSummary = emptySummary();
   #access: AccessList | undefined;
   #handshakeTimeoutMs: number;
-  /** Connections still in their TLS handshake: not yet clients, closed at shutdown. */
+  /** Connections still in their handshake: not yet clients, closed at shutdown. */
   #handshaking = new Set<Stream>();
   #deniedLog: FloodLog;
   #handshakeLog: FloodLog;
@@ -165,7 +165,7 @@ export class Server implements ServerHandle {
     this.#access = options.access?.empty ? undefined : options.access;
     this.#handshakeTimeoutMs = handshakeTimeout * 1000;
     this.#deniedLog = new FloodLog(logger, "denied", "denied connections");
-    this.#handshakeLog = new FloodLog(logger, "handshake_failed", "failed TLS handshakes");
+    this.#handshakeLog = new FloodLog(logger, "handshake_failed", "failed handshakes");
     this.#drainTimeoutMs = drainTimeout * 1000;
     this.addr = listeners[0].addr;
     this.#mode = createMode(mode, {
@@ -334,8 +334,9 @@ export class Server implements ServerHandle {
   }
 
   /**
-   * Finishes a TLS handshake under the handshake timeout; only then is the peer a client. One that
-   * never finishes, or speaks plain text to a TLS port, costs its socket until then, nothing more.
+   * Finishes a handshake (TLS, a WebSocket's HTTP upgrade) under the handshake timeout; only then
+   * is the peer a client. One that never finishes, or speaks plain text to a TLS port, costs its
+   * socket until then, nothing more. One that asked for a web page and got it is no client.
    */
   async #handshake(stream: Stream, settings: ConnectionSettings, ip: string | undefined): Promise<void> {
     this.#handshaking.add(stream);
@@ -345,8 +346,9 @@ export class Server implements ServerHandle {
         throw new Deno.errors.TimedOut(`timed out after ${this.#handshakeTimeoutMs / 1000} s`);
       }
     });
+    let result: unknown;
     try {
-      await Promise.race([stream.handshake!(), timedOut]);
+      result = await Promise.race([stream.handshake!(), timedOut]);
     } catch (error) {
       this.#registry.release(ip);
       this.#summary.failedHandshakes++;
@@ -354,14 +356,19 @@ export class Server implements ServerHandle {
       if (!this.#stop.signal.aborted) {
         const remote = formatAddr(stream.remoteAddr);
         const reason = error instanceof Deno.errors.TimedOut ? error.message : describeNetError(error);
-        this.#handshakeLog.warn(`TLS handshake with ${remote} failed: ${reason}`, { remote, reason });
+        const kind = settings.transport === "tls" ? "TLS" : "WebSocket";
+        this.#handshakeLog.warn(`${kind} handshake with ${remote} failed: ${reason}`, {
+          remote,
+          transport: settings.transport,
+          reason,
+        });
       }
       return;
     } finally {
       stop.abort();
       this.#handshaking.delete(stream);
     }
-    if (this.#stop.signal.aborted) {
+    if (this.#stop.signal.aborted || result === false) {
       this.#registry.release(ip);
       closeQuietly(stream);
       return;

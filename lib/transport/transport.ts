@@ -20,7 +20,11 @@ export interface Stream {
   closeWrite(): Promise<void>;
   /** Closes both directions; a pending read or write ends with `BadResource`. */
   close(): void;
-  /** Finishes setting up the stream (the TLS handshake) before the first byte is read. */
+  /**
+   * Finishes setting up the stream (the TLS handshake, a WebSocket's HTTP upgrade) before the
+   * first byte is read. Resolves with `false` when the peer turned out to be no client (it asked
+   * for a web page and got it): the stream is then only to be closed.
+   */
   handshake?(): Promise<unknown>;
   /** Turns Nagle's algorithm off (TCP): lines are small and interactive. */
   setNoDelay?(noDelay?: boolean): void;
@@ -38,6 +42,17 @@ export interface Listener {
   accept(): Promise<Stream>;
   /** Stops listening; a pending `accept()` rejects. */
   close(): void;
+}
+
+/**
+ * The peer broke the rules of its transport (a WebSocket client sent a binary frame, or text that
+ * is not UTF-8): thrown by `read()`. The message is what the client is told after `ERR`.
+ */
+export class StreamViolation extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StreamViolation";
+  }
 }
 
 /** The label of `listener`'s peers. */

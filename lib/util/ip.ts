@@ -53,3 +53,11 @@ export function parseIp(text: string): Uint8Array | undefined {
   if (bytes?.length === 16 && MAPPED_PREFIX.every((byte, i) => bytes[i] === byte)) return bytes.subarray(12);
   return bytes;
 }
+
+/** Whether `host` is a loopback address (127.0.0.0/8, ::1) or the name `localhost`. */
+export function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === "localhost") return true;
+  const bytes = parseIp(host);
+  if (bytes === undefined) return false;
+  return bytes.length === 4 ? bytes[0] === 127 : bytes.every((byte, i) => byte === (i === 15 ? 1 : 0));
+}

@@ -22,6 +22,7 @@ import {
 import type { AccessListOptions } from "../server/access_list.ts";
 import type { ListenSpec } from "../transport/listen.ts";
 import type { RoomSettings } from "../redis/room.ts";
+import { WebListenError, type WebListenOptions } from "../web/listener.ts";
 import { listenTcp } from "../transport/tcp.ts";
 import { formatAddr } from "../util/net.ts";
 
@@ -36,6 +37,8 @@ export type WorkerCommand =
     index: number;
     /** With the real port, when 0 was asked for. */
     listen: TcpOrTls;
+    /** `--web`, with the real port. */
+    web: WebListenOptions | undefined;
     /** Who may connect. */
     access: AccessListOptions;
     settings: ServeSettings;
@@ -92,6 +95,8 @@ export interface WorkerPoolOptions {
   workers: number;
   /** Where they listen; each worker opens its own listener there with SO_REUSEPORT. */
   listen: TcpOrTls;
+  /** Where browsers connect, if anywhere; each worker listens there too. */
+  web?: WebListenOptions;
   /** Who may connect. @default {everyone} */
   access?: AccessListOptions;
   /** How every worker serves. */
@@ -109,8 +114,8 @@ export interface WorkerPoolOptions {
 
 /**
  * Starts `options.workers` workers on one port; resolves once every one of them listens.
- * Rejects, with every worker stopped, when they cannot listen, and with a
- * {@linkcode WorkerStartError} when they cannot start at all.
+ * Rejects, with every worker stopped, when they cannot listen (a `WebListenError` for the web
+ * port), and with a {@linkcode WorkerStartError} when they cannot start at all.
  */
 export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPool> {
   checkWorkerModuleReadable();
@@ -121,6 +126,17 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
   const probe = listenTcp({ ...options.listen, reusePort: false });
   const addr = probe.addr as Deno.NetAddr;
   probe.close();
+  let web = options.web;
+  if (web !== undefined) {
+    let webProbe;
+    try {
+      webProbe = listenTcp({ ...web, reusePort: false });
+    } catch (error) {
+      throw new WebListenError(error);
+    }
+    web = { ...web, port: (webProbe.addr as Deno.NetAddr).port, reusePort: true };
+    webProbe.close();
+  }
   const registry = SharedRegistry.create({ ...options.limits, workers });
   const room = options.room ?? { history: 0, room: "parley" };
   // Through Redis, each worker is a server of the room like any other; a channel would repeat it.
@@ -133,6 +149,7 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
       kind: "start",
       index: i + 1,
       listen: { ...options.listen, port: addr.port, reusePort: true },
+      web,
       access: options.access ?? {},
       settings,
       log: options.log,

@@ -14,6 +14,8 @@ import { createLogger, logUnhandledRejections } from "../server/log.ts";
 import { serve } from "../server/serve.ts";
 import { AccessList } from "../server/access_list.ts";
 import { listen } from "../transport/listen.ts";
+import type { Listener } from "../transport/transport.ts";
+import { listenWeb } from "../web/listener.ts";
 import { describeNetError } from "../util/net.ts";
 import { writeLine } from "../util/write.ts";
 import type { WorkerCommand, WorkerReport } from "./pool.ts";
@@ -33,10 +35,12 @@ async function start(command: WorkerCommand & { kind: "start" }): Promise<void> 
     report({ kind: "failed", error: error instanceof Error ? error.message : String(error), stage: "start" });
     return;
   }
-  let listener;
+  const listeners: Listener[] = [];
   try {
-    listener = await listen(command.listen);
+    listeners.push(await listen(command.listen));
+    if (command.web !== undefined) listeners.push(await listenWeb(command.web));
   } catch (error) {
+    for (const listener of listeners) listener.close();
     await room.leave();
     report({ kind: "failed", error: describeNetError(error), stage: "listen" });
     return;
@@ -44,7 +48,7 @@ async function start(command: WorkerCommand & { kind: "start" }): Promise<void> 
   const stopLogging = logUnhandledRejections(logger);
   const relay = room.relay ??
     (command.relay === undefined ? undefined : new BroadcastChannelRelay(command.relay));
-  const server = serve(listener, {
+  const server = serve(listeners, {
     ...settings,
     logger,
     registry: room.registry,

@@ -306,6 +306,9 @@ export class ServerProcess extends ProcessHandle {
   port = 0;
   /** With `--tls`: the certificate's fingerprint, as the server logged it. */
   fingerprint: string | undefined;
+  /** With `--web`: the page's address as the server logged it, and its port. */
+  page: string | undefined;
+  webPort = 0;
 }
 
 /** Options for {@linkcode startServer}. */
@@ -333,6 +336,11 @@ export async function startServer(args: string[], options: StartServerOptions = 
     // `listening on 127.0.0.1:2005 (chat mode)`, or a peer server's bare `listening on HOST:PORT`.
     server.port = Number(/listening on \S*:(\d+)(?: |$)/.exec(line)?.[1] ?? 0);
     server.fingerprint = /certificate (SHA256:[0-9A-F:]+)/.exec(line)?.[1];
+    if (args.includes("--web")) {
+      const web = await server.stderr.waitFor(/listening on .*\bpage (\S+?)[,)]/, 20_000);
+      server.page = /\bpage (\S+?)[,)]/.exec(web)![1];
+      server.webPort = Number(new URL(server.page).port);
+    }
   } catch (error) {
     await server[Symbol.asyncDispose]();
     throw error;

@@ -44,6 +44,7 @@ function formatClientList(members: Iterable<Member>, current: Member | undefined
   const rows = [...members].map((member) => [
     `${member === current ? "*" : " "}#${member.id}`,
     member.remote,
+    member.transport,
     clockTime(
       Temporal.Instant.fromEpochMilliseconds(member.connectedAt).toZonedDateTimeISO(timeZone).toPlainTime(),
     ),
@@ -51,7 +52,7 @@ function formatClientList(members: Iterable<Member>, current: Member | undefined
     String(member.linesOut),
   ]);
   if (rows.length === 0) return "no clients connected";
-  const header = [" ID", "ADDRESS", "SINCE", "IN", "OUT"];
+  const header = [" ID", "ADDRESS", "VIA", "SINCE", "IN", "OUT"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
     .join("\n");

@@ -1,0 +1,220 @@
+/**
+ * A WebSocket as a stream of lines: each text message a client sends reads as one line (its bytes
+ * and a `\n`), and each line written goes out as one text frame. So a browser's connection enters
+ * the same accept -> connection -> mode path as a TCP one, with the same framer, limits, queue and
+ * timeouts; only this file knows it is a WebSocket.
+ *
+ * The stream is made on a freshly accepted socket (TCP or TLS) before anything is known about it:
+ * its `handshake()` runs the socket's own handshake (TLS), then the HTTP exchange it is given
+ * (`upgrade`), which either answers a plain HTTP request (the page, a 404: the peer is then no
+ * client at all) or switches the socket to WebSocket frames.
+ *
+ * Frames are decoded as they arrive (`protocol/websocket.ts`), never whole, so `maxLine` bounds
+ * what a client can make the server hold. A message over `maxLine` reads as a `LineTooLongError`,
+ * as an overlong line does on TCP; binary frames, bad UTF-8 and other breaches of the protocol
+ * read as a {@linkcode StreamViolation}. Either way the client gets `ERR ...` as a text frame and
+ * a close frame that says why. Writes to the socket (lines, pongs, the close frame) are made one
+ * after the other: the connection's output queue is the only writer of lines, and this stream the
+ * only writer of its socket.
+ */
+
+import { LineTooLongError } from "../protocol/framer.ts";
+import {
+  CLOSE,
+  encodeClose,
+  encodeLines,
+  encodePong,
+  FrameDecoder,
+  FrameError,
+} from "../protocol/websocket.ts";
+import { writeAll } from "../util/write.ts";
+import { type Stream, StreamViolation } from "./transport.ts";
+
+const LF = 0x0a;
+/** How much of the socket is read at a time. */
+const READ_SIZE = 4096;
+/** How long closing may wait for the close frame to leave and the client to close its side. */
+const CLOSE_GRACE_MS = 1000;
+const decoder = new TextDecoder();
+
+/**
+ * The HTTP exchange that comes before the frames: resolves with the bytes the client sent after
+ * its request (frames already), or with `false` when the request was answered and the peer is not
+ * a client; rejects when the request is refused.
+ */
+export type Upgrade = (socket: Stream) => Promise<Uint8Array | false>;
+
+/** Options for {@linkcode WebSocketStream}. */
+export interface WebSocketStreamOptions {
+  /** Longest message accepted, in bytes. */
+  maxLine: number;
+  upgrade: Upgrade;
+}
+
+/** One WebSocket client, as a stream of lines. */
+export class WebSocketStream implements Stream {
+  readonly remoteAddr: Deno.Addr;
+  #socket: Stream;
+  #upgrade: Upgrade;
+  #decoder: FrameDecoder;
+  #buffer: Uint8Array | undefined;
+  /** Text of the current message not yet read, and whether its `\n` is still to come. */
+  #text: Uint8Array | undefined;
+  #newline = false;
+  /** Writes to the socket, one after the other. */
+  #writing: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #closeSent = false;
+  /** Why the server is closing, as the client will be told in the close frame. */
+  #closeCode: number = CLOSE.normal;
+  #closeReason = "";
+
+  constructor(socket: Stream, options: WebSocketStreamOptions) {
+    this.#socket = socket;
+    this.remoteAddr = socket.remoteAddr;
+    this.#upgrade = options.upgrade;
+    this.#decoder = new FrameDecoder(options.maxLine);
+  }
+
+  /** The socket's handshake (TLS), then the HTTP exchange; `false` when the peer is no client. */
+  async handshake(): Promise<boolean> {
+    await this.#socket.handshake?.();
+    const rest = await this.#upgrade(this.#socket);
+    if (rest === false) return false;
+    this.#buffer = new Uint8Array(READ_SIZE);
+    if (rest.length > 0) this.#decoder.feed(rest.slice());
+    return true;
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    while (true) {
+      if (this.#text !== undefined) {
+        const n = Math.min(p.length, this.#text.length);
+        p.set(this.#text.subarray(0, n));
+        this.#text = n < this.#text.length ? this.#text.subarray(n) : undefined;
+        return n;
+      }
+      if (this.#newline) {
+        this.#newline = false;
+        p[0] = LF;
+        return 1;
+      }
+      let event;
+      try {
+        event = this.#decoder.next();
+      } catch (error) {
+        if (error instanceof LineTooLongError) this.#setClose(CLOSE.tooBig, error.message);
+        if (!(error instanceof FrameError)) throw error;
+        this.#setClose(error.code, error.message);
+        throw new StreamViolation(error.message, { cause: error });
+      }
+      if (event === null) {
+        const buffer = this.#buffer!;
+        const n = await this.#socket.read(buffer);
+        if (n === null) return null;
+        this.#decoder.feed(buffer.subarray(0, n));
+        continue;
+      }
+      switch (event.kind) {
+        case "text":
+          this.#text = event.bytes;
+          break;
+        case "end":
+          this.#newline = true;
+          break;
+        case "ping":
+          void this.#send(encodePong(event.payload)).catch(() => {/* closing; the read will say so */});
+          break;
+        case "pong":
+          break;
+        case "close":
+          // Its side is done: answer with the same code, and read no more.
+          this.#closeCode = event.code === 1005 || event.code < 1000 ? CLOSE.normal : event.code;
+          await this.#sendClose().catch(() => {/* gone already */});
+          return null;
+      }
+    }
+  }
+
+  async write(p: Uint8Array): Promise<number> {
+    let { frames, taken } = encodeLines(p);
+    if (taken === 0) {
+      // Not a whole line: the queue only writes whole ones, but a stream takes what it is given.
+      ({ frames, taken } = encodeLines(concat(p, Uint8Array.of(LF))));
+      taken = p.length;
+    }
+    this.#noteFarewell(p.subarray(0, taken));
+    await this.#send(frames);
+    return taken;
+  }
+
+  /** A WebSocket has no half-close: the close frame ends both directions. */
+  async closeWrite(): Promise<void> {
+    await this.#sendClose();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#buffer === undefined) return this.#socket.close();
+    // The close frame says why; then what the client still sends is read and dropped until it
+    // closes too, so that the socket ends with a FIN, not a reset that could lose the close frame.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise((resolve) => timer = setTimeout(resolve, CLOSE_GRACE_MS));
+    const lingered = this.#sendClose().then(() => this.#drain()).catch(() => {/* the socket is gone */});
+    Promise.race([lingered, late]).finally(() => {
+      clearTimeout(timer);
+      try {
+        this.#socket.close();
+      } catch {
+        // Closed already.
+      }
+    });
+  }
+
+  /** Reads and drops what the client still sends, until it closes. */
+  async #drain(): Promise<void> {
+    const buffer = this.#buffer!;
+    while ((await this.#socket.read(buffer)) !== null) {
+      // Dropped: the conversation is over.
+    }
+  }
+
+  setNoDelay(noDelay = true): void {
+    this.#socket.setNoDelay?.(noDelay);
+  }
+
+  /** An `ERR` line written last is why the connection closes: the close frame will say so too. */
+  #noteFarewell(lines: Uint8Array): void {
+    const end = lines.length - 1;
+    const start = lines.lastIndexOf(LF, end - 1) + 1;
+    if (lines[start] !== 0x45 || lines[start + 1] !== 0x52 || lines[start + 2] !== 0x52) return; // "ERR"
+    const reason = decoder.decode(lines.subarray(start + 4, end));
+    this.#setClose(this.#closeCode === CLOSE.normal ? CLOSE.policy : this.#closeCode, reason);
+  }
+
+  #setClose(code: number, reason: string): void {
+    if (this.#closeCode === CLOSE.normal) this.#closeCode = code;
+    if (this.#closeReason === "") this.#closeReason = reason;
+  }
+
+  #sendClose(): Promise<unknown> {
+    if (this.#closeSent) return this.#writing;
+    this.#closeSent = true;
+    return this.#send(encodeClose(this.#closeCode, this.#closeReason));
+  }
+
+  /** Writes `bytes` to the socket after everything written before. */
+  #send(bytes: Uint8Array): Promise<unknown> {
+    const sent = this.#writing.then(() => writeAll(this.#socket, bytes));
+    this.#writing = sent.catch(() => {/* the next write finds out for itself */});
+    return sent;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,166 @@
+/**
+ * WebSocket frames without a socket: the decoder against frames cut at every byte and in random
+ * chunks, fragments with pings between them, every violation it must refuse (and when), the
+ * UTF-8 check against the platform's own decoder, and the encoder read back.
+ */
+
+import fc from "fast-check";
+import { assertEquals, throws } from "./support/assert.ts";
+import { LineTooLongError } from "../lib/protocol/framer.ts";
+import {
+  encodeClose,
+  encodeLines,
+  encodePong,
+  FrameDecoder,
+  FrameError,
+  type FrameEvent,
+  Utf8Validator,
+} from "../lib/protocol/websocket.ts";
+import { frame } from "./support/websocket.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Feeds `bytes` in chunks of the given sizes; returns the events, with text joined per message. */
+function decode(bytes: Uint8Array, maxMessage: number, sizes: number[] = [bytes.length]): string[] {
+  const frames = new FrameDecoder(maxMessage);
+  const out: string[] = [];
+  let text: number[] = [];
+  let at = 0;
+  for (let i = 0; at < bytes.length; i++) {
+    const size = Math.max(1, sizes[i % sizes.length]);
+    // The decoder unmasks in place: hand it a copy, as a socket read would.
+    frames.feed(bytes.slice(at, at + size));
+    at += size;
+    for (let event: FrameEvent | null = frames.next(); event !== null; event = frames.next()) {
+      if (event.kind === "text") text.push(...event.bytes);
+      else if (event.kind === "end") {
+        out.push(`text:${decoder.decode(Uint8Array.from(text))}`);
+        text = [];
+      } else if (event.kind === "ping") out.push(`ping:${decoder.decode(event.payload)}`);
+      else if (event.kind === "close") out.push(`close:${event.code}:${event.reason}`);
+      else out.push(event.kind);
+    }
+  }
+  return out;
+}
+
+function join(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+const conversation = join(
+  frame(0x1, "héllo"),
+  frame(0x1, "frag", { fin: false }),
+  frame(0x9, "ping in between"),
+  frame(0x0, "men", { fin: false }),
+  frame(0x0, "ted"),
+  frame(0x1, ""),
+  frame(0x1, "x".repeat(300)),
+  frame(0xa, ""),
+  frame(0x8, join(Uint8Array.of(0x03, 0xe9), encoder.encode("bye"))),
+);
+const expected = [
+  "text:héllo",
+  "ping:ping in between",
+  "text:fragmented",
+  "text:",
+  `text:${"x".repeat(300)}`,
+  "pong",
+  "close:1001:bye",
+];
+
+Deno.test("frames decode the same whole, byte by byte and in every chunk size", () => {
+  assertEquals(decode(conversation, 1000), expected);
+  assertEquals(decode(conversation, 1000, [1]), expected);
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 }), (sizes) => {
+      assertEquals(decode(conversation, 1000, sizes), expected);
+    }),
+  );
+});
+
+Deno.test("a message over the limit is refused when its header says so, fragments counted together", () => {
+  // Only the 14-byte header of a gigabyte frame: refused without a byte of payload.
+  const huge = frame(0x1, "", { length: 2 ** 30 }).subarray(0, 14);
+  throws(() => decode(huge, 100), LineTooLongError);
+  assertEquals(decode(frame(0x1, "y".repeat(100)), 100), [`text:${"y".repeat(100)}`]);
+  throws(
+    () => decode(join(frame(0x1, "y".repeat(60), { fin: false }), frame(0x0, "y".repeat(41))), 100),
+    LineTooLongError,
+  );
+});
+
+Deno.test("every breach of the protocol is refused with the close code that names it", () => {
+  const unmasked = Uint8Array.of(0x81, 0x02, 0x68, 0x69);
+  const cases: [Uint8Array, number, RegExp][] = [
+    [unmasked, 1002, /must be masked/],
+    [frame(0x2, Uint8Array.of(1, 2)), 1003, /binary frames are not accepted/],
+    [frame(0x1, Uint8Array.of(0xc3, 0x28)), 1007, /not UTF-8/],
+    [frame(0x1, Uint8Array.of(0xe2, 0x82)), 1007, /not UTF-8/],
+    [frame(0x0, "orphan"), 1002, /continuation with no message/],
+    [join(frame(0x1, "a", { fin: false }), frame(0x1, "b")), 1002, /new message inside/],
+    [frame(0x9, "x".repeat(126)), 1002, /control frame/],
+    [frame(0x9, "p", { fin: false }), 1002, /control frame/],
+    [frame(0x3, "?"), 1002, /unknown opcode/],
+    [join(Uint8Array.of(0xc1), frame(0x1, "x").subarray(1)), 1002, /reserved bits/],
+  ];
+  for (const [bytes, code, pattern] of cases) {
+    const error = throws(() => decode(bytes, 1000), FrameError);
+    assertEquals([error.code, pattern.test(error.message)], [code, true]);
+  }
+});
+
+Deno.test("the streaming UTF-8 check agrees with the platform's strict decoder, in any cut", () => {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat(64), (bytes, cut) => {
+      let valid = true;
+      try {
+        strict.decode(bytes);
+      } catch {
+        valid = false;
+      }
+      const check = new Utf8Validator();
+      const at = Math.min(cut, bytes.length);
+      const streamed = check.push(bytes.subarray(0, at)) && check.push(bytes.subarray(at)) && check.end();
+      assertEquals(streamed, valid);
+    }),
+    { numRuns: 2000 },
+  );
+  // And on text that is valid, including 4-byte characters split anywhere.
+  fc.assert(fc.property(fc.string({ unit: "grapheme" }), (text) => {
+    const check = new Utf8Validator();
+    const bytes = encoder.encode(text);
+    assertEquals([...bytes].every((byte) => check.push(Uint8Array.of(byte))) && check.end(), true);
+  }));
+});
+
+Deno.test("the encoder writes one frame per line, with the right length form, and keeps an unfinished line", () => {
+  const lines = ["short", "m".repeat(200), "l".repeat(70000)];
+  const { frames, taken } = encodeLines(encoder.encode(lines.join("\n") + "\nunfinished"));
+  assertEquals(taken, lines.join("\n").length + 1);
+  const read: string[] = [];
+  for (let at = 0; at < frames.length;) {
+    assertEquals(frames[at], 0x81);
+    let length = frames[at + 1];
+    let start = at + 2;
+    if (length === 126) [length, start] = [(frames[at + 2] << 8) | frames[at + 3], at + 4];
+    else if (length === 127) {
+      [length, start] = [Number(new DataView(frames.buffer, at + 2, 8).getBigUint64(0)), at + 10];
+    }
+    read.push(decoder.decode(frames.subarray(start, start + length)));
+    at = start + length;
+  }
+  assertEquals(read, lines);
+  assertEquals([...encodePong(encoder.encode("hi"))], [0x8a, 2, 0x68, 0x69]);
+  const close = encodeClose(1009, "é".repeat(100));
+  assertEquals([close[0], close[1] <= 125, (close[2] << 8) | close[3]], [0x88, true, 1009]);
+  assertEquals(decoder.decode(close.subarray(4)), "é".repeat(61), "cut on a character boundary");
+});
