@@ -391,3 +391,30 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a WebSocket client on one server and a TCP client on another share the room",
+  { ignore: !LINUX },
+  async () => {
+    await using redis = await RedisServer.start();
+    await using a = await chatServer(redis, ["--web", "0"]);
+    await using b = await chatServer(redis);
+    const tcp = await member(b, "tcp");
+    const socket = new WebSocket(`ws://127.0.0.1:${a.webPort}/ws`);
+    const received: string[] = [];
+    const closed = new Promise((resolve) => socket.onclose = resolve);
+    socket.onmessage = (event) => received.push(String(event.data));
+    try {
+      await new Promise((resolve) => socket.onopen = resolve);
+      const joined = await tcp.client.lines.waitFor(/^\* user\d+ joined$/);
+      socket.send("from a browser on A");
+      await tcp.client.lines.waitFor(`<${joined.split(" ")[1]}> from a browser on A`);
+      await tcp.client.send("from TCP on B");
+      await waitUntil(() => received.includes(`<${tcp.name}> from TCP on B`), "the line across");
+    } finally {
+      socket.close();
+      await closed;
+      await closeAll([tcp.client]);
+    }
+  },
+);

@@ -320,3 +320,12 @@ Deno.test("--workers 2 --web: browsers and TCP clients share one room across wor
     for (const web of webs) await web[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("the page's address, with the real port, is on the listening line and in the JSON event", async () => {
+  await using server = await startServer(["--mode", "echo", "--web", "0", "--log", "json"]);
+  const events = server.stderr.seen.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+  const web = events.find((event) => event.event === "listening" && event.transport === "ws");
+  assertEquals(web.page, `http://127.0.0.1:${server.webPort}/`);
+  assert.ok(server.webPort > 0 && server.webPort !== server.port);
+  assertEquals(web.msg, `listening on 127.0.0.1:${server.webPort} (echo mode, ws, page ${web.page})`);
+});
