@@ -169,6 +169,25 @@ async function pingpong(kind: Kind, options: Options, conns: number, pipeline: n
   };
 }
 
+/** What every fan-out case reports: deliveries a second, the share delivered, clients dropped. */
+function deliveries(results: BenchResult[], options: Options, conns: number) {
+  const sent = results.reduce((sum, r) => sum + r.sent, 0);
+  const delivered = results.reduce((sum, r) => sum + r.count, 0);
+  return {
+    linesPerSecond: Math.round(sent / (options.durationMs / 1000)),
+    deliveriesPerSecond: Math.round(delivered / (options.durationMs / 1000)),
+    delivered: Math.round((delivered / (sent * (conns - 1))) * 10000) / 100,
+    dropped: results.reduce((sum, r) => sum + r.dropped, 0),
+  };
+}
+
+/** The histogram of one subset of deliveries (`across`, `toWeb`), over every worker. */
+function mergedSubset(results: BenchResult[], subset: "across" | "toWeb"): number[] {
+  const histogram = new Array<number>(BUCKETS + 1).fill(0);
+  for (const result of results) result[subset].forEach((n, i) => histogram[i] += n);
+  return histogram;
+}
+
 async function fanout(kind: Kind, options: Options, rate: number) {
   await using server = await start(kind, "chat", options);
   const conns = 100;
@@ -184,14 +203,13 @@ async function fanout(kind: Kind, options: Options, rate: number) {
     tag: index,
   }));
   const histogram = merged(results);
-  const sent = results.reduce((a, r) => a + r.sent, 0);
-  const delivered = results.reduce((a, r) => a + r.count, 0);
+  const { deliveriesPerSecond, delivered, dropped } = deliveries(results, options, conns);
   return {
-    deliveriesPerSecond: Math.round(delivered / (options.durationMs / 1000)),
-    delivered: Math.round((delivered / (sent * (conns - 1))) * 10000) / 100,
+    deliveriesPerSecond,
+    delivered,
     p50Ms: quantileMs(histogram, 0.5),
     p99Ms: quantileMs(histogram, 0.99),
-    dropped: results.reduce((a, r) => a + r.dropped, 0),
+    dropped,
   };
 }
 
@@ -221,17 +239,15 @@ async function webFanout(options: Options) {
     tag: index,
   }));
   const all = merged(results);
-  const toWeb = new Array<number>(BUCKETS + 1).fill(0);
-  for (const result of results) result.toWeb.forEach((n, i) => toWeb[i] += n);
-  const sent = results.reduce((sum, r) => sum + r.sent, 0);
-  const delivered = results.reduce((sum, r) => sum + r.count, 0);
+  const toWeb = mergedSubset(results, "toWeb");
+  const { deliveriesPerSecond, delivered, dropped } = deliveries(results, options, conns);
   return {
-    deliveriesPerSecond: Math.round(delivered / (options.durationMs / 1000)),
-    delivered: Math.round((delivered / (sent * (conns - 1))) * 10000) / 100,
+    deliveriesPerSecond,
+    delivered,
     p99Ms: quantileMs(all, 0.99),
     p99ToWebMs: quantileMs(toWeb, 0.99),
     p99ToTcpMs: quantileMs(all.map((n, i) => n - toWeb[i]), 0.99),
-    dropped: results.reduce((sum, r) => sum + r.dropped, 0),
+    dropped,
   };
 }
 
@@ -273,20 +289,18 @@ async function cluster(options: Options) {
   clearTimeout(first);
   clearTimeout(last);
   const all = merged(results);
-  const across = new Array<number>(BUCKETS + 1).fill(0);
-  for (const result of results) result.across.forEach((n, i) => across[i] += n);
+  const across = mergedSubset(results, "across");
   const within = all.map((n, i) => n - across[i]);
-  const sent = results.reduce((sum, r) => sum + r.sent, 0);
-  const delivered = results.reduce((sum, r) => sum + r.count, 0);
+  const { linesPerSecond, delivered, dropped } = deliveries(results, options, conns);
   return {
-    linesPerSecond: Math.round(sent / (options.durationMs / 1000)),
-    delivered: Math.round((delivered / (sent * (conns - 1))) * 10000) / 100,
+    linesPerSecond,
+    delivered,
     p99AcrossMs: quantileMs(across, 0.99),
     p99WithinMs: quantileMs(within, 0.99),
     redisCpuPercent: cpu.length === 2
       ? Math.round(((cpu[1] - cpu[0]) / (options.durationMs / 1000)) * 1000) / 10
       : NaN,
-    dropped: results.reduce((sum, r) => sum + r.dropped, 0),
+    dropped,
   };
 }
 

@@ -180,8 +180,10 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
   const histogram = new Array<number>(BUCKETS + 1).fill(0);
   const across = new Array<number>(BUCKETS + 1).fill(0);
   const toWeb = new Array<number>(BUCKETS + 1).fill(0);
-  const start = now() + job.warmupMs;
-  const end = start + job.durationMs;
+  // The window is set once every connection is open: a line sent while others are still joining
+  // is, rightly, not theirs, and must not count as lost.
+  let start = Infinity;
+  let end = Infinity;
   let count = 0;
   let sent = 0;
   let errors = 0;
@@ -237,6 +239,8 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
       }
     })());
   }
+  start = now() + job.warmupMs;
+  end = start + job.durationMs;
   // Send at the configured rate from random connections, in 1 ms steps.
   const interval = 1000 / job.rate;
   let due = now();
@@ -245,7 +249,7 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
     while (due <= now()) {
       const sender = Math.floor(Math.random() * peers.length);
       const at = now();
-      if (at >= start) sent++;
+      if (at >= start && at < end) sent++;
       await peers[sender].send(padded(`@@${seq++}.${job.tag}.${serverOf(sender)}.${at}#`, job.size))
         .catch(() => errors++);
       due += interval;

@@ -18,7 +18,7 @@ import {
   TestClient,
 } from "./support/harness.ts";
 import { RedisServer } from "./support/redis.ts";
-import { selfSignedCertificate } from "../lib/transport/certificate.ts";
+import { certificateFiles } from "./support/certificate_files.ts";
 import { LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
 import { GONE_WITHIN_MS, HEARTBEAT_MS } from "../lib/registry/redis.ts";
 
@@ -363,31 +363,22 @@ Deno.test(
     ignore: !LINUX,
   },
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "parley-redis-tls-" });
+    await using files = await certificateFiles();
+    await using redis = await RedisServer.start({ tls: { cert: files.certPath, key: files.keyPath } });
+    const refused = await runServer(["--mode", "chat", "--redis", redis.url]);
+    assertEquals(refused.code, 1);
+    assertEquals(refused.stderr, `cannot join the room on ${redis.url}: self-signed certificate\n`);
+    const trusting = ["--redis-ca", files.certPath];
+    await using a = await chatServer(redis, trusting);
+    await using b = await chatServer(redis, trusting);
+    const x = await member(a, "x");
+    const y = await member(b, "y");
     try {
-      const { cert, key } = await selfSignedCertificate();
-      await Deno.writeTextFile(`${dir}/cert.pem`, cert);
-      await Deno.writeTextFile(`${dir}/key.pem`, key);
-      await using redis = await RedisServer.start({
-        tls: { cert: `${dir}/cert.pem`, key: `${dir}/key.pem` },
-      });
-      const refused = await runServer(["--mode", "chat", "--redis", redis.url]);
-      assertEquals(refused.code, 1);
-      assertEquals(refused.stderr, `cannot join the room on ${redis.url}: self-signed certificate\n`);
-      const trusting = ["--redis-ca", `${dir}/cert.pem`];
-      await using a = await chatServer(redis, trusting);
-      await using b = await chatServer(redis, trusting);
-      const x = await member(a, "x");
-      const y = await member(b, "y");
-      try {
-        await x.client.lines.waitFor(`* ${y.name} joined`);
-        await y.client.send("over TLS");
-        await x.client.lines.waitFor(`<${y.name}> over TLS`);
-      } finally {
-        await closeAll([x.client, y.client]);
-      }
+      await x.client.lines.waitFor(`* ${y.name} joined`);
+      await y.client.send("over TLS");
+      await x.client.lines.waitFor(`<${y.name}> over TLS`);
     } finally {
-      await Deno.remove(dir, { recursive: true });
+      await closeAll([x.client, y.client]);
     }
   },
 );

@@ -15,7 +15,7 @@ import {
   TestClient,
 } from "./support/harness.ts";
 import { exchange, frame, openRaw, readFrames } from "./support/websocket.ts";
-import { selfSignedCertificate } from "../lib/transport/certificate.ts";
+import { certificateFiles } from "./support/certificate_files.ts";
 
 /** A chat server with a web port on a free port. */
 function webServer(extra: string[] = []): Promise<ServerProcess> {
@@ -260,34 +260,28 @@ Deno.test("slow, garbage and oversized HTTP requests get a status or a timeout, 
 });
 
 Deno.test("with --tls the page is HTTPS and the WebSocket WSS, with the server's certificate", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "parley-web-tls-" });
-  try {
-    const { cert, key } = await selfSignedCertificate();
-    await Deno.writeTextFile(`${dir}/cert.pem`, cert);
-    await Deno.writeTextFile(`${dir}/key.pem`, key);
-    await using server = await webServer(["--tls-cert", `${dir}/cert.pem`, "--tls-key", `${dir}/key.pem`]);
-    assertMatch(server.page!, /^https:\/\//);
-    const web = server.stderr.seen.find((line) => line.includes("page https://"))!;
-    assertMatch(
-      web,
-      new RegExp(`wss, page https://127\\.0\\.0\\.1:\\d+/, certificate ${server.fingerprint}\\)`),
-    );
-    using client = Deno.createHttpClient({ caCerts: [cert] });
-    const response = await fetch(server.page!, { client });
-    assertEquals(response.status, 200);
-    await response.body?.cancel();
-    const raw = await openRaw(server.webPort, {
-      caCerts: [cert],
-      origin: `https://127.0.0.1:${server.webPort}`,
-    });
-    assertEquals(raw.status, 101);
-    await raw.conn.write(frame(0x1, "/who"));
-    await raw.conn.write(frame(0x8, Uint8Array.of(0x03, 0xe8)));
-    const texts = (await readFrames(raw)).filter((f) => f.opcode === 0x1).map((f) => f.text);
-    assertEquals(texts, ["* welcome, user1: 1 online; /help for commands", "* online: user1"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using files = await certificateFiles();
+  const { cert } = files;
+  await using server = await webServer(["--tls-cert", files.certPath, "--tls-key", files.keyPath]);
+  assertMatch(server.page!, /^https:\/\//);
+  const web = server.stderr.seen.find((line) => line.includes("page https://"))!;
+  assertMatch(
+    web,
+    new RegExp(`wss, page https://127\\.0\\.0\\.1:\\d+/, certificate ${server.fingerprint}\\)`),
+  );
+  using client = Deno.createHttpClient({ caCerts: [cert] });
+  const response = await fetch(server.page!, { client });
+  assertEquals(response.status, 200);
+  await response.body?.cancel();
+  const raw = await openRaw(server.webPort, {
+    caCerts: [cert],
+    origin: `https://127.0.0.1:${server.webPort}`,
+  });
+  assertEquals(raw.status, 101);
+  await raw.conn.write(frame(0x1, "/who"));
+  await raw.conn.write(frame(0x8, Uint8Array.of(0x03, 0xe8)));
+  const texts = (await readFrames(raw)).filter((f) => f.opcode === 0x1).map((f) => f.text);
+  assertEquals(texts, ["* welcome, user1: 1 online; /help for commands", "* online: user1"]);
 });
 
 Deno.test("--deny keeps an address off the web port as off the TCP port", async () => {

@@ -324,10 +324,19 @@ function writeHeader(out: Uint8Array, offset: number, opcode: number, length: nu
   return offset + 10;
 }
 
+/** One text frame carrying `text` as it is. */
+export function encodeText(text: Uint8Array): Uint8Array {
+  return encodeFrame(OP_TEXT, text);
+}
+
 /** A pong answering a ping with `payload`. */
 export function encodePong(payload: Uint8Array): Uint8Array {
+  return encodeFrame(OP_PONG, payload);
+}
+
+function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(headerLength(payload.length) + payload.length);
-  out.set(payload, writeHeader(out, 0, OP_PONG, payload.length));
+  out.set(payload, writeHeader(out, 0, opcode, payload.length));
   return out;
 }
 

@@ -24,6 +24,7 @@ import {
   encodeClose,
   encodeLines,
   encodePong,
+  encodeText,
   FrameDecoder,
   FrameError,
 } from "../protocol/websocket.ts";
@@ -137,11 +138,11 @@ export class WebSocketStream implements Stream {
   }
 
   async write(p: Uint8Array): Promise<number> {
-    let { frames, taken } = encodeLines(p);
+    const { frames, taken } = encodeLines(p);
     if (taken === 0) {
       // Not a whole line: the queue only writes whole ones, but a stream takes what it is given.
-      ({ frames, taken } = encodeLines(concat(p, Uint8Array.of(LF))));
-      taken = p.length;
+      await this.#send(encodeText(p));
+      return p.length;
     }
     this.#noteFarewell(p.subarray(0, taken));
     await this.#send(frames);
@@ -210,11 +211,4 @@ export class WebSocketStream implements Stream {
     this.#writing = sent.catch(() => {/* the next write finds out for itself */});
     return sent;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
