@@ -254,9 +254,15 @@ Deno.test("slow, garbage and oversized HTTP requests get a status or a timeout, 
   slow.close();
   await server.stderr.waitFor(/WebSocket handshake with 127\.0\.0\.1:\d+ failed: timed out after 1 s/);
 
+  // A browser's spare connection says nothing at all: closed as quietly as it came.
+  const spare = await connect();
+  const sparePort = (spare.localAddr as Deno.NetAddr).port;
+  assertEquals(await spare.read(new Uint8Array(100)).catch(() => null), null);
+  spare.close();
   web.send("still served");
   web.send("/who");
   await web.waitFor("* online: user1");
+  assertEquals(server.stderr.seen.some((line) => line.includes(`127.0.0.1:${sparePort} failed`)), false);
 });
 
 Deno.test("with --tls the page is HTTPS and the WebSocket WSS, with the server's certificate", async () => {

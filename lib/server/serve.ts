@@ -351,8 +351,10 @@ export class Server implements ServerHandle {
       result = await Promise.race([stream.handshake!(), timedOut]);
     } catch (error) {
       this.#registry.release(ip);
-      this.#summary.failedHandshakes++;
       closeQuietly(stream);
+      // A peer that never said a word (a browser's spare connection) did not fail at anything.
+      if (error instanceof Deno.errors.TimedOut && stream.silent) return;
+      this.#summary.failedHandshakes++;
       if (!this.#stop.signal.aborted) {
         const remote = formatAddr(stream.remoteAddr);
         const reason = error instanceof Deno.errors.TimedOut ? error.message : describeNetError(error);

@@ -26,6 +26,11 @@ export interface Stream {
    * for a web page and got it): the stream is then only to be closed.
    */
   handshake?(): Promise<unknown>;
+  /**
+   * Whether the peer has sent nothing at all yet. A handshake that times out on a silent peer (a
+   * browser's speculative connection, opened in case a page needs one) is closed without a warning.
+   */
+  readonly silent?: boolean;
   /** Turns Nagle's algorithm off (TCP): lines are small and interactive. */
   setNoDelay?(noDelay?: boolean): void;
 }

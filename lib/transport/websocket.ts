@@ -66,6 +66,7 @@ export class WebSocketStream implements Stream {
   #writing: Promise<unknown> = Promise.resolve();
   #closed = false;
   #closeSent = false;
+  #silent = true;
   /** Why the server is closing, as the client will be told in the close frame. */
   #closeCode: number = CLOSE.normal;
   #closeReason = "";
@@ -77,10 +78,28 @@ export class WebSocketStream implements Stream {
     this.#decoder = new FrameDecoder(options.maxLine);
   }
 
+  /** Whether the client has sent nothing yet (see `Stream.silent`). */
+  get silent(): boolean {
+    return this.#silent;
+  }
+
   /** The socket's handshake (TLS), then the HTTP exchange; `false` when the peer is no client. */
   async handshake(): Promise<boolean> {
     await this.#socket.handshake?.();
-    const rest = await this.#upgrade(this.#socket);
+    const socket = this.#socket;
+    // The HTTP exchange reads through this, so that a client that sends nothing can be told apart.
+    const heard: Stream = {
+      remoteAddr: socket.remoteAddr,
+      read: async (p) => {
+        const n = await socket.read(p);
+        if (n) this.#silent = false;
+        return n;
+      },
+      write: (p) => socket.write(p),
+      closeWrite: () => socket.closeWrite(),
+      close: () => socket.close(),
+    };
+    const rest = await this.#upgrade(heard);
     if (rest === false) return false;
     this.#buffer = new Uint8Array(READ_SIZE);
     if (rest.length > 0) this.#decoder.feed(rest.slice());

@@ -159,7 +159,7 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
     }));
   const failures = (await Promise.allSettled(started)).filter((r) => r.status === "rejected");
   if (failures.length > 0) {
-    await pool.shutdown("a worker could not listen").catch(() => {});
+    await pool.abandon("a worker could not listen").catch(() => {});
     throw (failures[0] as PromiseRejectedResult).reason;
   }
   logger.info("workers", `${workers} workers serving ${formatAddr(addr)} (${mode} mode)`, {
@@ -185,6 +185,8 @@ export class WorkerPool implements ServerHandle {
   #failure: Error | undefined;
   #stopping = false;
   #finished: Promise<ServeSummary> | undefined;
+  /** Log no summary at the end: it never started serving. */
+  #abandoned = false;
 
   constructor(addr: Deno.NetAddr, logger: Logger) {
     this.addr = addr;
@@ -199,7 +201,9 @@ export class WorkerPool implements ServerHandle {
     return this.#finished ??= Promise.all(this.#done).then((summaries) => {
       if (this.#failure !== undefined) throw this.#failure;
       const total = summaries.reduce(addSummary, emptySummary());
-      this.#logger.info("summary", `all workers: ${describeSummary(total)}`, { ...total });
+      if (!this.#abandoned) {
+        this.#logger.info("summary", `all workers: ${describeSummary(total)}`, { ...total });
+      }
       return total;
     });
   }
@@ -217,6 +221,12 @@ export class WorkerPool implements ServerHandle {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
+  }
+
+  /** Stops workers that could not all start; the caller says why, so no summary is logged. */
+  abandon(reason: string): Promise<ServeSummary> {
+    this.#abandoned = true;
+    return this.shutdown(reason);
   }
 
   /** Starts one worker; resolves once it listens, rejects with why it cannot. */
