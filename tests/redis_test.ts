@@ -122,6 +122,7 @@ Deno.test(
     await using redis = await RedisServer.start();
     await using a = await chatServer(redis, ["--history", "3"]);
     await using b = await chatServer(redis, ["--history", "3"]);
+    await using c = await chatServer(redis, ["--history", "3"]);
     const x = await member(a, "x");
     const y = await member(b, "y");
     const late = [];
@@ -136,7 +137,7 @@ Deno.test(
           line.startsWith(`<${speaker.name}> ${text.slice(0, 3)}`)
         );
       }
-      for (const server of [a, b]) {
+      for (const server of [a, b, c]) {
         const client = await TestClient.connect(server.port, { label: `late on ${server.port}` });
         late.push(client);
       }
@@ -153,6 +154,7 @@ Deno.test(
         histories.push(lines);
       }
       assertEquals(histories[0], histories[1], "the same history whichever server one joins");
+      assertEquals(histories[0], histories[2], "and on a server where nothing was said");
       const pattern = /^\* history (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) <(user\d+)> (.*)$/;
       assertEquals(histories[0].map((line) => pattern.exec(line)?.slice(2)), [
         [x.name, "three \\e[2J"],
