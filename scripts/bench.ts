@@ -169,6 +169,33 @@ async function pingpong(kind: Kind, options: Options, conns: number, pipeline: n
   };
 }
 
+/** How long a fan-out waits before measuring, and for the last deliveries after. */
+const FANOUT_WARMUP_MS = 1000;
+const FANOUT_DRAIN_MS = 2000;
+
+/**
+ * Runs a chat fan-out: `conns` clients of the servers at `ports` (in turn) saying `rate` lines a
+ * second in all, 64 bytes each; with `webPort`, half of each worker's clients are WebSockets there.
+ */
+function driveFanout(
+  options: Options,
+  room: { conns: number; rate: number; ports: number[]; webPort?: number },
+): Promise<BenchResult[]> {
+  const { conns, rate, ports, webPort } = room;
+  return drive(options, conns, (share, index) => ({
+    mode: "fanout",
+    ports,
+    conns: share,
+    ...(webPort === undefined ? {} : { web: Math.round(share / 2), webPort }),
+    rate: rate * share / conns,
+    size: 64,
+    warmupMs: FANOUT_WARMUP_MS,
+    durationMs: options.durationMs,
+    drainMs: FANOUT_DRAIN_MS,
+    tag: index,
+  }));
+}
+
 /** What every fan-out case reports: deliveries a second, the share delivered, clients dropped. */
 function deliveries(results: BenchResult[], options: Options, conns: number) {
   const sent = results.reduce((sum, r) => sum + r.sent, 0);
@@ -191,17 +218,7 @@ function mergedSubset(results: BenchResult[], subset: "across" | "toWeb"): numbe
 async function fanout(kind: Kind, options: Options, rate: number) {
   await using server = await start(kind, "chat", options);
   const conns = 100;
-  const results = await drive(options, conns, (share, index) => ({
-    mode: "fanout",
-    ports: [server.port],
-    conns: share,
-    rate: rate * share / conns,
-    size: 64,
-    warmupMs: 1000,
-    durationMs: options.durationMs,
-    drainMs: 2000,
-    tag: index,
-  }));
+  const results = await driveFanout(options, { conns, rate, ports: [server.port] });
   const histogram = merged(results);
   const { deliveriesPerSecond, delivered, dropped } = deliveries(results, options, conns);
   return {
@@ -225,19 +242,12 @@ async function webFanout(options: Options) {
   ];
   await using server = await startServer(["--web", "0"], { command });
   const conns = 100;
-  const results = await drive(options, conns, (share, index) => ({
-    mode: "fanout",
+  const results = await driveFanout(options, {
+    conns,
+    rate: options.rate,
     ports: [server.port],
-    conns: share,
-    web: Math.round(share / 2),
     webPort: server.webPort,
-    rate: options.rate * share / conns,
-    size: 64,
-    warmupMs: 1000,
-    durationMs: options.durationMs,
-    drainMs: 2000,
-    tag: index,
-  }));
+  });
   const all = merged(results);
   const toWeb = mergedSubset(results, "toWeb");
   const { deliveriesPerSecond, delivered, dropped } = deliveries(results, options, conns);
@@ -270,22 +280,11 @@ async function cluster(options: Options) {
   await using a = await startServer([], { command: [...parley, ...args] });
   await using b = await startServer([], { command: [...parley, ...args] });
   const conns = 100;
-  const warmupMs = 1000;
   const cpu: number[] = [];
   const sample = async () => cpu.push(await cpuSeconds(redis.pid));
-  const first = setTimeout(sample, warmupMs);
-  const last = setTimeout(sample, warmupMs + options.durationMs);
-  const results = await drive(options, conns, (share, index) => ({
-    mode: "fanout",
-    ports: [a.port, b.port],
-    conns: share,
-    rate: options.clusterRate * share / conns,
-    size: 64,
-    warmupMs,
-    durationMs: options.durationMs,
-    drainMs: 2000,
-    tag: index,
-  }));
+  const first = setTimeout(sample, FANOUT_WARMUP_MS);
+  const last = setTimeout(sample, FANOUT_WARMUP_MS + options.durationMs);
+  const results = await driveFanout(options, { conns, rate: options.clusterRate, ports: [a.port, b.port] });
   clearTimeout(first);
   clearTimeout(last);
   const all = merged(results);
