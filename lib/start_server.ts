@@ -150,7 +150,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   }
   let chat: ChatRoom;
   try {
-    chat = await openChatRoom(room, new MemoryRegistry(limits), logger);
+    chat = await openChatRoom(room, { local: new MemoryRegistry(limits), logger });
   } catch (error) {
     if (error instanceof RedisLinkError) throw new StartError(error.message, { cause: error });
     throw error;

@@ -84,8 +84,8 @@ async function pinning(): Promise<string[]> {
   return self?.success ? ["taskset", "-c", "0"] : [];
 }
 
-/** A server process for one scenario. */
-async function start(kind: Kind, mode: "echo" | "chat", options: Options) {
+/** A server process for one scenario; `extra` are more flags for Parley (`--web 0`). */
+async function start(kind: Kind, mode: "echo" | "chat", options: Options, extra: string[] = []) {
   const { pin, serverWorkers } = options;
   const command = kind === "parley"
     ? [
@@ -94,7 +94,7 @@ async function start(kind: Kind, mode: "echo" | "chat", options: Options) {
       ...["--port", "0", "--mode", mode, "--quiet", "--workers", String(serverWorkers)],
     ]
     : [...pin, "node", "-e", NODE_SERVER, mode];
-  const server = await startServer(kind === "parley" ? ["--max-conns", "30000"] : [], { command });
+  const server = await startServer(kind === "parley" ? ["--max-conns", "30000", ...extra] : [], { command });
   if (kind === "parley" && serverWorkers > 1) await server.stderr.waitFor(/workers serving/);
   return server;
 }
@@ -236,11 +236,7 @@ async function fanout(kind: Kind, options: Options, rate: number) {
  * in the same run. Parley only: the Node baseline has no WebSocket side.
  */
 async function webFanout(options: Options) {
-  const command = [
-    ...[...options.pin, Deno.execPath(), "run", ...taskPermissions("server"), SERVER_PATH],
-    ...["--port", "0", "--mode", "chat", "--quiet", "--max-conns", "30000"],
-  ];
-  await using server = await startServer(["--web", "0"], { command });
+  await using server = await start("parley", "chat", options, ["--web", "0"]);
   const conns = 100;
   const results = await driveFanout(options, {
     conns,
@@ -275,10 +271,8 @@ async function haveRedis(): Promise<boolean> {
 async function cluster(options: Options) {
   // The servers and Redis share the servers' core; the load generator keeps the others.
   await using redis = await RedisServer.start({ prefix: options.pin });
-  const parley = [...options.pin, Deno.execPath(), "run", ...taskPermissions("server"), SERVER_PATH];
-  const args = ["--port", "0", "--mode", "chat", "--quiet", "--redis", redis.url];
-  await using a = await startServer([], { command: [...parley, ...args] });
-  await using b = await startServer([], { command: [...parley, ...args] });
+  await using a = await start("parley", "chat", options, ["--redis", redis.url]);
+  await using b = await start("parley", "chat", options, ["--redis", redis.url]);
   const conns = 100;
   const cpu: number[] = [];
   const sample = async () => cpu.push(await cpuSeconds(redis.pid));

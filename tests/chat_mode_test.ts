@@ -307,3 +307,23 @@ Deno.test("clients of a server that died are announced here and to the other ser
   assertEquals(a.take(), []);
   assertEquals(relay.published.at(-1), "* user1 joined");
 });
+
+Deno.test("history a newcomer is sent is capped in bytes: the newest lines that fit", async () => {
+  const history = new MemoryHistory(10);
+  const r = new Room<FakeMember>();
+  const mode = createChatMode({ room: r, names: new MemoryRegistry().names, history, historyBytes: 150 });
+  const a = new FakeMember(1);
+  r.add(a);
+  await mode.join(a);
+  for (const text of ["first line", "second line", "third line", "fourth line"]) await say(mode, a, text);
+  const b = new FakeMember(2);
+  r.add(b);
+  await mode.join(b);
+  const lines = b.take();
+  // Each entry is `* history <24-character time> <user1> text`: about 55 bytes; 150 hold two.
+  assertEquals(lines.map((line) => line.replace(/^\* history \S+ /, "")), [
+    "<user1> third line",
+    "<user1> fourth line",
+    "* welcome, user2: 2 online; /help for commands",
+  ]);
+});

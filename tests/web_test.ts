@@ -329,3 +329,32 @@ Deno.test("the page's address, with the real port, is on the listening line and 
   assert.ok(server.webPort > 0 && server.webPort !== server.port);
   assertEquals(web.msg, `listening on 127.0.0.1:${server.webPort} (echo mode, ws, page ${web.page})`);
 });
+
+Deno.test(
+  "the limits of TCP hold over WebSocket: a browser that stops reading is dropped, a silent one times out",
+  {
+    ignore: !LINUX,
+  },
+  async () => {
+    await using server = await webServer(["--max-queue", "64K", "--idle-timeout", "2"]);
+    // A client that completes the upgrade and then never reads a byte of what it is sent.
+    const stalled = await openRaw(server.webPort);
+    assertEquals(stalled.status, 101);
+    await using talker = await TestClient.connect(server.port, { label: "talker" });
+    await talker.lines.waitFor(/^\* welcome/);
+    const flood = Array.from({ length: 200 }, (_, i) => `${i} ${"z".repeat(1000)}`);
+    // Until the stalled client is dropped, the room's back-pressure holds the talker: send in the background.
+    const sending = (async () => {
+      for (let i = 0; i < 20; i++) await talker.send(...flood);
+    })();
+    await server.stderr.waitFor(/#1 disconnected: output queue full/, 20_000);
+    await sending;
+    stalled.conn.close();
+    await talker.send("/who");
+    assertEquals(await talker.lines.waitFor(/^\* online:/), "* online: user2");
+
+    await using idle = await Browserless.open(wsUrl(server));
+    assertEquals(await idle.waitFor(/^ERR/, 5000), "ERR idle timeout");
+    assertEquals((await idle.closed).reason, "idle timeout");
+  },
+);

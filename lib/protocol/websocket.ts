@@ -25,13 +25,15 @@ export class FrameError extends Error {
 /** Close codes used here. */
 export const CLOSE = {
   normal: 1000,
-  goingAway: 1001,
   protocolError: 1002,
   unsupportedData: 1003,
   invalidData: 1007,
   policy: 1008,
   tooBig: 1009,
 } as const;
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 const OP_CONTINUATION = 0x0;
 const OP_TEXT = 0x1;
@@ -263,7 +265,7 @@ export class FrameDecoder {
         return { kind: "pong" };
       case OP_CLOSE: {
         const code = payload.length >= 2 ? (payload[0] << 8) | payload[1] : CLOSE.normal;
-        return { kind: "close", code, reason: new TextDecoder().decode(payload.subarray(2)) };
+        return { kind: "close", code, reason: decoder.decode(payload.subarray(2)) };
       }
       default:
         // An empty text or continuation frame.
@@ -342,7 +344,7 @@ function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array {
 
 /** A close frame with `code` and a `reason` (cut to the 123 bytes a close frame allows). */
 export function encodeClose(code: number, reason = ""): Uint8Array {
-  let bytes = new TextEncoder().encode(reason);
+  let bytes = encoder.encode(reason);
   if (bytes.length > 123) {
     // Cut on a character boundary: a continuation byte is 10xxxxxx.
     let end = 123;

@@ -39,48 +39,32 @@ export interface ChatRoom {
  * ring of history, or all three from the room shared through Redis. Rejects with a
  * `RedisLinkError` when Redis cannot be joined.
  */
-export async function openChatRoom(
-  settings: RoomSettings,
-  local: Registry,
-  logger: Logger,
-): Promise<ChatRoom> {
-  if (settings.redis === undefined) {
+export async function openChatRoom(settings: RoomSettings, context: RoomContext): Promise<ChatRoom> {
+  const { redis } = settings;
+  if (redis === undefined) {
     const history = settings.history > 0 ? new MemoryHistory(settings.history) : undefined;
-    return { registry: local, history, leave: () => Promise.resolve() };
+    return { registry: context.local, history, leave: () => Promise.resolve() };
   }
-  const room = await joinRedisRoom({ ...settings, address: settings.redis, local, logger });
-  return {
-    registry: room.registry,
-    relay: room.relay,
-    history: settings.history > 0 ? room.relay : undefined,
-    leave: () => room.close(),
-  };
+  return await joinRedisRoom({ ...settings, redis }, context);
 }
 
-/** Options for {@linkcode joinRedisRoom}. */
-interface RedisRoomOptions {
-  address: RedisAddress;
-  /** The room's name (`--room`). */
-  room: string;
-  /** Lines of history to keep; 0 for none. */
-  history: number;
-  /** This server's admission limits. */
+/** What a room is opened with besides its settings. */
+export interface RoomContext {
+  /** This server's admission limits (and, without Redis, its ids and names). */
   local: Registry;
   logger: Logger;
 }
 
-/** A server's place in a room shared through Redis. */
-interface RedisRoom {
-  registry: RedisRegistry;
-  /** The relay, which is the history too. */
-  relay: RedisRelay;
-  /** Leaves the room: announces this server's clients as gone, then closes the link. */
-  close(): Promise<void>;
-}
-
-/** Joins the room. Rejects with a `RedisLinkError` when Redis cannot be reached or refuses. */
-async function joinRedisRoom(options: RedisRoomOptions): Promise<RedisRoom> {
-  const { address, room, history, local, logger } = options;
+/**
+ * Joins the room `settings.room` on the Redis `settings.redis`. Rejects with a `RedisLinkError`
+ * when Redis cannot be reached or refuses.
+ */
+async function joinRedisRoom(
+  settings: RoomSettings & { redis: RedisAddress },
+  context: RoomContext,
+): Promise<ChatRoom> {
+  const { room, history, redis: address } = settings;
+  const { local, logger } = context;
   const link = await RedisLink.open({ address, room, logger });
   try {
     const registry = await RedisRegistry.join(link, local, logger);
@@ -93,7 +77,8 @@ async function joinRedisRoom(options: RedisRoomOptions): Promise<RedisRoom> {
     return {
       registry,
       relay,
-      async close() {
+      history: history > 0 ? relay : undefined,
+      async leave() {
         await registry.names.close();
         await relay.close();
         await link.close();

@@ -210,7 +210,7 @@ export class WebSocketStream implements Stream {
     const start = lines.lastIndexOf(LF, end - 1) + 1;
     if (lines[start] !== 0x45 || lines[start + 1] !== 0x52 || lines[start + 2] !== 0x52) return; // "ERR"
     const reason = decoder.decode(lines.subarray(start + 4, end));
-    this.#setClose(this.#closeCode === CLOSE.normal ? CLOSE.policy : this.#closeCode, reason);
+    this.#setClose(CLOSE.policy, reason);
   }
 
   #setClose(code: number, reason: string): void {

@@ -30,7 +30,7 @@ async function start(command: WorkerCommand & { kind: "start" }): Promise<void> 
   const logger = createLogger({ ...log, worker: index, write: (line) => writeLine(Deno.stderr, line) });
   let room;
   try {
-    room = await openChatRoom(command.room, new SharedRegistry(command.registry), logger);
+    room = await openChatRoom(command.room, { local: new SharedRegistry(command.registry), logger });
   } catch (error) {
     report({ kind: "failed", error: error instanceof Error ? error.message : String(error), stage: "start" });
     return;
