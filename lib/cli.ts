@@ -13,7 +13,7 @@ import type { LogFormat } from "./server/log.ts";
 import { formatFingerprint, normalizeFingerprint } from "./transport/certificate.ts";
 import { MODE_NAMES, type ModeName } from "./server/modes/mode.ts";
 import { checkRedisUrl, type RedisAddress, ROOM_NAME } from "./redis/url.ts";
-import { normalizeOrigin } from "./web/origin.ts";
+import { normalizeHostName, normalizeOrigin } from "./web/origin.ts";
 
 /** The version in `deno.json`, embedded when compiled. */
 export const VERSION: string = denoConfig.version;
@@ -205,6 +205,14 @@ const SERVER_FLAGS: FlagSpec[] = [
     help: "with --web: pages from this origin may connect too, e.g. https://chat.example.com (* for any)",
   },
   {
+    name: "web-host",
+    kind: "text",
+    value: "NAME",
+    multiple: true,
+    help:
+      "with --web: a name browsers may reach this server by (Host), besides its addresses and --web-origin's",
+  },
+  {
     name: "history",
     kind: "count",
     value: "N",
@@ -334,6 +342,8 @@ export interface ServerConfig {
   web: WebAddress | undefined;
   /** Normalized origins, or `*`. */
   webOrigin: string[];
+  /** Lower-cased host names. */
+  webHost: string[];
   history: number;
   /** Checked: a redis:// or rediss:// URL. */
   redis: RedisAddress | undefined;
@@ -587,8 +597,18 @@ function checkWeb(config: ServerConfig): void {
     }
   }
   config.webOrigin = origins.map((origin) => normalizeOrigin(origin)!);
+  const hosts = config.webHost.flatMap((entry) => entry.split(",")).map((entry) => entry.trim());
+  for (const host of hosts) {
+    if (normalizeHostName(host) === undefined) {
+      throw new UsageError(
+        `--web-host must be a host name such as chat.example.com, got ${JSON.stringify(host)}`,
+      );
+    }
+  }
+  config.webHost = hosts.map((host) => normalizeHostName(host)!);
   if (raw === undefined) {
     if (origins.length > 0) throw new UsageError("--web-origin needs --web");
+    if (hosts.length > 0) throw new UsageError("--web-host needs --web");
     return;
   }
   const match = /^(?:(.*):)?(\d{1,5})$/.exec(raw);

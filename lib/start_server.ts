@@ -104,6 +104,7 @@ function webSpec(config: ServerConfig, spec: ListenSpec): WebListenOptions | und
     tls: cert === undefined ? undefined : { cert, key: key!, fingerprint: fingerprint! },
     maxLine: config.maxLine,
     origins: config.webOrigin,
+    hosts: config.webHost,
   };
 }
 

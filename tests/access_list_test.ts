@@ -55,3 +55,22 @@ Deno.test("a bad entry is named", () => {
 Deno.test("list files: one entry a line, # comments, blank lines", () => {
   assertEquals(listFileEntries("# office\n10.0.0.0/8  # lan\n\n  ::1\n#192.0.2.1\n"), ["10.0.0.0/8", "::1"]);
 });
+
+Deno.test("IPv6 forms that carry an IPv4 address are folded to it, in entries and peers alike", () => {
+  assertEquals(parseIp("::10.0.0.1"), Uint8Array.of(10, 0, 0, 1), "IPv4-compatible");
+  assertEquals(parseIp("64:ff9b::10.0.0.1"), Uint8Array.of(10, 0, 0, 1), "NAT64");
+  assertEquals(parseIp("::1")?.length, 16, "IPv6 loopback stays IPv6");
+  assertEquals(parseIp("::")?.length, 16, "the unspecified address stays IPv6");
+  const deny = new AccessList({ deny: ["10.0.0.0/8"] });
+  for (const peer of ["10.0.0.1", "::ffff:10.0.0.1", "::10.0.0.1", "64:ff9b::10.0.0.1", "64:ff9b::a00:1"]) {
+    assertEquals(deny.refuses(peer), "denied", peer);
+  }
+  assertEquals(deny.refuses("::1"), undefined);
+  const mapped = new AccessList({ deny: ["::ffff:10.0.0.0/104", "64:ff9b::192.168.0.0/112"] });
+  assertEquals(mapped.refuses("10.200.0.1"), "denied", "a mapped CIDR is the IPv4 block it maps");
+  assertEquals(mapped.refuses("11.0.0.1"), undefined);
+  assertEquals(mapped.refuses("192.168.3.4"), "denied");
+  assertEquals(mapped.refuses("192.169.0.1"), undefined);
+  // A prefix shorter than the 96 bits of the form would reach past the IPv4 address it carries.
+  throws(() => new AccessList({ deny: ["::ffff:10.0.0.0/95"] }), AccessEntryError);
+});

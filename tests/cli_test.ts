@@ -31,6 +31,7 @@ Deno.test("server flags have the documented defaults", () => {
       unixMode: 0o600,
       web: undefined,
       webOrigin: [],
+      webHost: [],
       history: 0,
       redis: undefined,
       redisCa: undefined,
@@ -322,6 +323,20 @@ Deno.test("--web takes [HOST:]PORT, --web-origin takes origins; both checked", (
     [["--web", "8080", "--web-origin", "chat.example.com"], /^--web-origin must be an origin such as/],
     [["--web", "8080", "--web-origin", "https://x.test/path"], /^--web-origin must be an origin/],
     [["--web-origin", "https://x.test"], /^--web-origin needs --web$/],
+    [
+      ["--web", "8080", "--web-host", "bad name"],
+      /^--web-host must be a host name such as chat\.example\.com/,
+    ],
+    [["--web-host", "chat.example.com"], /^--web-host needs --web$/],
   ];
   for (const [args, pattern] of cases) assertMatch(throws(() => web(...args), UsageError).message, pattern);
+  const hosts = parseServerArgs([
+    "--web",
+    "8080",
+    "--web-host",
+    "Chat.Example.com., [::1]",
+    "--web-host",
+    "10.1.2.3",
+  ]);
+  assertEquals(hosts.kind === "run" && hosts.config.webHost, ["chat.example.com", "::1", "10.1.2.3"]);
 });

@@ -16,6 +16,8 @@ import {
   TestClient,
 } from "./support/harness.ts";
 import { connectPinned } from "../lib/transport/pinned_tls.ts";
+import { runClient } from "../lib/client/run_client.ts";
+import type { Terminal } from "../lib/terminal.ts";
 
 const ignore = !LINUX; // openssl, python3 and ncat come from Debian's packages.
 
@@ -269,4 +271,49 @@ Deno.test("a plain-text client, and 100 that never finish a handshake, cost a no
     await server.stderr.waitFor(/served/),
     /served 1 connections, 20 lines in, \d+ lines out; 101 failed handshakes/,
   );
+});
+
+Deno.test("the library refuses a malformed pin with a TypeError naming it, and connects nowhere", async () => {
+  // A listener that would accept the connection a fail-open pin makes.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let accepted = 0;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      conn.close();
+    }
+  })();
+  const terminal: Terminal = {
+    interactive: false,
+    lines: (async function* () {})(),
+    print() {},
+    status() {},
+    setPrompt() {},
+    onInterrupt() {},
+    close() {},
+  };
+  const port = listener.addr.port;
+  for (const pin of ["SHA256:00:11", "sha1:AB:CD", "AB CD", "", "SHA256:" + "G".repeat(64)]) {
+    const options = {
+      host: "127.0.0.1",
+      port,
+      connectTimeout: 2,
+      wait: 0,
+      json: false,
+      messages: ["hi"],
+      terminal,
+    };
+    const error = await runClient({ ...options, fingerprint: pin }).then(() => undefined, (e) => e);
+    assert.ok(error instanceof TypeError, `${JSON.stringify(pin)}: ${error}`);
+    assert.ok(error.message.includes(JSON.stringify(pin)), error.message);
+    const direct = await connectPinned({ host: "127.0.0.1", port, fingerprint: pin }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.ok(direct instanceof TypeError, `connectPinned ${JSON.stringify(pin)}: ${direct}`);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  listener.close();
+  await accepting;
+  assertEquals(accepted, 0, "nothing was sent: not even a connection was made");
 });

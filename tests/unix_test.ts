@@ -129,3 +129,55 @@ Deno.test("--unix with --tls or --workers is a usage error", async () => {
     assertEquals(result.code, 2);
   }
 });
+
+Deno.test(
+  "under umask 002 the socket is never reachable before it has its mode: no socket but the final one appears beside it",
+  { ignore },
+  () =>
+    inTempDir(async (dir) => {
+      const path = `${dir}/s.sock`;
+      // Every file created directly in `dir` while the server starts, as inotify reports it.
+      const watcher = Deno.watchFs(dir, { recursive: false });
+      const created: string[] = [];
+      const watching = (async () => {
+        for await (const event of watcher) if (event.kind === "create") created.push(...event.paths);
+      })();
+      const permissions = taskPermissions("server").join(" ");
+      const command =
+        `umask 002; exec "${Deno.execPath()}" run ${permissions} "${SERVER_PATH}" --mode echo --unix "${path}"`;
+      await using server = await startServer([], { command: ["sh", "-c", command] });
+      assertEquals((await Deno.lstat(path)).mode! & 0o777, 0o600);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // let inotify's last events arrive
+      watcher.close();
+      await watching;
+      // The staging socket lives in a private directory (0700); nothing group-writable ever sits here.
+      const beside = created.filter((file) => file !== path);
+      for (const file of beside) {
+        const info = await Deno.lstat(file).catch(() => undefined);
+        assert.ok(info === undefined || info.isDirectory, `${file} appeared beside the socket`);
+        assert.ok(/\/\.parley-[^/]+$/.test(file), `${file} is not a private staging directory`);
+      }
+      assert.ok(
+        !created.some((file) => /\.tmp$/.test(file)),
+        `a staging socket appeared: ${created.join(", ")}`,
+      );
+      await server.stop();
+    }),
+);
+
+Deno.test(
+  "--unix names the path it was given when it cannot listen there, never a staging file",
+  { ignore },
+  async () => {
+    const result = await runToEnd([
+      "run",
+      ...taskPermissions("server"),
+      SERVER_PATH,
+      "--unix",
+      "/proc/parley-nowhere/s.sock",
+    ]);
+    assertEquals(result.code, 1);
+    assertMatch(result.stderr.trim(), /^cannot listen on \/proc\/parley-nowhere\/s\.sock: /);
+    assert.ok(!/\.tmp|\.parley-/.test(result.stderr), result.stderr);
+  },
+);

@@ -16,6 +16,8 @@ import {
 } from "./support/harness.ts";
 import { exchange, frame, openRaw, readFrames } from "./support/websocket.ts";
 import { certificateFiles } from "./support/certificate_files.ts";
+import { rss } from "./support/measure.ts";
+import { writeAll } from "../lib/util/write.ts";
 
 /** A chat server with a web port on a free port. */
 function webServer(extra: string[] = []): Promise<ServerProcess> {
@@ -336,25 +338,115 @@ Deno.test(
     ignore: !LINUX,
   },
   async () => {
-    await using server = await webServer(["--max-queue", "64K", "--idle-timeout", "2"]);
+    // No idle timeout here: the stalled client must be dropped for its queue, however much of the
+    // flood the kernel's buffers (tens of MB on Linux) take first.
+    await using server = await webServer(["--max-queue", "64K"]);
     // A client that completes the upgrade and then never reads a byte of what it is sent.
     const stalled = await openRaw(server.webPort);
     assertEquals(stalled.status, 101);
     await using talker = await TestClient.connect(server.port, { label: "talker" });
     await talker.lines.waitFor(/^\* welcome/);
     const flood = Array.from({ length: 200 }, (_, i) => `${i} ${"z".repeat(1000)}`);
-    // Until the stalled client is dropped, the room's back-pressure holds the talker: send in the background.
+    // Until the stalled client is dropped, the room's back-pressure holds the talker: send in the
+    // background, 200 KB at a time, until the server says it dropped the stalled client (at most 400 MB).
+    let dropped = false;
     const sending = (async () => {
-      for (let i = 0; i < 20; i++) await talker.send(...flood);
+      for (let i = 0; i < 2000 && !dropped; i++) await talker.send(...flood);
     })();
-    await server.stderr.waitFor(/#1 disconnected: output queue full/, 20_000);
+    await server.stderr.waitFor(/#1 disconnected: output queue full/, 30_000);
+    dropped = true;
     await sending;
     stalled.conn.close();
     await talker.send("/who");
-    assertEquals(await talker.lines.waitFor(/^\* online:/), "* online: user2");
+    assertEquals(await talker.lines.waitFor(/^\* online:/, 30_000), "* online: user2");
 
-    await using idle = await Browserless.open(wsUrl(server));
+    await using quiet = await webServer(["--idle-timeout", "2"]);
+    await using idle = await Browserless.open(wsUrl(quiet));
     assertEquals(await idle.waitFor(/^ERR/, 5000), "ERR idle timeout");
     assertEquals((await idle.closed).reason, "idle timeout");
+  },
+);
+
+Deno.test("DNS rebinding: on any address, an upgrade whose Host does not name the server gets 421", async () => {
+  // Bound to a wildcard and allowing only 127.0.0.1: the victim's browser is allowed, and a page
+  // whose name was rebound to this machine makes its Origin and Host agree. The Host gives it away.
+  await using server = await startServer([
+    "--host",
+    "::",
+    "--mode",
+    "chat",
+    "--web",
+    "0",
+    "--allow",
+    "127.0.0.1",
+  ]);
+  const port = server.webPort;
+  const evil = await openRaw(port, { host: `evil.example:${port}`, origin: `http://evil.example:${port}` });
+  evil.conn.close();
+  assertEquals(evil.status, 421);
+  assertMatch(evil.body, /does not name this server \(name it with --web-host\)/);
+  await server.stderr.waitFor(/handshake .*failed: host "evil\.example:\d+" does not name this server/i);
+  const bare = await openRaw(port, { host: "" });
+  bare.conn.close();
+  assertEquals(bare.status, 421, "an empty Host names nothing");
+  // The machine's own addresses are the server's: loopback, and what its interfaces have.
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+    const ours = await openRaw(port, { host, origin: `http://${host}` });
+    ours.conn.close();
+    assertEquals(ours.status, 101, host);
+  }
+  const outward = Deno.networkInterfaces().find((info) =>
+    info.family === "IPv4" && !info.address.startsWith("127.")
+  );
+  if (outward !== undefined) {
+    const ours = await openRaw(port, { host: `${outward.address}:${port}` });
+    ours.conn.close();
+    assertEquals(ours.status, 101, `the interface address ${outward.address}`);
+  }
+});
+
+Deno.test("--web-host names the server for browsers; on a loopback server the rule holds too", async () => {
+  await using server = await webServer(["--web-host", "chat.example.com"]);
+  const port = server.webPort;
+  const named = await openRaw(port, { host: `chat.example.com:${port}` });
+  named.conn.close();
+  assertEquals(named.status, 101);
+  const evil = await openRaw(port, { host: `evil.example:${port}` });
+  evil.conn.close();
+  assertEquals(evil.status, 421);
+});
+
+Deno.test(
+  "a ping flood that never reads owes one pong at a time, is closed, and never holds up anyone else",
+  { ignore: !LINUX },
+  async () => {
+    await using server = await startServer(["--mode", "echo", "--web", "0"]);
+    const before = await rss(server.pid);
+    const flooder = await openRaw(server.webPort);
+    // Pings of the largest size, so that their pongs fill the kernel's buffers soon, never reading a
+    // byte back, until the server closes the connection (at most 1 GB).
+    const ping = frame(0x9, "p".repeat(125));
+    const burst = new Uint8Array(ping.length * 1000);
+    for (let i = 0; i < 1000; i++) burst.set(ping, i * ping.length);
+    let sent = 0;
+    const flooding = (async () => {
+      try {
+        for (; sent < 2 ** 30; sent += burst.length) await writeAll(flooder.conn, burst);
+      } catch {
+        // Closed by the server: the point.
+      }
+    })();
+    const closed = await server.stderr.waitFor(/#1 disconnected: protocol error/, 15_000);
+    assertMatch(closed, /it pings faster than it reads the pongs/);
+    // Meanwhile and after, a TCP client is welcomed and answered at once.
+    await using nc = await TestClient.connect(server.port);
+    const started = Date.now();
+    await nc.send("still here");
+    assertEquals(await nc.lines.waitFor("still here", 2000), "still here");
+    assert.ok(Date.now() - started < 1000, "answered within a second");
+    flooder.conn.close();
+    await flooding;
+    const grown = (await rss(server.pid)) - before;
+    assert.ok(grown < 32 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
   },
 );

@@ -164,3 +164,25 @@ Deno.test("the encoder writes one frame per line, with the right length form, an
   assertEquals([close[0], close[1] <= 125, (close[2] << 8) | close[3]], [0x88, true, 1009]);
   assertEquals(decoder.decode(close.subarray(4)), "é".repeat(61), "cut on a character boundary");
 });
+
+Deno.test("a close frame is checked as RFC 6455 says: a code that may be sent, a UTF-8 reason, never one byte", () => {
+  const close = (payload: Uint8Array) => decode(frame(0x8, payload), 1000);
+  const coded = (code: number, reason: Uint8Array = new Uint8Array(0)) =>
+    join(Uint8Array.of(code >> 8, code & 0xff), reason);
+  assertEquals(close(new Uint8Array(0)), ["close:1005:"], "no code is reported as 1005, never sent");
+  for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]) {
+    assertEquals(close(coded(code, encoder.encode("bye"))), [`close:${code}:bye`]);
+  }
+  const refused: [Uint8Array, RegExp][] = [
+    [Uint8Array.of(0x03), /1-byte payload/],
+    ...[0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535].map((code) =>
+      [coded(code), new RegExp(`close code ${code} may not be sent`)] as [Uint8Array, RegExp]
+    ),
+    [coded(1000, Uint8Array.of(0xc3, 0x28)), /close reason that is not UTF-8/],
+    [coded(1000, Uint8Array.of(0xed, 0xa0, 0x80)), /close reason that is not UTF-8/],
+  ];
+  for (const [payload, pattern] of refused) {
+    const error = throws(() => close(payload), FrameError);
+    assertEquals([error.code, pattern.test(error.message)], [1002, true], pattern.source);
+  }
+});

@@ -8,6 +8,7 @@
  */
 
 import type { Terminal } from "../terminal.ts";
+import { parseFingerprint } from "../transport/certificate.ts";
 import { connectPinned, FingerprintMismatchError } from "../transport/pinned_tls.ts";
 import { connectTcp } from "../transport/tcp.ts";
 import { connectTls, isCertificateError } from "../transport/tls.ts";
@@ -80,9 +81,11 @@ export interface ClientOutcome {
 
 /**
  * Connects and runs sessions until one ends for good. Throws {@linkcode ConnectError} when no
- * connection can be made (with `reconnect`, once the attempts are used up).
+ * connection can be made (with `reconnect`, once the attempts are used up), and a `TypeError`,
+ * before connecting, when `fingerprint` is not one.
  */
 export async function runClient(options: ClientOptions): Promise<ClientOutcome> {
+  if (options.fingerprint !== undefined) parseFingerprint(options.fingerprint);
   const { terminal } = options;
   const address = options.unix ?? formatAddress(options.host, options.port);
   const lines = new LineSource(options.messages.length ? options.messages : terminal.lines);

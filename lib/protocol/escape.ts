@@ -4,22 +4,25 @@
  * Anything a client sends reaches the operator's terminal, other clients' terminals (a chat room's
  * `nc` users included, who have no Parley client to protect them) and the text log.
  * Control characters there can move the cursor, rewrite earlier lines, change the window title or
- * worse (escape sequences start with ESC or the C1 byte CSI). Bidirectional overrides can make a
- * line read differently from what it is. So every C0 and C1 control, DEL and bidi control is shown
- * as a visible escape instead; all other text, including any script and emoji, passes unchanged.
+ * worse (escape sequences start with ESC or the C1 byte CSI). Format characters can make a line
+ * read differently from what it is (bidi overrides and isolates, the Arabic letter mark) or hide
+ * text (tag characters), and line and paragraph separators break a line where no `\n` is. So
+ * every character of the Unicode categories Cc (C0, DEL, C1), Cf (format), Zl and Zp is shown as a
+ * visible escape instead, taken from the runtime's own Unicode tables rather than a hand list. The
+ * two joiners, ZWJ and ZWNJ, are the exception: they only join (emoji sequences, Indic and Persian
+ * script) and cannot reorder or break a line. All other text, any script and emoji, passes
+ * unchanged.
  */
 
-// C0 controls, DEL, C1 controls, and the Unicode bidi controls (LRM, RLM, embeddings, overrides,
-// isolates).
-// deno-lint-ignore no-control-regex -- matching control characters is the point.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/** What is escaped: Cc, Cf, Zl and Zp, except ZWNJ (U+200C) and ZWJ (U+200D). */
+const UNSAFE = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 const NAMED: Record<string, string> = { "\t": "\\t", "\r": "\\r", "\n": "\\n", "\x1b": "\\e" };
 
 function visible(char: string): string {
   const named = NAMED[char];
   if (named !== undefined) return named;
-  const code = char.charCodeAt(0);
+  const code = char.codePointAt(0)!;
   return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
 }
 

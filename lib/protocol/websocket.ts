@@ -25,6 +25,8 @@ export class FrameError extends Error {
 /** Close codes used here. */
 export const CLOSE = {
   normal: 1000,
+  /** Reported for a close frame with no code; never sent. */
+  noStatus: 1005,
   protocolError: 1002,
   unsupportedData: 1003,
   invalidData: 1007,
@@ -32,7 +34,8 @@ export const CLOSE = {
   tooBig: 1009,
 } as const;
 
-const decoder = new TextDecoder();
+/** Throws on bytes that are not UTF-8, as a close frame's reason must be. */
+const strict = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
 const OP_CONTINUATION = 0x0;
@@ -263,16 +266,42 @@ export class FrameDecoder {
         return { kind: "ping", payload: payload.slice() };
       case OP_PONG:
         return { kind: "pong" };
-      case OP_CLOSE: {
-        const code = payload.length >= 2 ? (payload[0] << 8) | payload[1] : CLOSE.normal;
-        return { kind: "close", code, reason: decoder.decode(payload.subarray(2)) };
-      }
+      case OP_CLOSE:
+        return closeEvent(payload);
       default:
         // An empty text or continuation frame.
         if (this.#fin) this.#endPending = true;
         return undefined;
     }
   }
+}
+
+/**
+ * A client's close frame as RFC 6455 §5.5.1 and §7.4 allow it: empty (no code: 1005, which is only
+ * ever reported, never sent), or a code that may be sent and a UTF-8 reason. Anything else is a
+ * breach of the protocol, answered with 1002.
+ */
+function closeEvent(payload: Uint8Array): FrameEvent {
+  if (payload.length === 0) return { kind: "close", code: CLOSE.noStatus, reason: "" };
+  if (payload.length === 1) throw new FrameError(CLOSE.protocolError, "a close frame with a 1-byte payload");
+  const code = (payload[0] << 8) | payload[1];
+  if (!mayBeSent(code)) throw new FrameError(CLOSE.protocolError, `close code ${code} may not be sent`);
+  let reason: string;
+  try {
+    reason = strict.decode(payload.subarray(2));
+  } catch {
+    throw new FrameError(CLOSE.protocolError, "a close reason that is not UTF-8");
+  }
+  return { kind: "close", code, reason };
+}
+
+/**
+ * Whether a close frame may carry `code`: the codes RFC 6455 and IANA's registry define for use on
+ * the wire (1000-1003, 1007-1014), and those left to libraries and applications (3000-4999). 1005,
+ * 1006 and 1015 are reserved for reporting a close that carried no code or never happened.
+ */
+export function mayBeSent(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
 const LF = 0x0a;

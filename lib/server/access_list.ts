@@ -1,8 +1,11 @@
 /**
  * Who may connect: `--allow` and `--deny` lists of addresses and CIDR blocks, IPv4 and IPv6, as
  * in ncat. A peer is refused when a deny entry matches it, or when there are allow entries and
- * none matches it. IPv4 peers that a dual-stack listener reports as `::ffff:a.b.c.d` match the
- * IPv4 entries. Unix-socket peers have no address; the socket file's permissions guard them.
+ * none matches it. An IPv6 form that carries an IPv4 address (mapped `::ffff:a.b.c.d`, as a
+ * dual-stack listener reports IPv4 peers; compatible `::a.b.c.d`; NAT64 `64:ff9b::a.b.c.d`) is
+ * folded to that IPv4 address, in entries and peers alike, so `10.0.0.0/8` covers all of them and
+ * `::ffff:10.0.0.0/104` is `10.0.0.0/8`. Unix-socket peers have no address; the socket file's
+ * permissions guard them.
  *
  * Pure: parsing and matching, no I/O. Reading the list files is the caller's job.
  */
@@ -26,14 +29,14 @@ function parseBlock(entry: string): Block {
   const [address, prefix, ...rest] = entry.split("/");
   const bytes = parseIp(address);
   if (bytes === undefined || rest.length > 0) throw new AccessEntryError(entry);
-  const max = bytes.length * 8;
-  if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= max)) {
+  // The prefix counts the bits of the address as written: up to 128 for an IPv6 form.
+  const written = address.includes(":") ? 128 : 32;
+  if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= written)) {
     throw new AccessEntryError(entry);
   }
-  // An IPv4 block written mapped (::ffff:10.0.0.0/104) is the IPv4 block it maps.
-  const bits = prefix === undefined
-    ? max
-    : Number(prefix) - (address.includes(":") && bytes.length === 4 ? 96 : 0);
+  // An IPv4 block written in an IPv6 form (::ffff:10.0.0.0/104) is the IPv4 block it carries; a
+  // prefix shorter than the form's 96 bits would reach past it into IPv6, and is refused.
+  const bits = prefix === undefined ? bytes.length * 8 : Number(prefix) - (written - bytes.length * 8);
   if (bits < 0) throw new AccessEntryError(entry);
   return { bytes, bits };
 }

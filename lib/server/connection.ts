@@ -200,8 +200,11 @@ export class Connection implements Member, QueueOwner {
         // Bytes that arrive after closing began are not served: the client is told why instead.
         if (this.#closing !== null) break;
         if (n === null) {
-          if (mode.ended?.(this) === "keep open") await this.#whenClosing();
-          else this.close("client closed");
+          // A half-closed client may still read the answers (TCP); one whose transport ended both
+          // directions (a WebSocket close frame) is gone, whatever the mode would like.
+          if (this.#stream.halfOpen !== false && mode.ended?.(this) === "keep open") {
+            await this.#whenClosing();
+          } else this.close("client closed");
           break;
         }
         const linesBefore = this.#linesIn;

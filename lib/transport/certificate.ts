@@ -97,6 +97,18 @@ export function normalizeFingerprint(text: string): string | undefined {
   return /^[0-9A-F]{64}$/.test(hex) ? hex : undefined;
 }
 
+/**
+ * The pin `text` as 64 upper-case hex digits. Throws a `TypeError` naming it when it is not a
+ * SHA-256 fingerprint: a pin that does not parse must never pass for "no pin".
+ */
+export function parseFingerprint(text: string): string {
+  const hex = normalizeFingerprint(text);
+  if (hex === undefined) {
+    throw new TypeError(`${JSON.stringify(text)} is not a SHA-256 fingerprint (SHA256: and 64 hex digits)`);
+  }
+  return hex;
+}
+
 /** 64 hex digits as `SHA256:AB:CD:...`, the form the server prints. */
 export function formatFingerprint(hex: string): string {
   return `SHA256:${hex.match(/../g)!.join(":")}`;

@@ -10,7 +10,7 @@
  */
 
 import tls from "node:tls";
-import { formatFingerprint, normalizeFingerprint } from "./certificate.ts";
+import { formatFingerprint, normalizeFingerprint, parseFingerprint } from "./certificate.ts";
 import type { Stream } from "./transport.ts";
 
 /** The certificate the server presented is not the one pinned. */
@@ -38,10 +38,16 @@ export interface PinnedConnection {
 
 /**
  * Connects over TLS and checks the certificate's fingerprint before anything is sent. Rejects with
- * {@linkcode FingerprintMismatchError} (the socket destroyed, nothing written) on a mismatch.
+ * {@linkcode FingerprintMismatchError} (the socket destroyed, nothing written) on a mismatch, and
+ * with a `TypeError` before connecting when the fingerprint is malformed.
  */
 export function connectPinned(options: PinnedConnectOptions): Promise<PinnedConnection> {
-  const expected = options.fingerprint === undefined ? undefined : normalizeFingerprint(options.fingerprint);
+  let expected: string | undefined;
+  try {
+    expected = options.fingerprint === undefined ? undefined : parseFingerprint(options.fingerprint);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return new Promise((resolve, reject) => {
     const socket = tls.connect({
       host: options.host,

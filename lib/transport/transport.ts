@@ -18,6 +18,12 @@ export interface Stream {
   write(p: Uint8Array): Promise<number>;
   /** Closes our direction only: the peer sees the end of the stream and may still send. */
   closeWrite(): Promise<void>;
+  /**
+   * Whether the peer may still read after the end of its stream, as a TCP peer that half-closed
+   * may. `false` when the end of the stream ends both directions (a WebSocket's close frame).
+   * @default {true}
+   */
+  readonly halfOpen?: boolean;
   /** Closes both directions; a pending read or write ends with `BadResource`. */
   close(): void;
   /**

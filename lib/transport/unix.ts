@@ -44,22 +44,33 @@ async function clearStaleSocket(path: string): Promise<void> {
 }
 
 /**
- * Listens on a Unix socket at `options.path`. The socket is bound under a temporary name beside
- * it, given its mode, and only then renamed into place, so that nobody can connect while its
- * permissions are still the default ones. Throws {@linkcode SocketInUseError} when a live server
- * holds the path.
+ * Listens on a Unix socket at `options.path`. The socket is bound in a new private directory (mode
+ * 0700) beside the path, given its mode there, and only then renamed into place: nobody can reach
+ * it while its permissions are still the umask's, and since nobody else can write in that
+ * directory, no symlink there can redirect the chmod. The rename replaces whatever is at the path
+ * without following it. Throws {@linkcode SocketInUseError} when a live server holds the path; any
+ * other error names the path asked for, never the private directory.
  */
 export async function listenUnix(options: UnixListenOptions): Promise<Listener> {
   const { path, mode = 0o600 } = options;
   await clearStaleSocket(path);
-  const staging = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const listener = Deno.listen({ transport: "unix", path: staging });
+  const slash = path.lastIndexOf("/");
+  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  let staging: string | undefined;
+  let listener: Deno.Listener | undefined;
   try {
+    const privateDir = await Deno.makeTempDir({ dir, prefix: ".parley-" });
+    staging = `${privateDir}/socket`;
+    listener = Deno.listen({ transport: "unix", path: staging });
     await Deno.chmod(staging, mode);
     await Deno.rename(staging, path);
+    await Deno.remove(privateDir);
   } catch (error) {
-    listener.close();
-    await Deno.remove(staging).catch(() => {/* never created, or gone */});
+    listener?.close();
+    if (staging !== undefined) {
+      await Deno.remove(staging.slice(0, -"/socket".length), { recursive: true }).catch(() => {/* gone */});
+    }
+    if (error instanceof Error) error.message = error.message.replace(/\S*\.parley-[^"'\s]*/g, path);
     throw error;
   }
   return {

@@ -32,6 +32,8 @@ import { writeAll } from "../util/write.ts";
 import { type Stream, StreamViolation } from "./transport.ts";
 
 const LF = 0x0a;
+/** How long a pong may stay unsent while the client sends more pings (as the slow-consumer rule). */
+const STALL_MS = 1000;
 /** How much of the socket is read at a time. */
 const READ_SIZE = 4096;
 /** How long closing may wait for the close frame to leave and the client to close its side. */
@@ -66,6 +68,8 @@ export class WebSocketStream implements Stream {
   #writing: Promise<unknown> = Promise.resolve();
   #closed = false;
   #closeSent = false;
+  /** The pong being written, if one is owed. */
+  #pong: Promise<void> | undefined;
   #silent = true;
   /** Why the server is closing, as the client will be told in the close frame. */
   #closeCode: number = CLOSE.normal;
@@ -143,14 +147,14 @@ export class WebSocketStream implements Stream {
           this.#newline = true;
           break;
         case "ping":
-          void this.#send(encodePong(event.payload)).catch(() => {/* closing; the read will say so */});
+          await this.#answerPing(event.payload);
           break;
         case "pong":
           break;
         case "close":
-          // Its side is done: answer with the same code, and read no more.
-          this.#closeCode = event.code === 1005 || event.code < 1000 ? CLOSE.normal : event.code;
-          await this.#sendClose().catch(() => {/* gone already */});
+          // Both directions are done. The close frame that answers it goes out when the connection
+          // closes, after the replies still queued, with the client's own code.
+          this.#closeCode = event.code === CLOSE.noStatus ? CLOSE.normal : event.code;
           return null;
       }
     }
@@ -166,6 +170,35 @@ export class WebSocketStream implements Stream {
     this.#noteFarewell(p.subarray(0, taken));
     await this.#send(frames);
     return taken;
+  }
+
+  /** A client's close frame ends both directions: it reads nothing after it. */
+  readonly halfOpen = false;
+
+  /**
+   * Answers a ping. At most one pong is owed at a time (RFC 6455 lets a pong answer only the most
+   * recent ping): while one is unsent, reading waits for it, so a client that pings without
+   * reading is held back by its own socket rather than by the server's memory. One that still has
+   * not taken it after {@linkcode STALL_MS} is breaking the protocol's spirit, and is closed.
+   */
+  async #answerPing(payload: Uint8Array): Promise<void> {
+    if (this.#pong !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<true>((resolve) => timer = setTimeout(resolve, STALL_MS, true));
+      const late = await Promise.race([this.#pong, stalled]).finally(() => clearTimeout(timer));
+      if (late === true) {
+        const message = "it pings faster than it reads the pongs";
+        this.#setClose(CLOSE.policy, message);
+        throw new StreamViolation(message);
+      }
+    }
+    const pong: Promise<void> = this.#send(encodePong(payload)).then(
+      () => {
+        if (this.#pong === pong) this.#pong = undefined;
+      },
+      () => {/* closing; the read will say so */},
+    );
+    this.#pong = pong;
   }
 
   /** A WebSocket has no half-close: the close frame ends both directions. */

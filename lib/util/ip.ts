@@ -1,9 +1,26 @@
 /**
- * IP addresses as bytes: 4 for IPv4, 16 for IPv6. An IPv4 address that arrives mapped into IPv6
- * (`::ffff:127.0.0.1`, as a dual-stack listener reports it) is the IPv4 address it maps.
+ * IP addresses as bytes: 4 for IPv4, 16 for IPv6. An IPv6 address that only carries an IPv4 one is
+ * that IPv4 address, so that one rule about `10.0.0.0/8` covers every way of writing it:
+ * - IPv4-mapped, `::ffff:10.0.0.1`, as a dual-stack listener reports an IPv4 peer;
+ * - IPv4-compatible, `::10.0.0.1` (deprecated, but still parsed by stacks), except `::` and `::1`;
+ * - NAT64's well-known prefix, `64:ff9b::10.0.0.1`, as a NAT64 gateway presents an IPv4 host.
  */
 
-const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+/** The 96-bit prefixes whose last 32 bits are an IPv4 address. */
+const IPV4_PREFIXES = [
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff],
+  [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0],
+];
+
+/** Whether the IPv6 address `bytes` carries an IPv4 one in its last 32 bits (see above). */
+function carriesIpv4(bytes: Uint8Array): boolean {
+  const prefix = IPV4_PREFIXES.find((prefix) => prefix.every((byte, i) => bytes[i] === byte));
+  if (prefix === undefined) return false;
+  // `::` and `::1` are IPv6's own unspecified and loopback addresses, not IPv4-compatible ones.
+  return prefix !== IPV4_PREFIXES[1] || bytes[12] !== 0 || bytes[13] !== 0 || bytes[14] !== 0 ||
+    bytes[15] > 1;
+}
 
 function parseIpv4(text: string): Uint8Array | undefined {
   const parts = text.split(".");
@@ -45,12 +62,12 @@ function parseIpv6(text: string): Uint8Array | undefined {
 
 /**
  * The bytes of an IP address written in text, or `undefined` if it is not one. A zone (`%eth0`)
- * and brackets are ignored; an IPv4-mapped IPv6 address becomes its IPv4 address.
+ * and brackets are ignored; an IPv6 address that carries an IPv4 one becomes that IPv4 address.
  */
 export function parseIp(text: string): Uint8Array | undefined {
   const bare = text.replace(/^\[(.*)\]$/, "$1").replace(/%.*$/, "");
   const bytes = bare.includes(":") ? parseIpv6(bare) : parseIpv4(bare);
-  if (bytes?.length === 16 && MAPPED_PREFIX.every((byte, i) => bytes[i] === byte)) return bytes.subarray(12);
+  if (bytes?.length === 16 && carriesIpv4(bytes)) return bytes.subarray(12);
   return bytes;
 }
 

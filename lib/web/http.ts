@@ -80,6 +80,7 @@ const REASONS: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  421: "Misdirected Request",
   426: "Upgrade Required",
   431: "Request Header Fields Too Large",
 };

@@ -21,6 +21,8 @@ export interface WebListenOptions extends TcpListenOptions {
   maxLine: number;
   /** More origins whose pages may connect (`--web-origin`). */
   origins: string[];
+  /** More names browsers may reach the server by (`--web-host`). */
+  hosts?: string[];
 }
 
 /** The web listener could not listen; `cause` says why. */
@@ -37,7 +39,12 @@ export class WebListenError extends Error {
  */
 export async function listenWeb(options: WebListenOptions): Promise<Listener> {
   const { tls, maxLine } = options;
-  const site = await createSite({ secure: tls !== undefined, host: options.host, origins: options.origins });
+  const site = await createSite({
+    secure: tls !== undefined,
+    host: options.host,
+    origins: options.origins,
+    hosts: options.hosts,
+  });
   let inner: Listener;
   try {
     inner = tls === undefined ? listenTcp(options) : listenTls({ ...options, ...tls });

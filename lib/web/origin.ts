@@ -1,7 +1,9 @@
 /**
- * Origins as `--web-origin` takes them and browsers send them. Pure, so that the command line can
- * check them without loading the web side.
+ * Origins as `--web-origin` takes them and browsers send them, and host names as `--web-host` takes
+ * them. Pure, so that the command line can check them without loading the web side.
  */
+
+import { parseIp } from "../util/ip.ts";
 
 /**
  * `origin` as browsers send it (scheme and host lower-cased, no default port, no trailing slash),
@@ -17,4 +19,12 @@ export function normalizeOrigin(origin: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** `text` as a host name to compare (lower case, no trailing dot, IPv6 without brackets), or `undefined`. */
+export function normalizeHostName(text: string): string | undefined {
+  const host = text.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
+  if (parseIp(host) !== undefined) return host;
+  const label = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+  return host.length <= 253 && host.split(".").every((part) => label.test(part)) ? host : undefined;
 }

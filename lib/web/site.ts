@@ -10,11 +10,13 @@
  * `Origin` is not from a browser and is accepted (a non-browser client can say any origin it
  * likes). A server listening on a loopback address also insists that the page was loaded under a
  * loopback name, so that a site whose name an attacker points at 127.0.0.1 (DNS rebinding) does
- * not count as this server's own.
+ * not count as this server's own. And since a rebinding page's `Origin` and `Host` agree, the
+ * `Host` itself must name this server (`host.ts`): a request for any other name gets 421.
  */
 
 import type { Stream } from "../transport/transport.ts";
 import { isLoopback } from "../util/ip.ts";
+import { hostChecker } from "./host.ts";
 import { HttpError, readRequestHead, writeResponse } from "./http.ts";
 import { normalizeOrigin } from "./origin.ts";
 import page from "./page.html" with { type: "text" };
@@ -30,6 +32,8 @@ export interface SiteOptions {
   host: string;
   /** More origins whose pages may connect (`https://chat.example.com`), or `*` for any. */
   origins: readonly string[];
+  /** More names browsers may reach the server by (`--web-host`). */
+  hosts?: readonly string[];
 }
 
 /** The HTTP side of one web listener. */
@@ -71,6 +75,11 @@ export async function createSite(options: SiteOptions): Promise<Site> {
   const origins = new Set(options.origins.map((origin) => normalizeOrigin(origin) ?? origin));
   const scheme = options.secure ? "https" : "http";
   const loopbackOnly = isLoopback(options.host);
+  const misdirected = hostChecker({
+    listen: options.host,
+    names: options.hosts ?? [],
+    origins: options.origins,
+  });
 
   /** Why `origin` may not connect, or `undefined` when it may. */
   function refusal(origin: string | undefined, host: string | undefined): string | undefined {
@@ -114,6 +123,8 @@ export async function createSite(options: SiteOptions): Promise<Site> {
           ? [400, "a missing or malformed Sec-WebSocket-Key"] as const
           : undefined;
         const refused = problem ?? (() => {
+          const wrongHost = misdirected(asked.get("host"));
+          if (wrongHost !== undefined) return [421, wrongHost] as const;
           const why = refusal(asked.get("origin"), asked.get("host"));
           return why === undefined ? undefined : [403, why] as const;
         })();
