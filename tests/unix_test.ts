@@ -174,10 +174,10 @@ Deno.test(
       ...taskPermissions("server"),
       SERVER_PATH,
       "--unix",
-      "/proc/parley-nowhere/s.sock",
+      "/var/lib/parley-test.sock",
     ]);
     assertEquals(result.code, 1);
-    assertMatch(result.stderr.trim(), /^cannot listen on \/proc\/parley-nowhere\/s\.sock: /);
+    assertMatch(result.stderr.trim(), /^cannot listen on \/var\/lib\/parley-test\.sock: not permitted: .*"\/var\/lib\/parley-test\.sock"/);
     assert.ok(!/\.tmp|\.parley-/.test(result.stderr), result.stderr);
   },
 );

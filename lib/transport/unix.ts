@@ -70,7 +70,13 @@ export async function listenUnix(options: UnixListenOptions): Promise<Listener> 
     if (staging !== undefined) {
       await Deno.remove(staging.slice(0, -"/socket".length), { recursive: true }).catch(() => {/* gone */});
     }
-    if (error instanceof Error) error.message = error.message.replace(/\S*\.parley-[^"'\s]*/g, path);
+    // The user asked for `path`: the directory and the staging names are ours to hide.
+    if (error instanceof Error) {
+      error.message = error.message.replace(/[^"'\s]*\.parley-[^"'\s]*/g, path).replaceAll(
+        `"${dir}"`,
+        `"${path}"`,
+      );
+    }
     throw error;
   }
   return {
