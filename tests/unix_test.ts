@@ -177,7 +177,10 @@ Deno.test(
       "/var/lib/parley-test.sock",
     ]);
     assertEquals(result.code, 1);
-    assertMatch(result.stderr.trim(), /^cannot listen on \/var\/lib\/parley-test\.sock: not permitted: .*"\/var\/lib\/parley-test\.sock"/);
+    assertMatch(
+      result.stderr.trim(),
+      /^cannot listen on \/var\/lib\/parley-test\.sock: not permitted: .*"\/var\/lib\/parley-test\.sock"/,
+    );
     assert.ok(!/\.tmp|\.parley-/.test(result.stderr), result.stderr);
   },
 );

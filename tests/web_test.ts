@@ -220,8 +220,9 @@ Deno.test("origins: a page from another site is refused; the server's own page, 
     ["https://evil.example", undefined, 403],
     ["null", undefined, 403],
     [`http://127.0.0.1:${port + 1}`, undefined, 403],
-    // DNS rebinding: a foreign name pointed at 127.0.0.1 is not this loopback server's own.
-    [`http://rebound.example:${port}`, `rebound.example:${port}`, 403],
+    // DNS rebinding: a foreign name pointed at 127.0.0.1 does not name this server: refused for its
+    // Host (421), before its Origin is looked at.
+    [`http://rebound.example:${port}`, `rebound.example:${port}`, 421],
   ];
   for (const [origin, host, status] of cases) {
     const response = await openRaw(port, { origin, host });

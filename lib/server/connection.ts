@@ -54,6 +54,11 @@ export interface ConnectionSettings {
   congestion: Congestion;
   /** Called once per connection, one microtask after it starts closing. */
   onClose?: (conn: Connection, reason: CloseReason) => void;
+  /**
+   * Called once per connection, the first time its reads have waited {@linkcode STALL_MS} for its
+   * own replies to be taken: it sends faster than it reads, and is being held back.
+   */
+  onThrottled?: (conn: Connection) => void;
   /** Called once per connection when its socket is closed and `serve()` is about to resolve. */
   onFinished?: (conn: Connection) => void;
 }
@@ -81,6 +86,8 @@ export class Connection implements Member, QueueOwner {
   #stallWatch: ReturnType<typeof setTimeout> | undefined;
   /** Its socket took no bytes for {@linkcode STALL_MS} while lines waited: a slow consumer. */
   #stalled = false;
+  /** The server has been told this client is throttled (once is enough). */
+  #throttled = false;
   #closing: CloseReason | null = null;
   #detail: string | undefined;
   #finished: Promise<void> | null = null;
@@ -187,7 +194,7 @@ export class Connection implements Member, QueueOwner {
       while (this.#closing === null) {
         // Back-pressure: a client whose replies are not taken, or a room with a member backed up,
         // is not read from. Meanwhile the client's silence is ours, not its: the clocks stop.
-        if (this.#output.bytes >= highWater) await this.#paused(this.#output.below(highWater));
+        if (this.#output.bytes >= highWater) await this.#paused(this.#output.below(highWater), true);
         const cleared = room ? congestion.cleared() : undefined;
         if (cleared !== undefined) await this.#paused(cleared);
         if (this.#closing !== null) break;
@@ -290,10 +297,19 @@ export class Connection implements Member, QueueOwner {
     this.#reject("output queue full", `output queue full (max ${this.#settings.maxQueue} bytes)`);
   }
 
-  /** Waits for `until` with both deadlines stopped: while we do not read, the silence is ours. */
-  async #paused(until: Promise<void>): Promise<void> {
+  /**
+   * Waits for `until` with both deadlines stopped: while we do not read, the silence is ours. When
+   * it waits for its `own` replies for {@linkcode STALL_MS}, the server hears once that it throttles it.
+   */
+  async #paused(until: Promise<void>, own = false): Promise<void> {
     this.#deadlines.pause(true);
+    const onThrottled = own && !this.#throttled ? this.#settings.onThrottled : undefined;
+    const timer = onThrottled && setTimeout(() => {
+      this.#throttled = true;
+      if (this.#closing === null) onThrottled(this);
+    }, STALL_MS);
     await until;
+    clearTimeout(timer);
     this.#deadlines.pause(false);
   }
 

@@ -204,6 +204,7 @@ export class Server implements ServerHandle {
         pool,
         congestion,
         onClose: (conn, reason) => this.#left(conn, reason),
+        onThrottled: (conn) => this.#throttled(conn),
         onFinished: (conn) => this.#finished(conn),
       };
       const { addr, details = {} } = listener;
@@ -352,8 +353,9 @@ export class Server implements ServerHandle {
     } catch (error) {
       this.#registry.release(ip);
       closeQuietly(stream);
-      // A peer that never said a word (a browser's spare connection) did not fail at anything.
-      if (error instanceof Deno.errors.TimedOut && stream.silent) return;
+      // A peer that never said a word (a browser's spare connection, closed or timed out) did not
+      // fail at anything: no warning.
+      if (stream.silent) return;
       this.#summary.failedHandshakes++;
       if (!this.#stop.signal.aborted) {
         const remote = formatAddr(stream.remoteAddr);
@@ -394,6 +396,15 @@ export class Server implements ServerHandle {
     // No promise per connection is kept: it tells #finished when it is done.
     this.#serving++;
     void conn.serve(this.#mode);
+  }
+
+  /** A client sends faster than it reads its replies: reading it waits for them (logged once). */
+  #throttled(conn: Connection): void {
+    this.#logger.info(
+      "throttled",
+      `#${conn.id} throttled: it sends faster than it reads its replies, so reading it waits for them`,
+      { id: conn.id, remote: conn.remote },
+    );
   }
 
   /** A connection's socket is closed. */

@@ -34,6 +34,8 @@ import { type Stream, StreamViolation } from "./transport.ts";
 const LF = 0x0a;
 /** How long a pong may stay unsent while the client sends more pings (as the slow-consumer rule). */
 const STALL_MS = 1000;
+/** Most bytes read and dropped after the close frame, waiting for the client to close too. */
+const DRAIN_LIMIT = 64 * 1024;
 /** How much of the socket is read at a time. */
 const READ_SIZE = 4096;
 /** How long closing may wait for the close frame to leave and the client to close its side. */
@@ -225,11 +227,17 @@ export class WebSocketStream implements Stream {
     });
   }
 
-  /** Reads and drops what the client still sends, until it closes. */
+  /**
+   * Reads and drops what the client still sends, until it closes, but no more than
+   * {@linkcode DRAIN_LIMIT}: a client still flooding after the close frame gets its socket closed
+   * instead, so the drain never outruns the read rounds that keep everyone else served.
+   */
   async #drain(): Promise<void> {
     const buffer = this.#buffer!;
-    while ((await this.#socket.read(buffer)) !== null) {
-      // Dropped: the conversation is over.
+    for (let dropped = 0; dropped <= DRAIN_LIMIT;) {
+      const n = await this.#socket.read(buffer);
+      if (n === null) return;
+      dropped += n;
     }
   }
 

@@ -38,11 +38,22 @@ const END = encoder.encode("\r\n\r\n");
  * that is too big or not HTTP, and with the stream's own error if it breaks.
  */
 export async function readRequestHead(stream: Stream): Promise<{ head: RequestHead; rest: Uint8Array }> {
-  const buffer = new Uint8Array(MAX_HEAD_BYTES);
+  // Most request heads are well under 1 KiB; the buffer doubles up to the limit only for those that
+  // are not, so a storm of connections that send nothing costs 1 KiB each, not the limit.
+  let buffer = new Uint8Array(Math.min(1024, MAX_HEAD_BYTES));
   let length = 0;
   while (true) {
+    if (length === buffer.length) {
+      const grown = new Uint8Array(Math.min(buffer.length * 2, MAX_HEAD_BYTES));
+      grown.set(buffer);
+      buffer = grown;
+    }
     const n = await stream.read(buffer.subarray(length));
-    if (n === null) throw new HttpError(400, "the connection closed before a whole request");
+    if (n === null) {
+      // Nobody is left to read an answer: the stream's own end, not a status to write back.
+      if (length === 0) throw new Deno.errors.UnexpectedEof("the connection closed before a byte was sent");
+      throw new HttpError(400, "the connection closed before a whole request");
+    }
     const from = Math.max(0, length - 3);
     length += n;
     const end = indexOf(buffer.subarray(0, length), END, from);
@@ -52,7 +63,7 @@ export async function readRequestHead(stream: Stream): Promise<{ head: RequestHe
         rest: buffer.slice(end + 4, length),
       };
     }
-    if (length === buffer.length) throw new HttpError(431, `a request head over ${MAX_HEAD_BYTES} bytes`);
+    if (length === MAX_HEAD_BYTES) throw new HttpError(431, `a request head over ${MAX_HEAD_BYTES} bytes`);
   }
 }
 

@@ -8,14 +8,12 @@
  * WebSocket to this server in a visitor's browser: a browser's request is accepted from this
  * server's own page (same origin) or from an origin named with `--web-origin`. A request with no
  * `Origin` is not from a browser and is accepted (a non-browser client can say any origin it
- * likes). A server listening on a loopback address also insists that the page was loaded under a
- * loopback name, so that a site whose name an attacker points at 127.0.0.1 (DNS rebinding) does
- * not count as this server's own. And since a rebinding page's `Origin` and `Host` agree, the
- * `Host` itself must name this server (`host.ts`): a request for any other name gets 421.
+ * likes). Same-origin means the `Origin` matches the `Host`, so the `Host` itself must name this
+ * server (`host.ts`): a page whose name an attacker points at this server's address (DNS
+ * rebinding) makes the two agree, and gets 421 for its `Host`.
  */
 
 import type { Stream } from "../transport/transport.ts";
-import { isLoopback } from "../util/ip.ts";
 import { hostChecker } from "./host.ts";
 import { HttpError, readRequestHead, writeResponse } from "./http.ts";
 import { normalizeOrigin } from "./origin.ts";
@@ -28,7 +26,7 @@ const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 export interface SiteOptions {
   /** Served over TLS: the page is `https://`, its own origin too. */
   secure: boolean;
-  /** The address listened on: a loopback one makes the page insist on a loopback name. */
+  /** The address listened on: which `Host` names this server follows from it. */
   host: string;
   /** More origins whose pages may connect (`https://chat.example.com`), or `*` for any. */
   origins: readonly string[];
@@ -74,7 +72,6 @@ export async function createSite(options: SiteOptions): Promise<Site> {
   const pageBytes = new TextEncoder().encode(page);
   const origins = new Set(options.origins.map((origin) => normalizeOrigin(origin) ?? origin));
   const scheme = options.secure ? "https" : "http";
-  const loopbackOnly = isLoopback(options.host);
   const misdirected = hostChecker({
     listen: options.host,
     names: options.hosts ?? [],
@@ -84,10 +81,7 @@ export async function createSite(options: SiteOptions): Promise<Site> {
   /** Why `origin` may not connect, or `undefined` when it may. */
   function refusal(origin: string | undefined, host: string | undefined): string | undefined {
     if (origin === undefined || origins.has("*") || origins.has(origin.toLowerCase())) return undefined;
-    if (host !== undefined && origin.toLowerCase() === `${scheme}://${host.toLowerCase()}`) {
-      if (!loopbackOnly || isLoopback(new URL(origin).hostname.replace(/^\[|\]$/g, ""))) return undefined;
-      return `origin ${origin} is not a loopback name of this loopback server`;
-    }
+    if (host !== undefined && origin.toLowerCase() === `${scheme}://${host.toLowerCase()}`) return undefined;
     return `origin ${origin} may not connect (this server's own pages may; add others with --web-origin)`;
   }
 
