@@ -14,7 +14,10 @@
  * the server dropped, which should be none: overload slows the talkers); and, where `redis-server`
  * is installed, one room on two Parley servers and one Redis, 100 clients at `--cluster-rate`
  * (delivered, latency across servers against within one, Redis's CPU); and chat fan-out with 50 of
- * the 100 clients on WebSockets (`--web`) against 100 TCP clients. The load generator runs in
+ * the 100 clients on WebSockets (`--web`) against 100 TCP clients. With `--compare`, also chat
+ * fan-out with all 100 clients on WebSockets against a Node server on the `ws` package (2,000 and
+ * 10,000 lines/s: delivered, p99, server CPU), and idle memory per connection on TCP, TLS and
+ * WebSocket beside the Deno floor. The load generator runs in
  * Workers (`scripts/bench_worker.ts`).
  * `--workers` sets the generator's Workers; `--server-workers N` runs Parley with `--workers N`, and
  * then unpinned, since its isolates need cores of their own (the Node baseline stays on one core).
@@ -28,6 +31,8 @@ import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
 import { cpuSeconds, ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
 import { RedisServer } from "../tests/support/redis.ts";
+import { certificateFiles } from "../tests/support/certificate_files.ts";
+import { WsLines } from "../tests/support/ws_lines.ts";
 
 /** The Node baseline: echo (one write per chunk) or chat (relay to the others), TCP_NODELAY on. */
 const NODE_SERVER = `
@@ -179,14 +184,14 @@ const FANOUT_DRAIN_MS = 2000;
  */
 function driveFanout(
   options: Options,
-  room: { conns: number; rate: number; ports: number[]; webPort?: number },
+  room: { conns: number; rate: number; ports: number[]; webPort?: number; webShare?: number },
 ): Promise<BenchResult[]> {
-  const { conns, rate, ports, webPort } = room;
+  const { conns, rate, ports, webPort, webShare = 0.5 } = room;
   return drive(options, conns, (share, index) => ({
     mode: "fanout",
     ports,
     conns: share,
-    ...(webPort === undefined ? {} : { web: Math.round(share / 2), webPort }),
+    ...(webPort === undefined ? {} : { web: Math.round(share * webShare), webPort }),
     rate: rate * share / conns,
     size: 64,
     warmupMs: FANOUT_WARMUP_MS,
@@ -255,6 +260,132 @@ async function webFanout(options: Options) {
     p99ToTcpMs: quantileMs(all.map((n, i) => n - toWeb[i]), 0.99),
     dropped,
   };
+}
+
+/**
+ * The ecosystem's standard WebSocket server as the browsers' baseline: a chat room on Node's `ws`
+ * package (no compression, 64 KiB messages at most, as Parley's default), relaying each message to
+ * every other client.
+ */
+const NODE_WS_SERVER = `
+const { WebSocketServer } = require("ws");
+const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, path: "/ws", perMessageDeflate: false, maxPayload: 65536 });
+wss.on("connection", (socket) => {
+  socket.on("message", (data) => {
+    for (const other of wss.clients) if (other !== socket && other.readyState === 1) other.send(data, { binary: false });
+  });
+  socket.on("error", () => {});
+});
+wss.on("listening", () => console.error("listening on 127.0.0.1:" + wss.address().port));
+process.on("SIGTERM", () => process.exit(0));
+`;
+/** The `ws` release the baseline runs on, installed by npm into a cache folder on first use. */
+const NODE_WS_VERSION = "8.23.1";
+
+/** The folder holding `node_modules/ws`, installed there first if need be. */
+async function nodeWsModules(): Promise<string> {
+  const dir = `${
+    Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`
+  }/parley-bench/ws-${NODE_WS_VERSION}`;
+  const installed = await Deno.stat(`${dir}/node_modules/ws/package.json`).then(() => true, () => false);
+  if (!installed) {
+    await Deno.mkdir(dir, { recursive: true });
+    const npm = await new Deno.Command("npm", {
+      args: [
+        "install",
+        "--prefix",
+        dir,
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        `ws@${NODE_WS_VERSION}`,
+      ],
+      stdout: "null",
+    }).output();
+    if (!npm.success) throw new Error(`cannot install ws@${NODE_WS_VERSION} with npm`);
+  }
+  return `${dir}/node_modules`;
+}
+
+/**
+ * Chat fan-out with every one of 100 clients on the browser protocol (Deno's own WebSocket client),
+ * at `rate`, on Parley's `--web` or on the Node `ws` baseline: delivered, p99, and how much of a core
+ * the server used over the measured window.
+ */
+async function browserFanout(kind: "parley" | "node-ws", options: Options, rate: number) {
+  await using server = kind === "parley"
+    ? await start("parley", "chat", options, ["--web", "0"])
+    : await startServer([], {
+      command: [...options.pin, "env", `NODE_PATH=${await nodeWsModules()}`, "node", "-e", NODE_WS_SERVER],
+    });
+  const webPort = kind === "parley" ? server.webPort : server.port;
+  const conns = 100;
+  const cpu: number[] = [];
+  const sample = async () => cpu.push(await cpuSeconds(server.pid));
+  const first = setTimeout(sample, FANOUT_WARMUP_MS);
+  const last = setTimeout(sample, FANOUT_WARMUP_MS + options.durationMs);
+  const results = await driveFanout(options, { conns, rate, ports: [server.port], webPort, webShare: 1 });
+  clearTimeout(first);
+  clearTimeout(last);
+  const { delivered, dropped } = deliveries(results, options, conns);
+  return {
+    delivered,
+    p99Ms: quantileMs(merged(results), 0.99),
+    serverCpu: cpu.length === 2
+      ? Math.round(((cpu[1] - cpu[0]) / (options.durationMs / 1000)) * 100) / 100
+      : NaN,
+    dropped,
+  };
+}
+
+/**
+ * The floor of a Deno server: an accept loop whose connections each hold one pending 16-byte read
+ * and echo it. What a connection costs beyond this is the server's own, not the runtime's.
+ */
+const DENO_FLOOR = `
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+console.error("listening on 127.0.0.1:" + listener.addr.port);
+for await (const conn of listener) {
+  (async () => {
+    const buffer = new Uint8Array(16);
+    try {
+      for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) await conn.write(buffer.subarray(0, n));
+    } catch {}
+    try { conn.close(); } catch {}
+  })();
+}
+`;
+
+/** Idle memory per connection on each transport, beside the Deno floor: `count` connections each. */
+async function idleByTransport(options: Options, count: number) {
+  if (Deno.build.os !== "linux") return undefined;
+  await using cert = await certificateFiles();
+  const parley = (extra: string[]) =>
+    start("parley", "echo", { ...options, serverWorkers: 1 }, ["--idle-timeout", "0", ...extra]);
+  const tcp = await (async () => {
+    await using server = await parley([]);
+    return await idleBytesPerConnection(server.pid, server.port, count);
+  })();
+  const tls = await (async () => {
+    await using server = await parley(["--tls-cert", cert.certPath, "--tls-key", cert.keyPath]);
+    return await idleBytesPerConnection(
+      server.pid,
+      server.port,
+      count,
+      (port) => Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [cert.cert] }),
+    );
+  })();
+  const ws = await (async () => {
+    await using server = await parley(["--web", "0"]);
+    return await idleBytesPerConnection(server.pid, server.webPort, count, (port) => WsLines.open(port));
+  })();
+  const floor = await (async () => {
+    await using server = await startServer([], {
+      command: [...options.pin, Deno.execPath(), "eval", DENO_FLOOR],
+    });
+    return await idleBytesPerConnection(server.pid, server.port, count);
+  })();
+  return { count, tcp, tls, ws, floor };
 }
 
 /** Whether `redis-server` can be run here. */
@@ -464,6 +595,40 @@ if (import.meta.main) {
       `  clients dropped                   ${String(tcpOnly.dropped).padStart(9)}   ${mixed.dropped}`,
     ].join("\n"));
   }
+  // With --compare: browsers against Node's `ws`, and what an idle connection costs on each transport.
+  const webCompare = values.compare && (values.only === undefined || values.only === "web")
+    ? await Promise.all([2000, 10000].map(async (rate) => ({
+      rate,
+      parley: await browserFanout("parley", options, rate),
+      nodeWs: await browserFanout("node-ws", options, rate),
+    })))
+    : undefined;
+  if (webCompare !== undefined) {
+    const cell = (r: Awaited<ReturnType<typeof browserFanout>>) =>
+      `${r.delivered.toFixed(1)}%, ${ms(r.p99Ms)} ms, ${r.serverCpu.toFixed(2)} core`.padEnd(28);
+    console.log([
+      "",
+      `chat fan-out, 100 WebSocket clients   parley --web                 node ws@${NODE_WS_VERSION}`,
+      "  (delivered, p99, server CPU)",
+      ...webCompare.map(({ rate, parley, nodeWs }) =>
+        `  ${`${rate.toLocaleString("en")} lines/s`.padEnd(35)}  ${cell(parley)} ${cell(nodeWs)}`
+      ),
+    ].join("\n"));
+  }
+  const idleTransports = values.compare && (values.only === undefined || values.only === "web")
+    ? await idleByTransport(options, Math.min(options.idle, 2000))
+    : undefined;
+  if (idleTransports !== undefined) {
+    const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+    const { count, tcp, tls, ws, floor } = idleTransports;
+    console.log([
+      "",
+      `idle memory per connection (${count.toLocaleString("en")} connections, server RSS growth)`,
+      `  TCP ${kib(tcp)}   TLS ${kib(tls)}   WebSocket ${kib(ws)}   Deno floor (TCP, one pending read) ${
+        kib(floor)
+      }`,
+    ].join("\n"));
+  }
   const shared = (values.only === undefined || values.only === "cluster") && await haveRedis()
     ? await cluster(options)
     : undefined;
@@ -485,7 +650,9 @@ if (import.meta.main) {
       ROWS.map(([label, get, higher]) => [label.trim(), ratio(get(parley!), get(node), higher)]),
     )
     : undefined;
-  console.log(JSON.stringify({ options, parley, node, ratios, browsers, cluster: shared }));
+  console.log(
+    JSON.stringify({ options, parley, node, ratios, browsers, webCompare, idleTransports, cluster: shared }),
+  );
   if (values.chart !== undefined) {
     if (node === undefined || parley === undefined) {
       throw new TypeError("--chart needs --compare: the chart shows Parley against Node");

@@ -54,10 +54,10 @@ const TRANSPORTS: Transport[] = ["tcp", "tls", "ws", "unix"];
  * The most one connection can make the server hold, as the README states it: twice `--max-queue`
  * (past that a client is dropped whatever it does), one line (the framer), a read buffer that grows
  * to at most 64 KiB, and the transport's own: TLS records in and out (2 x 16.5 KiB) for TLS, the
- * socket read buffer (4 KiB), one control frame and one owed pong for a WebSocket.
+ * socket read buffer (at most 16 KiB), one control frame and one owed pong for a WebSocket.
  */
 export function perConnectionBound(transport: Transport, maxQueue: number, maxLine: number): number {
-  const own = { tcp: 0, unix: 0, tls: 33 * KiB, ws: 4 * KiB + 2 * 127 } as const;
+  const own = { tcp: 0, unix: 0, tls: 33 * KiB, ws: 16 * KiB + 2 * 127 } as const;
   return 2 * maxQueue + maxLine + 64 * KiB + own[transport];
 }
 

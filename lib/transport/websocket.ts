@@ -36,8 +36,12 @@ const LF = 0x0a;
 const STALL_MS = 1000;
 /** Most bytes read and dropped after the close frame, waiting for the client to close too. */
 const DRAIN_LIMIT = 64 * 1024;
-/** How much of the socket is read at a time. */
-const READ_SIZE = 4096;
+/**
+ * How much of the socket is read at a time: little while the client is quiet (an idle browser holds
+ * one pending read), four times more after each read that filled it, up to the most.
+ */
+const READ_SIZE = 256;
+const MAX_READ_SIZE = 16 * 1024;
 /** How long closing may wait for the close frame to leave and the client to close its side. */
 const CLOSE_GRACE_MS = 1000;
 const decoder = new TextDecoder();
@@ -139,6 +143,8 @@ export class WebSocketStream implements Stream {
         const n = await this.#socket.read(buffer);
         if (n === null) return null;
         this.#decoder.feed(buffer.subarray(0, n));
+        // The decoder works on this buffer until it is used up; the next read gets a bigger one.
+        if (n === buffer.length && n < MAX_READ_SIZE) this.#buffer = new Uint8Array(n * 4);
         continue;
       }
       switch (event.kind) {

@@ -34,10 +34,11 @@ const END = encoder.encode("\r\n\r\n");
 
 /**
  * Reads one request head from `stream`. Resolves with it and with the bytes that came after it
- * (a client may send its first frames at once); rejects with {@linkcode HttpError} for a request
+ * (a client may send its first frames at once), or with `null` when the stream ended before a byte
+ * (a browser's spare connection, closed unused); rejects with {@linkcode HttpError} for a request
  * that is too big or not HTTP, and with the stream's own error if it breaks.
  */
-export async function readRequestHead(stream: Stream): Promise<{ head: RequestHead; rest: Uint8Array }> {
+export async function readRequestHead(stream: Stream): Promise<{ head: RequestHead; rest: Uint8Array } | null> {
   // Most request heads are well under 1 KiB; the buffer doubles up to the limit only for those that
   // are not, so a storm of connections that send nothing costs 1 KiB each, not the limit.
   let buffer = new Uint8Array(Math.min(1024, MAX_HEAD_BYTES));
@@ -50,8 +51,8 @@ export async function readRequestHead(stream: Stream): Promise<{ head: RequestHe
     }
     const n = await stream.read(buffer.subarray(length));
     if (n === null) {
-      // Nobody is left to read an answer: the stream's own end, not a status to write back.
-      if (length === 0) throw new Deno.errors.UnexpectedEof("the connection closed before a byte was sent");
+      // Nobody is left to read an answer: no request at all, not a bad one.
+      if (length === 0) return null;
       throw new HttpError(400, "the connection closed before a whole request");
     }
     const from = Math.max(0, length - 3);

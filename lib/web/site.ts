@@ -96,6 +96,7 @@ export async function createSite(options: SiteOptions): Promise<Site> {
         }
         throw error;
       }
+      if (request === null) return false; // closed before a byte: no client, and nothing to answer
       const { method, target, headers: asked } = request.head;
       const path = target.split("?")[0];
       if (path === "/ws") {
