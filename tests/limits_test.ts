@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch } from "./support/assert.ts";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { delay } from "../lib/util/delay.ts";
 import { startServer, TestClient } from "./support/harness.ts";
 
@@ -45,15 +45,24 @@ Deno.test("--max-conns-per-ip refuses one address's extra connection", async () 
 Deno.test("--idle-timeout closes a silent client and spares a talking one", async () => {
   await using server = await startServer(["--mode", "echo", "--idle-timeout", "0.6"]);
   await using silent = await TestClient.connect(server.port);
+  const connected = Date.now();
+  let closedAfter = Infinity;
+  const ended = silent.lines.rest().then((rest) => {
+    closedAfter = Date.now() - connected;
+    return rest;
+  });
   await using talker = await TestClient.connect(server.port);
   const started = Date.now();
-  for (let i = 0; Date.now() - started < 1500; i++) {
+  for (let i = 0; Date.now() - started < 2500; i++) {
     await talker.send(`still talking ${i}`);
     assertEquals(await talker.lines.next(), `still talking ${i}`);
     // Pacing is the point: a line every 100 ms keeps the talker inside the 0.6 s idle timeout.
     await delay(100);
   }
-  assertEquals(await silent.lines.rest(), ["ERR idle timeout"]);
+  assertEquals(await ended, ["ERR idle timeout"]);
+  // Closed at the timeout (checked every 60 ms), not before and not much after: while the talker
+  // still talks, and long before ten timeouts.
+  assert.ok(closedAfter >= 550 && closedAfter < 1500, `closed ${closedAfter} ms after it connected`);
   assertMatch(await server.stderr.waitFor(/#1 disconnected/), /warn: #1 disconnected: idle timeout/);
 });
 
@@ -63,14 +72,22 @@ Deno.test("--line-timeout closes a client that trickles a line (slowloris)", asy
   await slow.send("complete lines are fine");
   assertEquals(await slow.lines.next(), "complete lines are fine");
   let closed = false;
+  let closedAfter = Infinity;
+  const begun = Date.now();
   const ended = slow.lines.rest().then((rest) => {
     closed = true;
+    closedAfter = Date.now() - begun;
     return rest;
   });
+  let trickled = 0;
   for (let i = 0; i < 30 && !closed; i++) {
     await slow.write("x").catch(() => {/* the server closed on us: that is the point */});
+    trickled++;
     // Pacing is the point: a byte every 100 ms is a line that never ends (slowloris).
     await delay(100);
   }
   assertEquals(await ended, ["ERR line timeout"]);
+  // Closed at the timeout (checked every 50 ms) while the trickle was still going on, not after it.
+  assert.ok(closedAfter >= 450 && closedAfter < 1400, `closed ${closedAfter} ms after the line began`);
+  assert.ok(trickled < 30, "the trickle ran out before the server closed the connection");
 });

@@ -3,6 +3,7 @@ import { delay } from "../lib/util/delay.ts";
 import { closeAll, LINUX, startServer, TestClient, WINDOWS } from "./support/harness.ts";
 import { echoUntilShutdown, floodRoom } from "./support/load.ts";
 import { rss } from "./support/measure.ts";
+import { writeAll } from "../lib/util/write.ts";
 
 const encoder = new TextEncoder();
 
@@ -31,6 +32,90 @@ Deno.test("SIGTERM under load: every line read before shutdown is answered, then
     await closeAll(clients);
   }
 });
+
+Deno.test(
+  "SIGTERM while replies wait in the queue for clients that are not reading: they are flushed, then the notice",
+  {
+    ignore: WINDOWS,
+  },
+  async () => {
+    await using server = await startServer(["--mode", "echo", "--max-queue", "64K", "--drain-timeout", "10"]);
+    // Four clients pipeline numbered lines and read nothing until the server has throttled each of
+    // them, which it does only once half of --max-queue of their replies waits, unsent, for a second.
+    const conns = await Promise.all(
+      Array.from({ length: 4 }, () => Deno.connect({ hostname: "127.0.0.1", port: server.port })),
+    );
+    try {
+      const sent = conns.map(() => 0);
+      const writing = conns.map(async (conn, c) => {
+        try {
+          for (let batch = 0; batch < 4000; batch++) {
+            const lines = Array.from({ length: 100 }, (_, i) => `${c}:${batch * 100 + i} ${"q".repeat(40)}\n`)
+              .join("");
+            await writeAll(conn, encoder.encode(lines));
+            sent[c] += 100;
+          }
+        } catch {
+          // The server closed at shutdown: the rest was never read, which is allowed.
+        }
+      });
+      const throttled = (c: number) => server.stderr.seen.some((line) => line.includes(`#${c} throttled`));
+    await waitUntil(() => [1, 2, 3, 4].every(throttled), "all four throttled", 20_000);
+      server.kill("SIGTERM");
+      await server.stderr.waitFor(/shutting down \(SIGTERM\)/);
+      // Only now does anyone read: every line the server read must come back, in order, then the notice.
+      const answered = await Promise.all(conns.map(async (conn, c) => {
+        const text = new TextDecoder().decode(await readAll(conn));
+        const lines = text.split("\n").filter((line) => line !== "");
+        assertEquals(lines.at(-1), "* server shutting down", `client ${c}'s last line`);
+        const replies = lines.slice(0, -1);
+        replies.forEach((line, i) => {
+          if (!line.startsWith(`${c}:${i} `)) {
+            throw new Error(`client ${c}: reply ${i} is ${JSON.stringify(line)}`);
+          }
+        });
+        return replies.length;
+      }));
+      await Promise.all(writing);
+      const status = await server.status;
+      assertEquals(status.code, 0);
+      const summary = server.stderr.seen.find((line) => /served/.test(line))!;
+      const [, linesIn, linesOut] = /(\d+) lines in, (\d+) lines out/.exec(summary)!.map(Number);
+      const total = answered.reduce((a, b) => a + b, 0);
+      assert(answered.every((n) => n > 1000), `replies ${answered}: too few were queued to prove anything`);
+      assertEquals(linesOut, linesIn + 4, "a reply for every line read, and one notice each");
+      assertEquals(total, linesIn, "every queued reply reached its client");
+    } finally {
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Closed by the server already.
+        }
+      }
+    }
+  },
+);
+
+/** Reads `conn` to its end. */
+async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(65536);
+  for (
+    let n = await conn.read(buffer).catch(() => null);
+    n !== null;
+    n = await conn.read(buffer).catch(() => null)
+  ) {
+    chunks.push(buffer.slice(0, n));
+  }
+  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
 
 Deno.test("a second SIGINT during a stuck drain exits at once with 130", { ignore: WINDOWS }, async () => {
   await using server = await startServer(["--mode", "echo", "--drain-timeout", "60"]);

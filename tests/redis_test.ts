@@ -19,8 +19,9 @@ import {
 } from "./support/harness.ts";
 import { RedisServer } from "./support/redis.ts";
 import { certificateFiles } from "./support/certificate_files.ts";
+import { mustEscape } from "./support/escape_oracle.ts";
 import { LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
-import { GONE_WITHIN_MS, HEARTBEAT_MS } from "../lib/registry/redis.ts";
+import { GONE_WITHIN_MS, HEARTBEAT_MS, SWEEP_MS } from "../lib/registry/redis.ts";
 
 /** A chat server in the room on `redis`. */
 async function chatServer(redis: RedisServer, extra: string[] = []): Promise<ServerProcess> {
@@ -244,6 +245,8 @@ Deno.test(
         Date.now() - killed < GONE_WITHIN_MS + 1000,
         `announced ${Date.now() - killed} ms after the kill`,
       );
+      // "Once" is only proved after the sweeps that could repeat it: two more of them, then a round trip.
+      await new Promise((resolve) => setTimeout(resolve, 2 * SWEEP_MS + 500));
       await z.client.send("/who");
       await z.client.lines.waitFor(/^\* online: /);
       for (const { client } of [x, z]) {
@@ -411,3 +414,33 @@ Deno.test(
     }
   },
 );
+
+Deno.test("hostile bytes written straight into Redis reach clients escaped, never raw", {
+  ignore: !LINUX,
+}, async () => {
+  await using redis = await RedisServer.start();
+  await using server = await chatServer(redis, ["--history", "10"]);
+  const { client } = await member(server, "reader");
+  try {
+    // Whoever else can write to Redis: a message on the room's channel as a server would publish
+    // it (node id, then `mark line` records), and a history entry, both carrying escape sequences.
+    const hostile = "\x1b]0;PWNED\x07\x1b[2J\u202eevil";
+    const raw = (line: string) => [...line].some((char) => mustEscape(char.codePointAt(0)!));
+    const cli = (...args: string[]) =>
+      new Deno.Command("redis-cli", { args: ["-p", String(redis.port), ...args], stdout: "null" }).output();
+    await cli("PUBLISH", "parley:{parley}:room", `intruder\n- <mallory> ${hostile}`);
+    const relayed = await client.lines.waitFor(/^<mallory> /);
+    assertEquals(relayed, "<mallory> \\e]0;PWNED\\x07\\e[2J\\u{202e}evil");
+    await cli("XADD", "parley:{parley}:history", "*", "l", `<mallory> ${hostile}`);
+    const { client: newcomer } = await member(server, "newcomer");
+    try {
+      const kept = newcomer.lines.seen.find((line) => line.includes("mallory"));
+      assertEquals(kept !== undefined && !raw(kept), true, String(kept));
+    } finally {
+      await newcomer[Symbol.asyncDispose]();
+    }
+    for (const line of client.lines.seen) assertEquals(raw(line), false, line);
+  } finally {
+    await client[Symbol.asyncDispose]();
+  }
+});

@@ -186,3 +186,76 @@ Deno.test("a close frame is checked as RFC 6455 says: a code that may be sent, a
     assertEquals([error.code, pattern.test(error.message)], [1002, true], pattern.source);
   }
 });
+
+/**
+ * The categories of the Autobahn TestSuite (which cannot be installed here), each with cases
+ * written from RFC 6455: what the decoder must accept, and what it must refuse with which code.
+ * Close handling (category 7) is the test above; the server's side of ping/pong and of limits is
+ * also driven over real sockets in `web_test.ts` and `abuse_test.ts`.
+ */
+Deno.test("Autobahn's categories, from RFC 6455: framing, pings, reserved bits, opcodes, fragments, UTF-8, limits", () => {
+  const refuse = (bytes: Uint8Array, code: number, max = 1 << 20) =>
+    assertEquals(throws(() => decode(bytes, max), FrameError).code, code);
+  // 1. Framing: each length form (7-bit, 16-bit, 64-bit) at its edges, whole and byte by byte.
+  for (const length of [0, 1, 125, 126, 127, 65535, 65536, 70000]) {
+    const text = "t".repeat(length);
+    const bytes = frame(0x1, text);
+    assertEquals(decode(bytes, 1 << 20), [`text:${text}`], `${length} bytes`);
+    if (length <= 126) {
+      assertEquals(decode(bytes, 1 << 20, [1]), [`text:${text}`], `${length} bytes, byte by byte`);
+    }
+  }
+  // 2. Pings and pongs: a ping's payload, up to 125 bytes, comes back; an unasked pong is ignored.
+  assertEquals(decode(frame(0x9, "p".repeat(125)), 1000), [`ping:${"p".repeat(125)}`]);
+  assertEquals(decode(frame(0x9, ""), 1000), ["ping:"]);
+  assertEquals(decode(join(frame(0xa, "unasked"), frame(0x1, "after")), 1000), ["pong", "text:after"]);
+  refuse(frame(0x9, "p".repeat(126)), 1002);
+  // 3. Reserved bits: RSV1, RSV2 and RSV3, alone and together, on data and control frames.
+  for (const bits of [0x40, 0x20, 0x10, 0x70]) {
+    for (const opcode of [0x1, 0x9]) {
+      const bytes = frame(opcode, "x");
+      bytes[0] |= bits;
+      refuse(bytes, 1002);
+    }
+  }
+  // 4. Opcodes: the reserved data (3-7) and control (B-F) opcodes.
+  for (const opcode of [0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xd, 0xe, 0xf]) refuse(frame(opcode, ""), 1002);
+  // 5. Fragmentation: fragments (empty ones too) with control frames between them; what may not be.
+  assertEquals(
+    decode(
+      join(
+        frame(0x1, "a", { fin: false }),
+        frame(0x9, "between"),
+        frame(0x0, "", { fin: false }),
+        frame(0xa, ""),
+        frame(0x0, "b"),
+      ),
+      1000,
+    ),
+    ["ping:between", "pong", "text:ab"],
+  );
+  refuse(frame(0x0, "no start"), 1002);
+  refuse(join(frame(0x1, "a", { fin: false }), frame(0x1, "b")), 1002);
+  refuse(frame(0x9, "x", { fin: false }), 1002);
+  refuse(frame(0x8, Uint8Array.of(0x03, 0xe8), { fin: false }), 1002);
+  // 6. UTF-8: a character cut across fragments is whole; bad bytes fail at once, before the message ends.
+  const euro = encoder.encode("€"); // e2 82 ac
+  for (let cut = 1; cut < 3; cut++) {
+    const parts = join(frame(0x1, euro.subarray(0, cut), { fin: false }), frame(0x0, euro.subarray(cut)));
+    assertEquals(decode(parts, 100), ["text:€"], `cut after byte ${cut}`);
+  }
+  refuse(
+    join(frame(0x1, Uint8Array.of(0xce, 0xba, 0xe1), { fin: false }), frame(0x0, Uint8Array.of(0x80))),
+    1007,
+  );
+  refuse(frame(0x1, Uint8Array.of(0xf4, 0x90, 0x80, 0x80), { fin: false }), 1007); // past U+10FFFF, unfinished
+  refuse(frame(0x1, Uint8Array.of(0xed, 0xa0, 0x80)), 1007); // a surrogate
+  refuse(frame(0x1, Uint8Array.of(0xc0, 0xaf)), 1007); // an overlong "/"
+  refuse(frame(0x1, Uint8Array.of(0xe2, 0x82), { fin: true }), 1007); // ends mid-character
+  // 9. Limits: a message of exactly the limit passes, one byte more is refused, fragments counted together.
+  assertEquals(decode(frame(0x1, "m".repeat(100)), 100), [`text:${"m".repeat(100)}`]);
+  throws(
+    () => decode(join(frame(0x1, "m".repeat(50), { fin: false }), frame(0x0, "m".repeat(51))), 100),
+    LineTooLongError,
+  );
+});

@@ -27,10 +27,17 @@ import { type Clock, type DeadlineLimits, Deadlines } from "./deadlines.ts";
 import type { Member, Mode } from "./modes/mode.ts";
 import { type BufferPool, OutputQueue, type QueueOwner } from "./output_queue.ts";
 import { ReadBuffer } from "./read_buffer.ts";
+import { delay } from "../util/delay.ts";
 import type { Turns } from "./rounds.ts";
 
 /** A socket that has taken no bytes for this long, with bytes waiting for it, has stopped reading. */
 export const STALL_MS = 1000;
+/**
+ * After its last byte and a FIN, how long a closing connection waits for the client to close its
+ * side before the socket closes anyway; and the most it reads and drops meanwhile (see `#finish`).
+ */
+export const LINGER_MS = 1000;
+const LINGER_BYTES = 64 * 1024;
 
 /** What every connection from one listener shares: made once, not per connection. */
 export interface ConnectionSettings {
@@ -95,6 +102,9 @@ export class Connection implements Member, QueueOwner {
   #unsent = 0;
   /** Resolved when closing starts, for a read loop that waits with nothing to read. */
   #closingStarted: PromiseWithResolvers<void> | undefined;
+  /** Resolved once nothing more will come: the client's end, or a broken socket. */
+  #inputDone = Promise.withResolvers<void>();
+  #socketClosed = false;
 
   constructor(stream: Stream, options: ConnectionOptions) {
     this.id = options.id;
@@ -188,6 +198,7 @@ export class Connection implements Member, QueueOwner {
     const highWater = Math.max(maxQueue / 2, 1);
     const room = mode.backPressure === "room";
     const buffer = new ReadBuffer();
+    let ended = false;
     try {
       const joined = mode.join(this);
       if (joined !== undefined) await joined;
@@ -204,6 +215,7 @@ export class Connection implements Member, QueueOwner {
         if (this.#closing !== null) break;
         this.#round = rounds.current;
         const n = await this.#stream.read(buffer.bytes);
+        if (n === null) ended = true;
         // Bytes that arrive after closing began are not served: the client is told why instead.
         if (this.#closing !== null) break;
         if (n === null) {
@@ -217,7 +229,9 @@ export class Connection implements Member, QueueOwner {
         const linesBefore = this.#linesIn;
         framer.feed(buffer.bytes.subarray(0, n));
         for (let line = framer.next(); line !== null; line = framer.next()) {
-          // A room backed up in the middle of a read: the rest of the read waits, in its buffer.
+          // Backed up in the middle of a read (its own replies, or the room): the rest of the read
+          // waits, in its buffer, so that one read's replies cannot overshoot the queue.
+          if (this.#output.bytes >= highWater) await this.#paused(this.#output.below(highWater), true);
           const cleared = room ? congestion.cleared() : undefined;
           if (cleared !== undefined) await this.#paused(cleared);
           if (this.#closing !== null) break;
@@ -236,7 +250,11 @@ export class Connection implements Member, QueueOwner {
       else if (error instanceof Deno.errors.UnexpectedEof) this.close("client closed");
       else if (isDisconnect(error)) this.#abort(describeNetError(error));
       else this.#reject("internal error", "internal error", String(error));
+      ended = true;
     }
+    if (!ended && this.#closing !== "connection lost") ended = await this.#dropInput(buffer.bytes);
+    // Past the byte cap the client is still sending: the linger then runs its full time.
+    if (ended) this.#inputDone.resolve();
     await this.#finished;
     this.#settings.onFinished?.(this);
     return this.#closing!;
@@ -346,12 +364,52 @@ export class Connection implements Member, QueueOwner {
     if (onClose !== undefined) queueMicrotask(() => onClose(this, reason));
   }
 
+  /**
+   * Flushes, then closes gracefully (a lingering close): a socket closed while the client's bytes
+   * wait unread in it ends with a reset, and a reset makes the client's kernel throw away what the
+   * client has not read yet, the last replies and the `ERR` line that says why among them. So once
+   * everything is sent, our side ends with a FIN, and the socket closes when the client has closed
+   * its side too, or after {@linkcode LINGER_MS}, while `serve()` reads and drops what still comes
+   * (at most {@linkcode LINGER_BYTES}). A transport whose end is both directions (a WebSocket's close
+   * frame) lingers in its own way.
+   */
   async #finish(): Promise<void> {
     this.#unsent = await this.#output.flush(this.#settings.drainTimeoutMs);
+    if (this.#unsent === 0 && this.#stream.halfOpen !== false) {
+      try {
+        await this.#stream.closeWrite();
+        const stop = new AbortController();
+        await Promise.race([this.#inputDone.promise, delay(LINGER_MS, { signal: stop.signal })]);
+        stop.abort();
+      } catch {
+        // The socket is gone already: nothing to wait for.
+      }
+    }
     this.#closeSocket();
   }
 
+  /**
+   * Reads and drops what the client still sends while closing (see `#finish`); whether its input
+   * ended. Stops at {@linkcode LINGER_BYTES}, so that a client still flooding cannot hold the
+   * event loop as it closes.
+   */
+  async #dropInput(buffer: Uint8Array): Promise<boolean> {
+    if (this.#stream.halfOpen === false) return true;
+    try {
+      for (let dropped = 0; dropped <= LINGER_BYTES && !this.#socketClosed;) {
+        const n = await this.#stream.read(buffer);
+        if (n === null) return true;
+        dropped += n;
+      }
+      return this.#socketClosed;
+    } catch {
+      // Closed under us, or reset: either way, nothing more to read.
+      return true;
+    }
+  }
+
   #closeSocket(): void {
+    this.#socketClosed = true;
     try {
       this.#stream.close();
     } catch {

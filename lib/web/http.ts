@@ -38,7 +38,9 @@ const END = encoder.encode("\r\n\r\n");
  * (a browser's spare connection, closed unused); rejects with {@linkcode HttpError} for a request
  * that is too big or not HTTP, and with the stream's own error if it breaks.
  */
-export async function readRequestHead(stream: Stream): Promise<{ head: RequestHead; rest: Uint8Array } | null> {
+export async function readRequestHead(
+  stream: Stream,
+): Promise<{ head: RequestHead; rest: Uint8Array } | null> {
   // Most request heads are well under 1 KiB; the buffer doubles up to the limit only for those that
   // are not, so a storm of connections that send nothing costs 1 KiB each, not the limit.
   let buffer = new Uint8Array(Math.min(1024, MAX_HEAD_BYTES));
