@@ -60,7 +60,7 @@ Deno.test(
         }
       });
       const throttled = (c: number) => server.stderr.seen.some((line) => line.includes(`#${c} throttled`));
-    await waitUntil(() => [1, 2, 3, 4].every(throttled), "all four throttled", 20_000);
+      await waitUntil(() => [1, 2, 3, 4].every(throttled), "all four throttled", 20_000);
       server.kill("SIGTERM");
       await server.stderr.waitFor(/shutting down \(SIGTERM\)/);
       // Only now does anyone read: every line the server read must come back, in order, then the notice.
