@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { assertEquals, throws } from "./support/assert.ts";
 import { LineFramer, LineTooLongError } from "../lib/protocol/framer.ts";
 
@@ -92,4 +93,89 @@ Deno.test("framer rejects an overlong line arriving one byte at a time, holding 
     if (framer.buffered > 5) throw new Error(`buffered ${framer.buffered} bytes`);
   }
   assertEquals(failed, true);
+});
+
+/**
+ * What the framer must make of a whole stream, however it is cut: split at `\n`, one `\r` before it
+ * dropped, each line over `maxLine` reported once (and the rest of it dropped), lines after it
+ * delivered as usual, and an unfinished tail held (or reported, once it cannot fit).
+ */
+function reference(bytes: Uint8Array, maxLine: number): { events: string[]; held: number } {
+  const events: string[] = [];
+  let start = 0;
+  for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
+    let stop = end;
+    if (stop > start && bytes[stop - 1] === 0x0d) stop--;
+    events.push(stop - start > maxLine ? "TOO LONG" : decoder.decode(bytes.subarray(start, stop)));
+    start = end + 1;
+  }
+  const tail = bytes.length - start;
+  const tailFits = tail <= maxLine || (tail === maxLine + 1 && bytes[bytes.length - 1] === 0x0d);
+  if (!tailFits) events.push("TOO LONG");
+  return { events, held: tailFits ? tail : 0 };
+}
+
+/** The framer's events for `bytes` cut at `cuts`, carrying on after each overlong line. */
+function framed(bytes: Uint8Array, cuts: number[], maxLine: number): { events: string[]; held: number } {
+  const framer = new LineFramer(maxLine);
+  const events: string[] = [];
+  const points = [...new Set([0, ...cuts.map((cut) => cut % (bytes.length + 1)), bytes.length])].sort((
+    a,
+    b,
+  ) => a - b);
+  for (let i = 1; i < points.length; i++) {
+    framer.feed(bytes.slice(points[i - 1], points[i]));
+    while (true) {
+      try {
+        const line = framer.next();
+        if (line === null) break;
+        events.push(decoder.decode(line));
+      } catch (error) {
+        if (!(error instanceof LineTooLongError)) throw error;
+        events.push("TOO LONG");
+      }
+    }
+  }
+  return { events, held: framer.buffered };
+}
+
+Deno.test("framer agrees with the plain reference on any stream, however it is cut, overlong lines included", () => {
+  // Lines of every length around the limit, with and without \r, built from few letters.
+  const line = fc.tuple(fc.nat(20), fc.constantFrom("", "\r"), fc.constantFrom("a", "b", "\r"))
+    .map(([length, cr, letter]) => letter.repeat(length) + cr);
+  fc.assert(
+    fc.property(
+      fc.array(line, { maxLength: 12 }),
+      fc.boolean(),
+      fc.array(fc.nat(400), { maxLength: 8 }),
+      fc.integer({ min: 1, max: 12 }),
+      (lines, finished, cuts, maxLine) => {
+        const text = lines.join("\n") + (finished && lines.length > 0 ? "\n" : "");
+        const bytes = encoder.encode(text);
+        assertEquals(framed(bytes, cuts, maxLine), reference(bytes, maxLine));
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("framer grows its buffer for a long line in many pieces, keeping every byte", () => {
+  const long = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join("");
+  const pieces = long.match(/.{1,7}/g)!;
+  assertEquals(frame([...pieces, "\n", "after\n"], 4096), [long, "after"]);
+});
+
+Deno.test("framer refuses a limit that is not a positive integer, and a chunk fed before the last is used", () => {
+  for (const bad of [0, -1, 1.5, NaN, Infinity]) {
+    const error = throws(() => new LineFramer(bad), RangeError);
+    assertEquals(error.message, `maxLine must be a positive integer, got ${bad}`);
+  }
+  const framer = new LineFramer(10);
+  framer.feed(encoder.encode("a\nb\n"));
+  assertEquals(decoder.decode(framer.next()!), "a");
+  assertEquals(
+    throws(() => framer.feed(encoder.encode("c\n")), Error).message,
+    "feed() before the last chunk was used up",
+  );
+  assertEquals(new LineTooLongError(3).name, "LineTooLongError");
 });
