@@ -619,6 +619,12 @@ function checkWeb(config: ServerConfig): void {
   if (match === null || port > 65535 || host === "") {
     throw new UsageError(`--web must be [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080, got ${JSON.stringify(raw)}`);
   }
+  // One port cannot serve both, on the same address or where either is every address.
+  const wildcard = (address: string) => address === "0.0.0.0" || address === "::";
+  const overlaps = host === config.host || wildcard(host) || wildcard(config.host);
+  if (config.unix === undefined && port !== 0 && port === config.port && overlaps) {
+    throw new UsageError(`--web and --port must be different ports, both are ${port}`);
+  }
   config.web = { host, port };
 }
 

@@ -237,16 +237,19 @@ interface Abuse {
   run: (target: Target, since: number) => Promise<void>;
 }
 
+/** What the server logs, once, of a client it holds back for not reading its replies. */
+const THROTTLED = /#\d+ throttled: it sends faster than it reads its replies/;
+
 const ABUSES: Abuse[] = [
   {
     name: "a flood of lines, never reading",
     applies: () => true,
     connections: 1,
-    log: () => /#\d+ throttled: it sends faster than it reads its replies/,
+    log: () => THROTTLED,
     run: async (t, since) => {
       const abuser = await t.connect();
       const flooding = floodWrite(abuser, LINES, 1024 * MiB);
-      await logged(t.server, since, /throttled: it sends faster than it reads/);
+      await logged(t.server, since, THROTTLED);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       closeQuietly(abuser);
       await flooding;
@@ -270,7 +273,7 @@ const ABUSES: Abuse[] = [
     name: "a slow drip reader",
     applies: () => true,
     connections: 1,
-    log: () => /#\d+ throttled: it sends faster than it reads its replies/,
+    log: () => THROTTLED,
     run: async (t, since) => {
       const abuser = await t.connect();
       const flooding = floodWrite(abuser, LINES, 1024 * MiB);
@@ -281,7 +284,7 @@ const ABUSES: Abuse[] = [
         if ((await abuser.read(drip).catch(() => null)) === null) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      await logged(t.server, since, /throttled: it sends faster than it reads/);
+      await logged(t.server, since, THROTTLED);
       closeQuietly(abuser);
       await flooding;
     },

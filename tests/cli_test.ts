@@ -328,8 +328,14 @@ Deno.test("--web takes [HOST:]PORT, --web-origin takes origins; both checked", (
       /^--web-host must be a host name such as chat\.example\.com/,
     ],
     [["--web-host", "chat.example.com"], /^--web-host needs --web$/],
+    [["--port", "8080", "--web", "8080"], /^--web and --port must be different ports, both are 8080$/],
+    [["--port", "8080", "--web", "0.0.0.0:8080"], /^--web and --port must be different ports/],
   ];
   for (const [args, pattern] of cases) assertMatch(throws(() => web(...args), UsageError).message, pattern);
+  assertEquals(web("--port", "8080", "--host", "127.0.0.1", "--web", "127.0.0.2:8080")?.[0], {
+    host: "127.0.0.2",
+    port: 8080,
+  });
   const hosts = parseServerArgs([
     "--web",
     "8080",

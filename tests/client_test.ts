@@ -62,7 +62,7 @@ Deno.test("client stops at a line with only a dot", async () => {
   const result = await runClientProcess(["--port", String(server.port)], "one\n.\nnever sent\n");
   assertEquals(receivedTexts(result.stdout), ["one"]);
   assertEquals(result.code, 0);
-  await server.stderr.waitFor(/#1 disconnected: client closed \(1 lines in/);
+  await server.stderr.waitFor(/#1 disconnected: client closed \(1 line in/);
 });
 
 Deno.test("client exits 1 when the server's last line is an ERR", async () => {

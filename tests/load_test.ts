@@ -172,7 +172,7 @@ Deno.test("a SIGINT right after the first is the same Ctrl+C: the drain runs to 
       await server.stderr.waitFor(/drain timeout/),
       /warn: #1: closed after the drain timeout with \d+ bytes not sent/,
     );
-    await server.stderr.waitFor(/served 1 connections/);
+    await server.stderr.waitFor(/served 1 connection,/);
   } finally {
     conn.close();
     await writing;

@@ -3,7 +3,7 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
 import { createLogger } from "../lib/server/log.ts";
 import { MemoryRegistry } from "../lib/registry/memory.ts";
-import { serve } from "../lib/server/serve.ts";
+import { describeSummary, serve } from "../lib/server/serve.ts";
 import { TestClient } from "./support/harness.ts";
 
 Deno.test("serve() runs on a listener it is given and stops when the signal aborts", async () => {
@@ -76,4 +76,15 @@ Deno.test("one process serves echo and chat without any SharedArrayBuffer", asyn
   } finally {
     globalThis.SharedArrayBuffer = original;
   }
+});
+
+Deno.test("the summary and the close lines count in words: 1 connection, 1 line, 2 lines", () => {
+  assertEquals(
+    describeSummary({ connections: 1, linesIn: 1, linesOut: 2, denied: 0, failedHandshakes: 1 }),
+    "served 1 connection, 1 line in, 2 lines out; 1 failed handshake",
+  );
+  assertEquals(
+    describeSummary({ connections: 0, linesIn: 0, linesOut: 0, denied: 2, failedHandshakes: 3 }),
+    "served 0 connections, 0 lines in, 0 lines out; 2 denied, 3 failed handshakes",
+  );
 });

@@ -269,7 +269,7 @@ Deno.test("a plain-text client, and 100 that never finish a handshake, cost a no
   assertEquals((await server.stop()).code, 0);
   assertMatch(
     await server.stderr.waitFor(/served/),
-    /served 1 connections, 20 lines in, \d+ lines out; 101 failed handshakes/,
+    /served 1 connection, 20 lines in, \d+ lines out; 101 failed handshakes/,
   );
 });
 

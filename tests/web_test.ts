@@ -451,3 +451,20 @@ Deno.test(
     assert.ok(grown < 32 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
   },
 );
+
+Deno.test("a connection that closes before sending a byte (a browser's spare one) is no warning", async () => {
+  await using server = await webServer();
+  for (let i = 0; i < 5; i++) (await Deno.connect({ hostname: "127.0.0.1", port: server.webPort })).close();
+  // A request that does fail afterwards: its warning is the only one.
+  const garbage = await exchange(
+    await Deno.connect({ hostname: "127.0.0.1", port: server.webPort }),
+    "NONSENSE\r\n\r\n",
+  );
+  garbage.conn.close();
+  await server.stderr.waitFor(/warn: WebSocket handshake with .* failed: not an HTTP\/1\.1 request/);
+  assertEquals(
+    server.stderr.seen.filter((line) => /warn:/.test(line)).length,
+    1,
+    server.stderr.seen.join("\n"),
+  );
+});

@@ -12,7 +12,9 @@
  * passes `maxQueue`; any client is dropped past twice that, which bounds the memory it can cost.
  *
  * `close()` stops reading, queues an optional farewell, flushes for at most the drain timeout and
- * closes the socket; a broken socket closes at once. `onClose` runs one microtask later, never
+ * closes the socket gracefully: a FIN first, then the socket closes once the client has closed its
+ * side too, or after {@linkcode LINGER_MS}, so that no reset destroys what the client has not read
+ * yet. A broken socket closes at once. `onClose` runs one microtask later, never
  * inside the call that closed the connection: a `send()` that overflows a queue in the middle of a
  * broadcast closes that connection, and the mode's `leave` (which broadcasts `* x left`) must not
  * run inside the broadcast that caused it.

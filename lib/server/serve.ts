@@ -14,6 +14,7 @@
  * shutdown ends a loop.
  */
 
+import { count } from "../util/plural.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { AccessList } from "./access_list.ts";
 import { describeRefusal } from "../registry/registry.ts";
@@ -97,9 +98,11 @@ export function describeSummary(summary: ServeSummary): string {
   const { connections, linesIn, linesOut, denied, failedHandshakes } = summary;
   const turnedAway = [
     ...(denied > 0 ? [`${denied} denied`] : []),
-    ...(failedHandshakes > 0 ? [`${failedHandshakes} failed handshakes`] : []),
+    ...(failedHandshakes > 0 ? [count(failedHandshakes, "failed handshake")] : []),
   ];
-  return `served ${connections} connections, ${linesIn} lines in, ${linesOut} lines out` +
+  return `served ${count(connections, "connection")}, ${count(linesIn, "line")} in, ${
+    count(linesOut, "line")
+  } out` +
     (turnedAway.length > 0 ? `; ${turnedAway.join(", ")}` : "");
 }
 
@@ -231,10 +234,14 @@ export class Server implements ServerHandle {
 
   shutdown(reason = "shutdown requested"): Promise<ServeSummary> {
     if (!this.#stop.signal.aborted) {
-      this.#logger.info("shutdown", `shutting down (${reason}); closing ${this.#room.size} connections`, {
-        reason,
-        open: this.#room.size,
-      });
+      this.#logger.info(
+        "shutdown",
+        `shutting down (${reason}); closing ${count(this.#room.size, "connection")}`,
+        {
+          reason,
+          open: this.#room.size,
+        },
+      );
       this.#stop.abort();
       clearInterval(this.#sweeper);
       for (const listener of this.#listeners) {
@@ -459,7 +466,8 @@ export class Server implements ServerHandle {
       open: this.#room.size,
       ...(detail === undefined ? {} : { detail }),
     };
-    const msg = `#${conn.id} disconnected: ${why} (${conn.linesIn} lines in, ${conn.linesOut} out; ` +
+    const msg =
+      `#${conn.id} disconnected: ${why} (${count(conn.linesIn, "line")} in, ${conn.linesOut} out; ` +
       `${this.#room.size} open)`;
     if (isViolation(reason)) this.#logger.warn("disconnect", msg, fields);
     else this.#logger.detail("disconnect", msg, fields);
