@@ -1,5 +1,6 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
 import { spawnClient, startServer, TestClient } from "./support/harness.ts";
+import { WsLines } from "./support/ws_lines.ts";
 
 const STAMP = String.raw`\[\d\d:\d\d:\d\d\.\d{3}\]`;
 
@@ -98,4 +99,17 @@ Deno.test("a scripted client that has said everything still gets the operator's 
   assertMatch(await client.stdout.next(), /\] \* the operator ended the conversation$/);
   assertEquals((await client.status).code, 0);
   await server.stderr.waitFor(/#1 disconnected: operator ended the conversation \(1 lines in, 2 out/);
+});
+
+Deno.test("console: a browser's close frame ends its conversation; no ghost is left in /list", async () => {
+  await using server = await startServer(["--mode", "console", "--web", "0"], { stdin: true });
+  const browser = await WsLines.open(server.webPort);
+  await browser.write(new TextEncoder().encode("bye from the tab\n"));
+  await server.stdout.waitFor(/#1 .* > bye from the tab$/);
+  // A closed tab sends a close frame: unlike a TCP half-close, nothing can be read after it.
+  await browser.closeWrite();
+  await server.stderr.waitFor(/#1 disconnected: client closed/, 3000);
+  await server.type("/list");
+  assertEquals(await server.stdout.waitFor(/no clients connected|^ ID/), "no clients connected");
+  browser.close();
 });
