@@ -1,8 +1,9 @@
 /**
  * `parley-client`: flags in, session run, exit code out. Everything else lives in `lib/`.
  *
- * Exit codes: 0 when the session ends normally, 1 when it cannot connect, the connection breaks,
- * or the server's last line was an `ERR`; 2 for bad flags; 130 for Ctrl+C.
+ * Exit codes: 0 when the session ends normally, 1 when it cannot connect, the connection breaks
+ * (the server closes without its goodbye, or without a word, or answers in TLS), or the server's
+ * last line was an `ERR`; 2 for bad flags; 130 for Ctrl+C.
  */
 
 import { clientHelp, parseClientArgs, UsageError, VERSION } from "./lib/cli.ts";
@@ -32,7 +33,8 @@ export async function main(args: string[]): Promise<number> {
   try {
     const outcome = await runClient({ ...command.config, terminal });
     if (outcome.end === "interrupted") return 130;
-    return outcome.end === "connection lost" || outcome.lastLineWasError ? 1 : 0;
+    const broken = outcome.end === "connection lost" || outcome.end === "wrong protocol";
+    return broken || outcome.lastLineWasError ? 1 : 0;
   } catch (error) {
     terminal.close();
     if (!(error instanceof ConnectError)) throw error;

@@ -104,3 +104,38 @@ Deno.test("client rejects a bad flag with exit 2", async () => {
   );
   assertEquals(result.code, 2);
 });
+
+Deno.test("a plain client on a TLS port is told the server speaks TLS, and exits 1", async () => {
+  await using server = await startServer(["--mode", "echo", "--tls"]);
+  const result = await runClientProcess(["--port", String(server.port), "--message", "hi"]);
+  assertMatch(result.stderr, /the server speaks TLS; use --tls \(and --fingerprint\)/);
+  assertEquals(result.code, 1, result.stderr);
+});
+
+Deno.test("a client refused by --deny is told the server closed without a word, and exits 1", async () => {
+  await using server = await startServer(["--mode", "echo", "--deny", "127.0.0.1"]);
+  await using client = spawnClient(["--port", String(server.port)]);
+  await client.stderr.waitFor(/the server closed the connection without a word|connection lost/);
+  assertEquals((await client.status).code, 1);
+});
+
+Deno.test("a server killed mid-conversation is no goodbye: the client exits 1", async () => {
+  const server = await startServer(["--mode", "echo"]);
+  await using client = spawnClient(["--port", String(server.port)]);
+  await client.type("still here");
+  await client.stdout.waitFor(/\] still here$/);
+  await server.stop("SIGKILL");
+  await client.stderr.waitFor(/without a goodbye|connection lost/);
+  assertEquals((await client.status).code, 1);
+});
+
+Deno.test("a server's goodbye is a normal end: the client exits 0 at a shutdown", async () => {
+  const server = await startServer(["--mode", "echo"]);
+  await using client = spawnClient(["--port", String(server.port)]);
+  await client.type("before the end");
+  await client.stdout.waitFor(/\] before the end$/);
+  await server.stop("SIGTERM");
+  await client.stdout.waitFor(/\] \* server shutting down$/);
+  await client.stderr.waitFor("connection closed by server");
+  assertEquals((await client.status).code, 0);
+});

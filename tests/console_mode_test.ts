@@ -98,7 +98,7 @@ Deno.test("a scripted client that has said everything still gets the operator's 
   await server.type(".");
   assertMatch(await client.stdout.next(), /\] \* the operator ended the conversation$/);
   assertEquals((await client.status).code, 0);
-  await server.stderr.waitFor(/#1 disconnected: operator ended the conversation \(1 lines in, 2 out/);
+  await server.stderr.waitFor(/#1 disconnected: operator ended the conversation \(1 line in, 2 out/);
 });
 
 Deno.test("console: a browser's close frame ends its conversation; no ghost is left in /list", async () => {

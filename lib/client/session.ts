@@ -10,6 +10,7 @@
 
 import { escapeControl } from "../protocol/escape.ts";
 import { LineFramer } from "../protocol/framer.ts";
+import { isGoodbye, looksLikeTls } from "../protocol/goodbye.ts";
 import type { Terminal } from "../terminal.ts";
 import type { Stream } from "../transport/transport.ts";
 import { delay } from "../util/delay.ts";
@@ -20,8 +21,16 @@ import type { LineSource } from "./line_source.ts";
 /** The longest line the client accepts from a server. */
 const MAX_RECEIVED_LINE = 16 * 1024 * 1024;
 
-/** How one session ended. */
-export type SessionEnd = "interrupted" | "server closed" | "wait expired" | "connection lost";
+/**
+ * How one session ended. `connection lost` covers a server that closed without its goodbye (see
+ * `protocol/goodbye.ts`) or without a word; `wrong protocol`, one that answered in TLS.
+ */
+export type SessionEnd =
+  | "interrupted"
+  | "server closed"
+  | "wait expired"
+  | "connection lost"
+  | "wrong protocol";
 
 /** Options for {@linkcode session}. */
 export interface SessionOptions {
@@ -45,7 +54,9 @@ export interface SessionOutcome {
 export async function session(conn: Stream, options: SessionOptions): Promise<SessionOutcome> {
   const { terminal, interrupted } = options;
   let lastLineWasError = false;
+  let lastLine: string | undefined;
   const printLine = (line: string) => {
+    lastLine = line;
     lastLineWasError = line.startsWith("ERR");
     terminal.print(
       options.json
@@ -55,7 +66,8 @@ export async function session(conn: Stream, options: SessionOptions): Promise<Se
   };
   const over = new AbortController();
   // Neither promise rejects: every way a direction can end is a value.
-  const received = receive(conn, printLine);
+  const heard = { any: false };
+  const received = receive(conn, printLine, heard);
   const sent = send(conn, options.lines, over.signal, terminal);
   const first = await Promise.race([received, sent, interrupted]);
   let end: SessionEnd;
@@ -73,9 +85,21 @@ export async function session(conn: Stream, options: SessionOptions): Promise<Se
     end = await Promise.race([received, interrupted, waited]);
   }
   over.abort();
-  // After the user's own end of input the server's close is the expected reply, not news.
-  if (end === "server closed") {
+  if (end === "server closed" && !heard.any) {
+    // Refused at the door, or a server that crashed before a word: nothing was meant by it.
+    end = "connection lost";
+    terminal.status("the server closed the connection without a word");
+  } else if (
+    end === "server closed" && first !== "input ended" && !lastLineWasError && !isGoodbye(lastLine ?? "")
+  ) {
+    // It closed while we still had things to say, and did not say goodbye: a crash, not an end.
+    end = "connection lost";
+    terminal.status("connection closed by server without a goodbye");
+  } else if (end === "server closed") {
+    // After the user's own end of input the server's close is the expected reply, not news.
     terminal.status(first === "input ended" ? "conversation ended" : "connection closed by server");
+  } else if (end === "wrong protocol") {
+    terminal.status("the server speaks TLS; use --tls (and --fingerprint)");
   } else if (end === "connection lost") terminal.status("connection lost: the server reset it");
   try {
     conn.close();
@@ -89,7 +113,8 @@ export async function session(conn: Stream, options: SessionOptions): Promise<Se
 async function receive(
   conn: Stream,
   onLine: (line: string) => void,
-): Promise<"server closed" | "connection lost"> {
+  heard: { any: boolean },
+): Promise<"server closed" | "connection lost" | "wrong protocol"> {
   const decoder = new TextDecoder();
   const framer = new LineFramer(MAX_RECEIVED_LINE);
   const buffer = new Uint8Array(64 * 1024);
@@ -97,6 +122,8 @@ async function receive(
     while (true) {
       const n = await conn.read(buffer);
       if (n === null) return "server closed";
+      if (!heard.any && looksLikeTls(buffer.subarray(0, n))) return "wrong protocol";
+      heard.any = true;
       framer.push(buffer.subarray(0, n), (line) => onLine(decoder.decode(line)));
     }
   } catch {

@@ -15,6 +15,7 @@
  */
 
 import { count } from "../util/plural.ts";
+import { SHUTTING_DOWN } from "../protocol/goodbye.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { AccessList } from "./access_list.ts";
 import { describeRefusal } from "../registry/registry.ts";
@@ -251,7 +252,7 @@ export class Server implements ServerHandle {
           // The caller closed it already; either way no more accepts.
         }
       }
-      for (const conn of [...this.#room]) conn.close("server shutting down", "* server shutting down");
+      for (const conn of [...this.#room]) conn.close("server shutting down", SHUTTING_DOWN);
       for (const stream of this.#handshaking) closeQuietly(stream);
     }
     return this.finished;

@@ -9,6 +9,7 @@
  */
 
 import { escapeControl } from "../../protocol/escape.ts";
+import { KICKED, OPERATOR_ENDED } from "../../protocol/goodbye.ts";
 import { describeNetError } from "../../util/net.ts";
 import { clockTime } from "../../util/time.ts";
 import type { Logger } from "../log.ts";
@@ -118,12 +119,12 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
         case "kick": {
           const member = room.get(command.id);
           if (member === undefined) note(`no client #${command.id}; /list shows who is connected`);
-          else member.close("kicked by operator", "* disconnected by the operator");
+          else member.close("kicked by operator", KICKED);
           break;
         }
         case "end":
           if (current === undefined) note(`no current client to end the conversation with (${noCurrent})`);
-          else current.close("operator ended the conversation", "* the operator ended the conversation");
+          else current.close("operator ended the conversation", OPERATOR_ENDED);
           break;
         case "quit":
           shutdown("operator /quit");
