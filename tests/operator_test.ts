@@ -17,6 +17,8 @@ Deno.test("operator commands parse into what they ask for", () => {
     ["/all attention", { kind: "all", text: "attention" }],
     ["/list", { kind: "list" }],
     ["/kick 3", { kind: "kick", id: 3 }],
+    ["/to 3", { kind: "to", id: 3 }],
+    ["/to", { kind: "to", id: undefined }],
     [".", { kind: "end" }],
     ["/quit", { kind: "quit" }],
     ["/help", { kind: "help" }],
@@ -41,6 +43,7 @@ Deno.test("malformed operator commands explain themselves", () => {
     ["/all", "nothing to send: write /all text"],
     ["/kick", "usage: /kick ID (see /list)"],
     ["/kick abc", "usage: /kick ID (see /list)"],
+    ["/to x", "usage: /to ID, or /to alone (see /list)"],
     ["/frobnicate", "unknown command /frobnicate; /help lists them (//text sends a line starting with /)"],
   ];
   for (const [line, message] of cases) {
@@ -161,4 +164,44 @@ Deno.test("/list marks the current client; /quit asks for a shutdown", () => {
   mode.command("/quit");
   assertEquals(shutdowns, ["operator /quit"]);
   assertEquals([a.closed, b.closed], [undefined, undefined]);
+});
+
+Deno.test("/to ID holds plain replies for that client while others speak; /to alone follows again", () => {
+  const prompts: string[] = [];
+  const room = new Room<FakeMember>();
+  const shown: string[] = [];
+  const mode = createConsoleMode({
+    room,
+    operator: {
+      lines: (async function* () {})(),
+      print: (line) => shown.push(line),
+      prompt: (text) => prompts.push(text),
+    },
+    shutdown: () => {},
+    logger: createLogger({ write: () => {} }),
+    signal: new AbortController().signal,
+  });
+  const [a, b] = [new FakeMember(1), new FakeMember(2)];
+  room.add(a);
+  room.add(b);
+  mode.line(a, bytes("one"));
+  mode.command("/to 1");
+  mode.line(b, bytes("interrupting"));
+  mode.command("the reply I was typing");
+  assertEquals(a.take(), ["the reply I was typing"], "held: the line from #2 did not move it");
+  assertEquals(b.take(), []);
+  mode.command("/to 9");
+  mode.command("/to");
+  mode.line(b, bytes("again"));
+  mode.command("now to you");
+  assertEquals(b.take(), ["now to you"]);
+  mode.command("/to 1");
+  mode.leave(a, "client closed");
+  mode.command("to nobody");
+  assertEquals(prompts, ["#1> ", "@1> ", "#1> ", "#2> ", "@1> ", "> "]);
+  assertEquals(shown.filter((line) => line.startsWith("!")), [
+    "! no client #9; /list shows who is connected",
+    "! plain replies follow the last sender again",
+    "! no current client (#1 left: client closed); use @ID text or /all text",
+  ]);
 });

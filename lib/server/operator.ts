@@ -22,6 +22,8 @@ export type OperatorCommand =
   | { kind: "all"; text: string }
   | { kind: "list" }
   | { kind: "kick"; id: number }
+  /** Hold plain replies for client `id` until `/to` alone (`id` undefined) lets them follow again. */
+  | { kind: "to"; id: number | undefined }
   | { kind: "end" }
   | { kind: "quit" }
   | { kind: "help" }
@@ -35,6 +37,7 @@ export const OPERATOR_HELP = [
   "/all text   send to every client",
   "/list       show connected clients",
   "/kick ID    disconnect client ID",
+  "/to ID      hold plain replies for client ID (the prompt shows @ID>); /to alone follows the last sender again",
   ".           end the conversation with the current client",
   "/quit       shut the server down gracefully",
   "/help       show this help",
@@ -78,6 +81,13 @@ export function parseOperatorCommand(line: string): OperatorCommand {
       return { kind: "help" };
     case "/quit":
       return { kind: "quit" };
+    case "/to": {
+      if (rest.trim() === "") return { kind: "to", id: undefined };
+      const id = clientId(rest.trim());
+      return id === undefined
+        ? { kind: "invalid", message: "usage: /to ID, or /to alone (see /list)" }
+        : { kind: "to", id };
+    }
     case "/kick": {
       const id = clientId(rest.trim());
       return id === undefined

@@ -3,8 +3,9 @@
  *
  * Every received line is shown to the operator as `[HH:MM:SS.mmm] #ID HOST:PORT > text`, escaped
  * so that no client can drive the operator's terminal. A plain operator line goes to the client
- * that most recently sent a line, the current client, whom the prompt names (`#3> `); the other
- * forms are in {@linkcode OPERATOR_HELP}. A client that half-closes (a script that has said all it
+ * that most recently sent a line, the current client, whom the prompt names (`#3> `), or, after
+ * `/to 3`, to that client until `/to` alone (`@3> `): a line arriving while a reply is half typed
+ * then cannot move it. The other forms are in {@linkcode OPERATOR_HELP}. A client that half-closes (a script that has said all it
  * had to say) stays connected, so the operator can still answer it; `.` ends it.
  */
 
@@ -64,6 +65,8 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
   const { room, operator, shutdown } = options;
   const print = operator?.print ?? (() => {});
   let current: Member | undefined;
+  /** Whether the operator holds the current client (`/to ID`) rather than following the last sender. */
+  let held = false;
   /** Why there is no current client, for the note when the operator replies anyway. */
   let noCurrent = "no one has sent a line yet";
 
@@ -71,11 +74,12 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
     print(`! ${text}`);
   }
 
-  function setCurrent(member: Member | undefined, why?: string): void {
-    if (member === current) return;
+  function setCurrent(member: Member | undefined, why?: string, hold = false): void {
+    if (member === current && hold === held) return;
     current = member;
+    held = hold && member !== undefined;
     if (why !== undefined) noCurrent = why;
-    operator?.prompt?.(member === undefined ? "> " : `#${member.id}> `);
+    operator?.prompt?.(member === undefined ? "> " : `${held ? "@" : "#"}${member.id}> `);
   }
 
   function sendTo(id: number, text: string): void {
@@ -89,7 +93,7 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
     line(member, line) {
       print(`[${clockTime()}] #${member.id} ${member.remote} > ${escapeControl(decoder.decode(line))}`);
       if (line.length === 1 && line[0] === DOT) member.close("client ended the conversation");
-      else setCurrent(member);
+      else if (!held) setCurrent(member);
     },
     ended(member) {
       note(`#${member.id} has finished sending; answer it, or . to end the conversation`);
@@ -116,6 +120,17 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
         case "list":
           print(formatClientList(room, current));
           break;
+        case "to": {
+          if (command.id === undefined) {
+            setCurrent(current, undefined, false);
+            note("plain replies follow the last sender again");
+            break;
+          }
+          const member = room.get(command.id);
+          if (member === undefined) note(`no client #${command.id}; /list shows who is connected`);
+          else setCurrent(member, undefined, true);
+          break;
+        }
         case "kick": {
           const member = room.get(command.id);
           if (member === undefined) note(`no client #${command.id}; /list shows who is connected`);
