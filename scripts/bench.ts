@@ -65,6 +65,52 @@ process.on("SIGTERM", () => process.exit(0));
 
 type Kind = "parley" | "node";
 
+/**
+ * Says which case runs, how long it has run and how many are left: on a terminal as one status
+ * line redrawn in place every half second, otherwise as one plain line per case (stderr, so that
+ * stdout keeps only the results).
+ */
+class Progress {
+  #total = 0;
+  #done = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #tty = Deno.stderr.isTerminal();
+
+  /** How many cases the run has, once known. */
+  plan(total: number): void {
+    this.#total = total;
+  }
+
+  /** Runs one case, `label`, showing it while it runs. */
+  async step<T>(label: string, run: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    const position = `[${this.#done + 1}/${this.#total}]`;
+    const show = () => {
+      const seconds = ((Date.now() - started) / 1000).toFixed(0);
+      const left = this.#total - this.#done - 1;
+      writeStderr(`\r\x1b[2K${position} ${label}: ${seconds} s, ${left} more after it`);
+    };
+    if (this.#tty) {
+      show();
+      this.#timer = setInterval(show, 500);
+    } else writeStderr(`${position} ${label}\n`);
+    try {
+      return await run();
+    } finally {
+      clearInterval(this.#timer);
+      this.#done++;
+      if (this.#tty) writeStderr("\r\x1b[2K");
+    }
+  }
+}
+
+const progressEncoder = new TextEncoder();
+function writeStderr(text: string): void {
+  Deno.stderr.writeSync(progressEncoder.encode(text));
+}
+
+const progress = new Progress();
+
 interface Options {
   /** Prefix that pins a server to its core, or nothing. */
   pin: string[];
@@ -388,6 +434,8 @@ async function idleByTransport(options: Options, count: number) {
   return { count, tcp, tls, ws, floor };
 }
 
+type BrowserFanout = Awaited<ReturnType<typeof browserFanout>>;
+
 /** Whether `redis-server` can be run here. */
 async function haveRedis(): Promise<boolean> {
   return await new Deno.Command("redis-server", { args: ["--version"], stdout: "null", stderr: "null" })
@@ -435,14 +483,14 @@ async function idle(kind: Kind, options: Options) {
 }
 
 async function measure(kind: Kind, options: Options) {
-  console.error(`measuring ${kind}...`);
+  const step = <T>(label: string, run: () => Promise<T>) => progress.step(`${kind}: ${label}`, run);
   return {
-    echo100: await pingpong(kind, options, 100, 1),
-    echo100x16: await pingpong(kind, options, 100, 16),
-    echo1000: await pingpong(kind, options, 1000, 1),
-    idle: await idle(kind, options),
-    fanout: await fanout(kind, options, options.rate),
-    flood: await fanout(kind, options, options.floodRate),
+    echo100: await step("echo, 100 connections", () => pingpong(kind, options, 100, 1)),
+    echo100x16: await step("echo, 100 connections x 16 in flight", () => pingpong(kind, options, 100, 16)),
+    echo1000: await step("echo, 1,000 busy connections", () => pingpong(kind, options, 1000, 1)),
+    idle: await step(`${options.idle.toLocaleString("en")} idle connections`, () => idle(kind, options)),
+    fanout: await step("chat fan-out", () => fanout(kind, options, options.rate)),
+    flood: await step("chat flood", () => fanout(kind, options, options.floodRate)),
   };
 }
 
@@ -570,11 +618,20 @@ if (import.meta.main) {
   if (Deno.build.os === "linux") {
     await ensureFileLimit(options.idle + 2000, new URL(import.meta.url).pathname, Deno.args);
   }
+  const redis = (values.only === undefined || values.only === "cluster") && await haveRedis();
+  const web = values.only === undefined || values.only === "web";
+  progress.plan(
+    (values.only === undefined ? (values.compare ? 12 : 6) : 0) + (web ? 2 : 0) +
+      (values.compare && web ? 5 : 0) + (redis ? 1 : 0),
+  );
   const parley = values.only === undefined ? await measure("parley", options) : undefined;
   const node = values.compare && parley ? await measure("node", options) : undefined;
   if (parley !== undefined) console.log(table(parley, node));
-  const browsers = values.only === undefined || values.only === "web"
-    ? { tcpOnly: await fanout("parley", options, options.rate), mixed: await webFanout(options) }
+  const browsers = web
+    ? {
+      tcpOnly: await progress.step("chat fan-out, 100 TCP", () => fanout("parley", options, options.rate)),
+      mixed: await progress.step("chat fan-out, 50 WebSocket + 50 TCP", () => webFanout(options)),
+    }
     : undefined;
   if (browsers !== undefined) {
     const { tcpOnly, mixed } = browsers;
@@ -596,15 +653,19 @@ if (import.meta.main) {
     ].join("\n"));
   }
   // With --compare: browsers against Node's `ws`, and what an idle connection costs on each transport.
-  const webCompare = values.compare && (values.only === undefined || values.only === "web")
-    ? await Promise.all([2000, 10000].map(async (rate) => ({
-      rate,
-      parley: await browserFanout("parley", options, rate),
-      nodeWs: await browserFanout("node-ws", options, rate),
-    })))
-    : undefined;
+  let webCompare: { rate: number; parley: BrowserFanout; nodeWs: BrowserFanout }[] | undefined;
+  if (values.compare && web) {
+    webCompare = [];
+    // One case at a time: two loads at once would measure each other.
+    for (const rate of [2000, 10000]) {
+      const label = `100 WebSockets at ${rate.toLocaleString("en")} lines/s`;
+      const parley = await progress.step(`${label}, parley`, () => browserFanout("parley", options, rate));
+      const nodeWs = await progress.step(`${label}, node ws`, () => browserFanout("node-ws", options, rate));
+      webCompare.push({ rate, parley, nodeWs });
+    }
+  }
   if (webCompare !== undefined) {
-    const cell = (r: Awaited<ReturnType<typeof browserFanout>>) =>
+    const cell = (r: BrowserFanout) =>
       `${r.delivered.toFixed(1)}%, ${ms(r.p99Ms)} ms, ${r.serverCpu.toFixed(2)} core`.padEnd(28);
     console.log([
       "",
@@ -615,8 +676,11 @@ if (import.meta.main) {
       ),
     ].join("\n"));
   }
-  const idleTransports = values.compare && (values.only === undefined || values.only === "web")
-    ? await idleByTransport(options, Math.min(options.idle, 2000))
+  const idleTransports = values.compare && web
+    ? await progress.step(
+      "idle memory by transport",
+      () => idleByTransport(options, Math.min(options.idle, 2000)),
+    )
     : undefined;
   if (idleTransports !== undefined) {
     const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -629,8 +693,8 @@ if (import.meta.main) {
       }`,
     ].join("\n"));
   }
-  const shared = (values.only === undefined || values.only === "cluster") && await haveRedis()
-    ? await cluster(options)
+  const shared = redis
+    ? await progress.step("cluster: 2 servers, 1 Redis", () => cluster(options))
     : undefined;
   console.log(
     shared === undefined ? "\ncluster: skipped (no redis-server here, or --only)" : [
