@@ -49,6 +49,15 @@ export function openTerminal(options: TerminalOptions = {}): Terminal {
   return Deno.stdin.isTerminal() ? interactiveTerminal(options.prompt ?? "> ") : pipedTerminal(options);
 }
 
+/** The terminal's width now (an ioctl on stdout); 80 where it cannot say. */
+function liveColumns(): number {
+  try {
+    return Deno.consoleSize().columns || 80;
+  } catch {
+    return process.stdout.columns ?? 80;
+  }
+}
+
 /** Readline's own record of the rows its last redraw left above the cursor. */
 type Redrawn = Interface & { prevRows?: number };
 
@@ -86,6 +95,18 @@ function interactiveTerminal(prompt: string): Terminal {
   // Each entered line gets a fresh prompt.
   readline.on("line", () => {
     if (open) readline.prompt();
+  });
+  // The width the prompt is laid out at is asked of the terminal each time, not remembered from the
+  // last SIGWINCH: a line printed between a resize and its signal is then erased at the right width.
+  Object.defineProperty(readline, "columns", { get: liveColumns });
+  // A resized terminal reflows what it shows to its new width (tmux, VTE, iTerm and the like do).
+  // readline's own refresh then works from the rows of the old layout and leaves a stale half
+  // prompt behind; so the prompt is erased as laid out at the new width, and drawn again, here.
+  process.stdout.removeAllListeners("resize");
+  process.stdout.on("resize", () => {
+    if (!open) return;
+    erase();
+    redraw();
   });
   // Iterate from now on: readline drops lines that arrive before an iterator exists.
   const iterator = readline[Symbol.asyncIterator]();

@@ -234,3 +234,46 @@ Deno.test("in console and echo mode, a client's escape sequences do not drive th
   assert(shown.some((row) => row.endsWith(`] ${SHOWN}`)), shown.join("\n"));
   assert(!(await user.title()).includes("PWNED"), "the window title did not change");
 });
+
+Deno.test(
+  "a resized terminal redraws the prompt from its new width: no line lost, no stale prompt",
+  { ignore },
+  async () => {
+    await using server = await startServer(["--mode", "chat"]);
+    await using tmux = await Tmux.start(client(server.port), { width: 110 });
+    await tmux.waitFor(/welcome, user1/);
+    await using other = await TestClient.connect(server.port);
+    await other.lines.waitFor(/welcome/);
+    await tmux.waitFor(/user2 joined/);
+    const typed = "x".repeat(70);
+    await tmux.type(typed);
+    await tmux.waitFor((rows) => rows.join("").endsWith(typed));
+    // A person's resize and the next line are not within the same milliseconds: the client has
+    // handled SIGWINCH by then. (Its redraw leaves the screen as the terminal's reflow did, so there
+    // is nothing on the screen to wait for instead.)
+    await tmux.resize(60);
+    await delay(300);
+    await other.send("line B after narrowing");
+    await tmux.waitFor(/<user2> line B after narrowing$/);
+    await tmux.resize(110);
+    await delay(300);
+    await other.send("line C");
+    const rows = await tmux.waitFor(/<user2> line C$/);
+    for (const line of ["line B after narrowing", "line C"]) {
+      assertEquals(
+        rows.filter((row) => row.endsWith(`<user2> ${line}`)).length,
+        1,
+        `${line}:\n${rows.join("\n")}`,
+      );
+    }
+    const at = rows.findIndex((row) => row.endsWith("<user2> line C"));
+    assertEquals(
+      rows.slice(at + 1).join(""),
+      `> ${typed}`,
+      `the input below the last line:\n${rows.join("\n")}`,
+    );
+    assertEquals(rows.filter((row) => row.startsWith("> x")).length, 1, `one prompt:\n${rows.join("\n")}`);
+    await tmux.press("Enter");
+    assertEquals(await other.lines.waitFor(/^<user1> /), `<user1> ${typed}`);
+  },
+);

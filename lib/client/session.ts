@@ -68,7 +68,8 @@ export async function session(conn: Stream, options: SessionOptions): Promise<Se
   // Neither promise rejects: every way a direction can end is a value.
   const heard = { any: false };
   const received = receive(conn, printLine, heard);
-  const sent = send(conn, options.lines, over.signal, terminal);
+  const lines = { sent: 0 };
+  const sent = send(conn, options.lines, over.signal, terminal, lines);
   const first = await Promise.race([received, sent, interrupted]);
   let end: SessionEnd;
   if (first !== "input ended") {
@@ -85,8 +86,9 @@ export async function session(conn: Stream, options: SessionOptions): Promise<Se
     end = await Promise.race([received, interrupted, waited]);
   }
   over.abort();
-  if (end === "server closed" && !heard.any) {
-    // Refused at the door, or a server that crashed before a word: nothing was meant by it.
+  if (end === "server closed" && !heard.any && (first !== "input ended" || lines.sent > 0)) {
+    // Refused at the door, or a server that crashed before a word: it closed first, or it left lines
+    // unanswered (every mode answers a line, or welcomes). Nothing was meant by it.
     end = "connection lost";
     terminal.status("the server closed the connection without a word");
   } else if (
@@ -138,6 +140,7 @@ async function send(
   lines: LineSource,
   over: AbortSignal,
   terminal: Terminal,
+  count: { sent: number },
 ): Promise<"input ended" | "connection lost"> {
   while (true) {
     const line = await lines.peek();
@@ -147,6 +150,7 @@ async function send(
     lines.take();
     try {
       await writeAll(conn, line + "\n");
+      count.sent++;
     } catch {
       terminal.status(
         `connection lost while sending; this line may not have arrived: ${escapeControl(line)}`,

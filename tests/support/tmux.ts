@@ -59,6 +59,11 @@ export class Tmux implements AsyncDisposable {
     await this.#run(["respawn-pane", "-k", "-t", "main", "-c", cwd, inShell(command)]);
   }
 
+  /** Resizes the window to `width` columns (the program gets SIGWINCH), as a person dragging it would. */
+  async resize(width: number): Promise<void> {
+    await this.#run(["resize-window", "-t", "main", "-x", String(width)]);
+  }
+
   /** Presses keys: tmux key names such as `Enter`, `C-c`, `C-d`, `Up`. */
   async press(...keys: string[]): Promise<void> {
     await this.#run(["send-keys", "-t", "main", ...keys]);
