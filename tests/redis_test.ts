@@ -444,3 +444,60 @@ Deno.test("hostile bytes written straight into Redis reach clients escaped, neve
     await client[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("a newcomer during a Redis outage is told at once that the room is this server's only", {
+  ignore: !LINUX,
+}, async () => {
+  await using redis = await RedisServer.start();
+  await using server = await chatServer(redis);
+  const { client } = await member(server, "before");
+  try {
+    await redis.kill();
+    await client.lines.waitFor(LINK_LOST);
+    const { client: newcomer } = await member(server, "newcomer");
+    try {
+      assertEquals(await newcomer.lines.next(), LINK_LOST, "right after the welcome");
+    } finally {
+      await newcomer[Symbol.asyncDispose]();
+    }
+  } finally {
+    await client[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("after an outage each room hears, in one line, who renamed, joined and left elsewhere meanwhile", {
+  ignore: !LINUX,
+}, async () => {
+  await using redis = await RedisServer.start();
+  await using a = await chatServer(redis);
+  await using b = await chatServer(redis);
+  const watcher = await member(a, "watcher");
+  const dave = await member(b, "dave");
+  const leaver = await member(b, "leaver");
+  const clients = [watcher.client, dave.client, leaver.client];
+  try {
+    await watcher.client.lines.waitFor(`* ${leaver.name} joined`);
+    await redis.kill();
+    for (const client of clients) await client.lines.waitFor(LINK_LOST);
+    await dave.client.send("/nick erin");
+    await dave.client.lines.waitFor("* you are now erin");
+    const newcomer = await member(b, "newcomer");
+    clients.push(newcomer.client);
+    await leaver.client[Symbol.asyncDispose]();
+    await dave.client.lines.waitFor(`* ${leaver.name} left`);
+    await redis.restart();
+    const heard = await watcher.client.lines.waitFor(/^\* while the link was down: /, 15_000);
+    const changes = heard.replace("* while the link was down: ", "").split("; ").sort();
+    assertEquals(
+      changes,
+      [`${dave.name} is now erin`, `${leaver.name} left`, `${newcomer.name} joined`].sort(),
+    );
+    // Told once, and not to the room where it happened.
+    await watcher.client.send("/who");
+    await watcher.client.lines.waitFor(/^\* online: /);
+    assertEquals(watcher.client.lines.seen.filter((line) => line.startsWith("* while the link")).length, 1);
+    assertEquals(dave.client.lines.seen.some((line) => line.startsWith("* while the link")), false);
+  } finally {
+    await closeAll(clients);
+  }
+});

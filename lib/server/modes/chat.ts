@@ -30,6 +30,8 @@ const SLASH = 0x2f;
 const LESS_THAN = 0x3c;
 const NAME = /^[A-Za-z0-9_-]{1,32}$/;
 const RESERVED = /^user\d+$/i;
+/** Most changes named in the one line that tells the other rooms what they missed in an outage. */
+const MAX_CHANGES_SHOWN = 5;
 /** What `/help` says. */
 export const CHAT_HELP = "* commands: /nick NAME (1-32 of A-Z a-z 0-9 - _), /who, /help; " +
   "any other line goes to everyone (//text for a line that starts with /)";
@@ -83,13 +85,49 @@ export function createChatMode(options: ChatModeOptions): Mode {
    * said meanwhile (a round trip's worth, since history answers or fails within a deadline).
    */
   const joining = new Map<Member, Pending[] | null>();
+  /** Whether the link to the other rooms is up: a newcomer while it is down is told the room is partial. */
+  let linkUp = true;
+  /**
+   * While the link is down, what the other rooms have not seen of this room's members: the name
+   * they last knew (none for a newcomer) and the name now (none once it left).
+   */
+  const unseen = new Map<Member, { known?: string; now?: string }>();
+
+  /** Notes, while the link is down, that `member` was `known` as and is now `now`. */
+  function changed(member: Member, known: string | undefined, now: string | undefined): void {
+    if (linkUp) return;
+    const entry = unseen.get(member);
+    if (entry === undefined) unseen.set(member, { known, now });
+    else entry.now = now;
+  }
+
+  /** Tells the other rooms, in one line, what changed here while they could not hear it. */
+  function announceUnseen(): void {
+    const changes: string[] = [];
+    for (const { known, now } of unseen.values()) {
+      if (known === undefined && now !== undefined) changes.push(`${now} joined`);
+      else if (known !== undefined && now === undefined) changes.push(`${known} left`);
+      else if (known !== undefined && now !== undefined && known !== now) {
+        changes.push(`${known} is now ${now}`);
+      }
+    }
+    if (changes.length === 0) return;
+    const shown = changes.slice(0, MAX_CHANGES_SHOWN);
+    const more = changes.length - shown.length;
+    relay?.publish(`* while the link was down: ${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""}`);
+  }
 
   relay?.open({
     deliver(line, mark) {
       if (line[0] === LESS_THAN) history?.record(line, Date.now());
       tell(line, undefined, mark);
     },
-    link: (up) => tell(up ? LINK_BACK : LINK_LOST),
+    link: (up) => {
+      linkUp = up;
+      tell(up ? LINK_BACK : LINK_LOST);
+      if (up) announceUnseen();
+      unseen.clear();
+    },
   });
   names.watch?.({
     lost(name, owner) {
@@ -141,10 +179,12 @@ export function createChatMode(options: ChatModeOptions): Mode {
       for (const line of lines.slice(first)) member.send(line);
     }
     member.send(`* welcome, ${name}: ${online} online; /help for commands`);
+    if (!linkUp) member.send(LINK_LOST);
     for (const { line, mark } of pending) {
       if (mark === undefined || !snapshot?.holds(mark)) member.send(line);
     }
     speakers.set(member, speaker(name));
+    changed(member, undefined, name);
     broadcast(`* ${name} joined`, member);
   }
 
@@ -165,6 +205,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
         const old = speakers.get(member)!.name;
         if (old.toLowerCase() !== name.toLowerCase()) void names.release(old, member.id);
         speakers.set(member, speaker(name));
+        changed(member, old, name);
         member.send(`* you are now ${name}`);
         broadcast(`* ${old} is now ${name}`, member);
       });
@@ -216,6 +257,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
       if (current === undefined) return;
       speakers.delete(member);
       void names.release(current.name, member.id);
+      changed(member, current.name, undefined);
       broadcast(`* ${current.name} left`);
     },
   };
