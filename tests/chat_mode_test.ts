@@ -23,7 +23,8 @@ async function room(
   history?: History,
 ) {
   const room = new Room<FakeMember>();
-  const mode = createChatMode({ room, names, relay, history });
+  // Joins announced at once here: the grace before a join is told is the test of its own below.
+  const mode = createChatMode({ room, names, relay, history, settleMs: 0 });
   const members: FakeMember[] = [];
   for (let id = 1; id <= count; id++) members.push(await join(room, mode, id));
   for (const member of members) member.take();
@@ -231,7 +232,7 @@ Deno.test("what is said while a newcomer's history is fetched reaches it once, a
   const history = new LateHistory();
   const relay = new RecordingRelay();
   const r = new Room<FakeMember>();
-  const mode = createChatMode({ room: r, names: new MemoryRegistry().names, relay, history });
+  const mode = createChatMode({ room: r, names: new MemoryRegistry().names, relay, history, settleMs: 0 });
   const a = new FakeMember(1);
   r.add(a);
   const aJoined = mode.join(a);
@@ -311,7 +312,13 @@ Deno.test("clients of a server that died are announced here and to the other ser
 Deno.test("history a newcomer is sent is capped in bytes: the newest lines that fit", async () => {
   const history = new MemoryHistory(10);
   const r = new Room<FakeMember>();
-  const mode = createChatMode({ room: r, names: new MemoryRegistry().names, history, historyBytes: 150 });
+  const mode = createChatMode({
+    room: r,
+    names: new MemoryRegistry().names,
+    history,
+    historyBytes: 150,
+    settleMs: 0,
+  });
   const a = new FakeMember(1);
   r.add(a);
   await mode.join(a);
@@ -326,4 +333,24 @@ Deno.test("history a newcomer is sent is capped in bytes: the newest lines that 
     "<user1> fourth line",
     "* welcome, user2: 2 online; /help for commands",
   ]);
+});
+
+Deno.test("a join is told once the newcomer settles: at its first line or after the grace; one gone before, never", async () => {
+  const r = new Room<FakeMember>();
+  const mode = createChatMode({ room: r, names: new MemoryRegistry().names, settleMs: 80 });
+  const old = await join(r, mode, 1);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  old.take();
+  // A TLS client that refuses the certificate: welcomed, then gone within milliseconds.
+  const probe = await join(r, mode, 2);
+  r.delete(probe);
+  mode.leave(probe, "client closed");
+  // One that speaks at once is told before its line.
+  const talker = await join(r, mode, 3);
+  await say(mode, talker, "hello");
+  // One that stays quiet is told after the grace.
+  await join(r, mode, 4);
+  assertEquals(old.take(), ["* user3 joined", "<user3> hello"]);
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  assertEquals(old.take(), ["* user4 joined"], "and of user2, neither its join nor its leave");
 });

@@ -483,10 +483,13 @@ Deno.test("after an outage each room hears, in one line, who renamed, joined and
     await dave.client.lines.waitFor("* you are now erin");
     const newcomer = await member(b, "newcomer");
     clients.push(newcomer.client);
+    // Its first line settles it: its join is told (here, during the outage) at once.
+    await newcomer.client.send("hello from the outage");
+    await dave.client.lines.waitFor(`<${newcomer.name}> hello from the outage`);
     await leaver.client[Symbol.asyncDispose]();
     await dave.client.lines.waitFor(`* ${leaver.name} left`);
     await redis.restart();
-    const heard = await watcher.client.lines.waitFor(/^\* while the link was down: /, 15_000);
+    const heard = await watcher.client.lines.waitFor(/^\* while the link was down: /, 20_000);
     const changes = heard.replace("* while the link was down: ", "").split("; ").sort();
     assertEquals(
       changes,

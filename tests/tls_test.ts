@@ -317,3 +317,25 @@ Deno.test("the library refuses a malformed pin with a TypeError naming it, and c
   await accepting;
   assertEquals(accepted, 0, "nothing was sent: not even a connection was made");
 });
+
+Deno.test("a client that refuses the server's certificate was never a member: the room hears no join, no leave", async () => {
+  await using server = await startServer(["--mode", "chat", "--tls"]);
+  await using member = await TestClient.connectPinned(server.port, server.fingerprint!, "member");
+  await member.lines.waitFor(/^\* welcome, user1/);
+  const wrong = "SHA256:" + Array.from({ length: 32 }, () => "AB").join(":");
+  const refused = await runClientProcess([
+    "--port",
+    String(server.port),
+    "--fingerprint",
+    wrong,
+    "--message",
+    "hi",
+  ]);
+  assertEquals(refused.code, 1);
+  await server.stderr.waitFor(/#2 disconnected/);
+  // One that stays is announced after the grace: the room is still listening.
+  await using stayer = await TestClient.connectPinned(server.port, server.fingerprint!, "stayer");
+  await member.lines.waitFor("* user3 joined", 5000);
+  assertEquals(member.lines.seen.filter((line) => line.includes("user2")), []);
+  await stayer[Symbol.asyncDispose]();
+});

@@ -32,6 +32,11 @@ const NAME = /^[A-Za-z0-9_-]{1,32}$/;
 const RESERVED = /^user\d+$/i;
 /** Most changes named in the one line that tells the other rooms what they missed in an outage. */
 const MAX_CHANGES_SHOWN = 5;
+/**
+ * How long after the link is back that line goes out: longer than the longest back-off of any
+ * server's reconnect (5 s, `redis/link.ts`), so that the others have resubscribed and hear it.
+ */
+const HEAL_NEWS_DELAY_MS = 6000;
 /** What `/help` says. */
 export const CHAT_HELP = "* commands: /nick NAME (1-32 of A-Z a-z 0-9 - _), /who, /help; " +
   "any other line goes to everyone (//text for a line that starts with /)";
@@ -73,11 +78,23 @@ export interface ChatModeOptions {
    * have waiting before the talkers are slowed. @default {524288}
    */
   historyBytes?: number;
+  /**
+   * A newcomer's join is announced once it has settled: at its first line, or after this long with
+   * the connection still open. One that goes before (a TLS client that refused the server's
+   * certificate, a browser's probe) was never a member: neither its join nor its leave is told.
+   * 0 announces at once. @default {1000}
+   */
+  settleMs?: number;
 }
 
 /** Creates a chat mode. */
 export function createChatMode(options: ChatModeOptions): Mode {
-  const { room, names, relay, history, historyBytes = 1 << 19 } = options;
+  const { room, names, relay, history, historyBytes = 1 << 19, settleMs = 1000 } = options;
+  /** Newcomers welcomed whose join the others have not been told yet, with the timer that will. */
+  const unsettled = new Map<Member, ReturnType<typeof setTimeout>>();
+  /** The order members were welcomed in: a join is told to those who were there before it. */
+  const welcomed = new Map<Member, number>();
+  let welcomes = 0;
   /** Members welcomed into the conversation. */
   const speakers = new Map<Member, Speaker>();
   /**
@@ -92,6 +109,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
    * they last knew (none for a newcomer) and the name now (none once it left).
    */
   const unseen = new Map<Member, { known?: string; now?: string }>();
+  let newsTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Notes, while the link is down, that `member` was `known` as and is now `now`. */
   function changed(member: Member, known: string | undefined, now: string | undefined): void {
@@ -101,8 +119,8 @@ export function createChatMode(options: ChatModeOptions): Mode {
     else entry.now = now;
   }
 
-  /** Tells the other rooms, in one line, what changed here while they could not hear it. */
-  function announceUnseen(): void {
+  /** What changed here while the other rooms could not hear it, in one line; `undefined` if nothing. */
+  function unseenNews(): string | undefined {
     const changes: string[] = [];
     for (const { known, now } of unseen.values()) {
       if (known === undefined && now !== undefined) changes.push(`${now} joined`);
@@ -111,10 +129,10 @@ export function createChatMode(options: ChatModeOptions): Mode {
         changes.push(`${known} is now ${now}`);
       }
     }
-    if (changes.length === 0) return;
+    if (changes.length === 0) return undefined;
     const shown = changes.slice(0, MAX_CHANGES_SHOWN);
     const more = changes.length - shown.length;
-    relay?.publish(`* while the link was down: ${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""}`);
+    return `* while the link was down: ${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""}`;
   }
 
   relay?.open({
@@ -125,8 +143,13 @@ export function createChatMode(options: ChatModeOptions): Mode {
     link: (up) => {
       linkUp = up;
       tell(up ? LINK_BACK : LINK_LOST);
-      if (up) announceUnseen();
+      clearTimeout(newsTimer);
+      const news = up ? unseenNews() : undefined;
       unseen.clear();
+      if (news === undefined) return;
+      // The other servers may not be back yet: each reconnects on its own back-off, at most 5 s.
+      newsTimer = setTimeout(() => relay?.publish(news), HEAL_NEWS_DELAY_MS);
+      Deno.unrefTimer(newsTimer);
     },
   });
   names.watch?.({
@@ -184,8 +207,26 @@ export function createChatMode(options: ChatModeOptions): Mode {
       if (mark === undefined || !snapshot?.holds(mark)) member.send(line);
     }
     speakers.set(member, speaker(name));
-    changed(member, undefined, name);
-    broadcast(`* ${name} joined`, member);
+    welcomed.set(member, ++welcomes);
+    if (settleMs <= 0) return announceJoin(member);
+    const timer = setTimeout(() => announceJoin(member), settleMs);
+    Deno.unrefTimer(timer); // a shutdown does not wait for it
+    unsettled.set(member, timer);
+  }
+
+  /** Tells the others that `member` joined, under the name it has now. */
+  function announceJoin(member: Member): void {
+    clearTimeout(unsettled.get(member));
+    unsettled.delete(member);
+    const current = speakers.get(member);
+    // Gone meanwhile, or the server is shutting down (the room is emptied without leaves).
+    if (current === undefined || room.get(member.id) !== member) return;
+    changed(member, undefined, current.name);
+    // Who came after it was welcomed with it in the count already, and is not told again.
+    const line = `* ${current.name} joined`;
+    const order = welcomed.get(member)!;
+    for (const [other] of speakers) if (welcomed.get(other)! < order) other.send(line);
+    relay?.publish(line);
   }
 
   function nick(member: Member, current: Speaker, name: string): Step {
@@ -242,6 +283,8 @@ export function createChatMode(options: ChatModeOptions): Mode {
     line(member, line) {
       const current = speakers.get(member);
       if (current === undefined) return;
+      // Its first line settles it: the others hear it joined before they hear what it says.
+      if (unsettled.has(member)) announceJoin(member);
       // "//text" is how a line that starts with a slash is said.
       if (line[0] === SLASH && line[1] !== SLASH) return command(member, current, decoder.decode(line));
       const text = escapeLine(line[0] === SLASH ? line.subarray(1) : line);
@@ -256,7 +299,14 @@ export function createChatMode(options: ChatModeOptions): Mode {
       const current = speakers.get(member);
       if (current === undefined) return;
       speakers.delete(member);
+      welcomed.delete(member);
       void names.release(current.name, member.id);
+      if (unsettled.has(member)) {
+        // Gone before it settled: it was never announced, so its leave is not either.
+        clearTimeout(unsettled.get(member));
+        unsettled.delete(member);
+        return;
+      }
       changed(member, current.name, undefined);
       broadcast(`* ${current.name} left`);
     },
