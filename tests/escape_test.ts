@@ -1,5 +1,8 @@
 import { assertEquals } from "./support/assert.ts";
-import { escapeControl } from "../lib/protocol/escape.ts";
+import { escapeControl, escapeLine } from "../lib/protocol/escape.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 import { mustEscape, TRICKY } from "./support/escape_oracle.ts";
 
 Deno.test("escaping leaves ordinary text, any script and emoji alone", () => {
@@ -41,4 +44,27 @@ Deno.test("exactly the stated set is escaped, over every code point of Unicode",
     if ((escapeControl(char) !== char) !== mustEscape(code)) wrong.push(`U+${code.toString(16)}`);
   }
   assertEquals(wrong.slice(0, 20), []);
+});
+
+Deno.test("a line of printable ASCII is passed on as it is, the very bytes, without decoding", () => {
+  const line = encoder.encode("plain ~ text !");
+  assertEquals(escapeLine(line) === line, true, "the same array: nothing copied");
+  for (const byte of [0x20, 0x7e]) assertEquals(escapeLine(Uint8Array.of(byte)), Uint8Array.of(byte));
+});
+
+Deno.test("a line with any byte outside printable ASCII is escaped, at each edge of the range", () => {
+  const shown = (bytes: number[]) => decoder.decode(escapeLine(Uint8Array.from(bytes)));
+  assertEquals(shown([0x61, 0x1f, 0x62]), "a\\x1fb");
+  assertEquals(shown([0x7f]), "\\x7f");
+  assertEquals(shown([0x00, 0x61]), "\\x00a");
+  assertEquals(shown([0x61, 0x1b]), "a\\e", "the last byte too");
+  assertEquals(shown([0xc3, 0xa9]), "é", "non-ASCII text is decoded and passes");
+  assertEquals(shown([0xff, 0x61]), "\ufffda", "bytes that are not UTF-8 become U+FFFD");
+  assertEquals(shown([0xe2, 0x80, 0xae, 0x61]), "\\u{202e}a");
+});
+
+Deno.test("each named escape, and the two forms of the others", () => {
+  assertEquals(escapeControl("\t\r\n\x1b"), "\\t\\r\\n\\e");
+  assertEquals(escapeControl("\x01\u0085\u00ad"), "\\x01\\x85\\xad");
+  assertEquals(escapeControl("\u2028\u{e0041}"), "\\u{2028}\\u{e0041}");
 });
