@@ -53,11 +53,9 @@ export interface SessionOutcome {
 /** Runs one connection until it ends; closes it. */
 export async function session(conn: Stream, options: SessionOptions): Promise<SessionOutcome> {
   const { terminal, interrupted } = options;
-  let lastLineWasError = false;
-  let lastLine: string | undefined;
+  let lastLine = "";
   const printLine = (line: string) => {
     lastLine = line;
-    lastLineWasError = line.startsWith("ERR");
     terminal.print(
       options.json
         ? JSON.stringify({ time: isoTime(), text: line })
@@ -92,7 +90,7 @@ export async function session(conn: Stream, options: SessionOptions): Promise<Se
     end = "connection lost";
     terminal.status("the server closed the connection without a word");
   } else if (
-    end === "server closed" && first !== "input ended" && !lastLineWasError && !isGoodbye(lastLine ?? "")
+    end === "server closed" && first !== "input ended" && !lastLine.startsWith("ERR") && !isGoodbye(lastLine)
   ) {
     // It closed while we still had things to say, and did not say goodbye: a crash, not an end.
     end = "connection lost";
@@ -108,7 +106,7 @@ export async function session(conn: Stream, options: SessionOptions): Promise<Se
   } catch {
     // The server closed it first.
   }
-  return { end, lastLineWasError };
+  return { end, lastLineWasError: lastLine.startsWith("ERR") };
 }
 
 /** Prints lines from the server until it closes; resolves with how it ended. */

@@ -63,6 +63,8 @@ export interface WebSocketStreamOptions {
 /** One WebSocket client, as a stream of lines. */
 export class WebSocketStream implements Stream {
   readonly remoteAddr: Deno.Addr;
+  /** A client's close frame ends both directions: it reads nothing after it. */
+  readonly halfOpen = false;
   #socket: Stream;
   #upgrade: Upgrade;
   #decoder: FrameDecoder;
@@ -179,9 +181,6 @@ export class WebSocketStream implements Stream {
     await this.#send(frames);
     return taken;
   }
-
-  /** A client's close frame ends both directions: it reads nothing after it. */
-  readonly halfOpen = false;
 
   /**
    * Answers a ping. At most one pong is owed at a time (RFC 6455 lets a pong answer only the most
