@@ -72,13 +72,34 @@ Deno.test("/nick renames and announces; taken, reserved and invalid names are re
     "ERR name alice is taken",
     "ERR name ALICE is taken",
     "ERR name user9 is reserved",
-    'ERR invalid name "two words": use 1-32 of A-Z a-z 0-9 - _',
-    'ERR invalid name "": use 1-32 of A-Z a-z 0-9 - _',
+    'ERR invalid name "two words": use 1-32 letters, digits, - or _ (any one script)',
+    'ERR invalid name "": use 1-32 letters, digits, - or _ (any one script)',
   ]);
   assertEquals(a.take(), [], "failed renames are not announced");
   await say(mode, a, "/nick alice");
   assertEquals(a.take(), ["* you are now alice"], "the holder may change the case of its own name");
   assertEquals(b.take(), ["* Alice is now alice"]);
+});
+
+Deno.test("/nick takes names of any script in NFC, and refuses one that passes for a taken name", async () => {
+  const { mode, members: [a, b] } = await room(2);
+  await say(mode, a, "/nick Jose\u0301");
+  await say(mode, b, "/nick 李");
+  assertEquals(a.take(), ["* you are now José", "* user2 is now 李"]);
+  for (const name of ["JOSÉ", "ｊｏｓé", "p\u0430ypal", "Operator", "user1OO2"]) {
+    await say(mode, b, `/nick ${name}`);
+  }
+  assertEquals(b.take(), [
+    "* user1 is now José",
+    "* you are now 李",
+    "ERR name JOSÉ is taken",
+    "ERR name ｊｏｓé is taken",
+    'ERR invalid name "p\u0430ypal": it mixes scripts (Latin, Cyrillic); use one',
+    "ERR name Operator is reserved",
+    "ERR name user1OO2 is reserved",
+  ]);
+  await say(mode, b, "/who");
+  assertEquals(b.take(), ["* online: José, 李"]);
 });
 
 Deno.test("/who lists everyone in the order they joined, whatever their names now", async () => {

@@ -122,7 +122,7 @@ Deno.test("chat escapes every control character it relays, so no client drives a
   await sender.send("/nick evil\x1b[31m", "/\x1b[2J");
   assertEquals(
     await sender.lines.next(),
-    String.raw`ERR invalid name "evil\e[31m": use 1-32 of A-Z a-z 0-9 - _`,
+    String.raw`ERR invalid name "evil\e[31m": use 1-32 letters, digits, - or _ (any one script)`,
   );
   assertEquals(await sender.lines.next(), String.raw`ERR unknown command /\e[2J; try /help`);
 });

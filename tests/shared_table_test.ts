@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { assert, assertEquals, throws } from "./support/assert.ts";
 import { MAX_KEY_BYTES, SharedTable } from "../lib/registry/shared_table.ts";
 
-Deno.test("the shared table behaves like a case-insensitive Map", () => {
+Deno.test("the shared table behaves like a Map of labelled entries", () => {
   const keys = fc.constantFrom("a", "A", "b", "bob", "BOB", "c", "dd", "user1", "User1", "e", "f", "g", "h");
   const value = fc.integer({ min: -3, max: 3 });
   const operation = fc.oneof(
@@ -25,18 +25,18 @@ Deno.test("the shared table behaves like a case-insensitive Map", () => {
         const folded = step.key.toLowerCase();
         const entry = model.get(folded);
         if (step.op === "set") {
-          model.set(folded, { key: entry?.key ?? step.key, value: step.value });
-          assertEquals(table.update(step.key, () => step.value), step.value);
+          model.set(folded, { key: entry?.key ?? folded, value: step.value });
+          assertEquals(table.update(folded, () => step.value), step.value);
         } else if (step.op === "delete") {
           model.delete(folded);
-          assertEquals(table.update(step.key, () => undefined), undefined);
+          assertEquals(table.update(folded, () => undefined), undefined);
         } else if (step.op === "claim") {
           const wins = entry === undefined || entry.value === step.value;
           if (wins) model.set(folded, { key: step.key, value: step.value });
-          assertEquals(table.claim(step.key, step.value), wins);
+          assertEquals(table.claim(folded, step.value, step.key), wins);
         } else {
           if (entry?.value === step.value) model.delete(folded);
-          table.release(step.key, step.value);
+          table.release(folded, step.value);
         }
         for (const probe of ["a", "b", "bob", "c", "dd", "user1", "e", "f", "g", "h"]) {
           assertEquals(table.get(probe), model.get(probe)?.value);
@@ -56,6 +56,9 @@ Deno.test("the shared table refuses bad keys and says when it is full", () => {
   const table = SharedTable.create(2);
   throws(() => table.get(""), RangeError);
   throws(() => table.get("x".repeat(MAX_KEY_BYTES + 1)), RangeError);
+  throws(() => table.claim("x", 1, ""), RangeError);
+  throws(() => table.claim("x", 1, "é".repeat(MAX_KEY_BYTES / 2 + 1)), RangeError);
+  assertEquals(table.size, 0, "a refused label adds no entry");
   assertEquals(table.update("x".repeat(MAX_KEY_BYTES), () => 1), 1);
   for (let i = 0; i < 6; i++) table.update(`k${i}`, () => i);
   throws(() => table.update("one too many", () => 1), RangeError);

@@ -208,7 +208,7 @@ Deno.test("in chat, a client's escape sequences reach neither an nc user's termi
   await sender.send(`/nick evil\x1b[31m`);
   assertEquals(
     await sender.lines.next(),
-    String.raw`ERR invalid name "evil\e[31m": use 1-32 of A-Z a-z 0-9 - _`,
+    String.raw`ERR invalid name "evil\e[31m": use 1-32 letters, digits, - or _ (any one script)`,
   );
 });
 

@@ -2,14 +2,15 @@
  * The registry of one process: plain counters and maps, no locks, no shared memory.
  */
 
+import { nameKey } from "../protocol/names.ts";
 import type { Names, Refusal, Registry, RegistryLimits } from "./registry.ts";
 
-/** Chat names in a map keyed by the lower-cased name. */
+/** Chat names in a map keyed by {@linkcode nameKey}. */
 class MemoryNames implements Names {
   #holders = new Map<string, { name: string; owner: number }>();
 
   claim(name: string, owner: number): boolean {
-    const key = name.toLowerCase();
+    const key = nameKey(name);
     const holder = this.#holders.get(key);
     if (holder !== undefined && holder.owner !== owner) return false;
     this.#holders.set(key, { name, owner });
@@ -17,7 +18,7 @@ class MemoryNames implements Names {
   }
 
   release(name: string, owner: number): void {
-    const key = name.toLowerCase();
+    const key = nameKey(name);
     if (this.#holders.get(key)?.owner === owner) this.#holders.delete(key);
   }
 

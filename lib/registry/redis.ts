@@ -18,6 +18,7 @@
  * {@linkcode NameEvents.lost}).
  */
 
+import { nameKey } from "../protocol/names.ts";
 import type { RedisLink } from "../redis/link.ts";
 import type { Logger } from "../server/log.ts";
 import type { Awaitable } from "../util/awaitable.ts";
@@ -182,7 +183,7 @@ export class RedisNames implements Names {
   }
 
   claim(name: string, owner: number): Awaitable<boolean> {
-    const folded = name.toLowerCase();
+    const folded = nameKey(name);
     const previous = this.#held.get(folded);
     if (previous !== undefined && previous.owner !== owner) return false;
     const holding = { name, owner, since: previous?.since ?? microseconds() };
@@ -208,7 +209,7 @@ export class RedisNames implements Names {
   }
 
   release(name: string, owner: number): Awaitable<void> {
-    const folded = name.toLowerCase();
+    const folded = nameKey(name);
     if (this.#held.get(folded)?.owner !== owner) return;
     this.#unhold(folded, this.#held.get(folded)!, undefined);
     if (!this.#link.up) return void this.#releasedOffline.set(folded, owner);

@@ -14,10 +14,10 @@ import type { Awaitable } from "../util/awaitable.ts";
 /** Why a connection was turned away. */
 export type Refusal = "server full" | "too many connections from one address";
 
-/** Chat names, unique without regard to ASCII case, each held by one connection id. */
+/** Chat names, unique by their key (`protocol/names.ts`), each held by one connection id. */
 export interface Names {
   /**
-   * Makes `owner` the holder of `name` unless another holds it (in any case); says whether `owner`
+   * Makes `owner` the holder of `name` unless another holds it (under the same key); says whether `owner`
    * holds it now. An owner that already held it takes the new spelling (`bob` may become `Bob`).
    */
   claim(name: string, owner: number): Awaitable<boolean>;

@@ -6,6 +6,7 @@
  * ({@linkcode SharedTable}). Only the workers use it; a single process has a `MemoryRegistry`.
  */
 
+import { nameKey } from "../protocol/names.ts";
 import type { Names, Refusal, Registry, RegistryLimits } from "./registry.ts";
 import { SharedTable } from "./shared_table.ts";
 
@@ -27,7 +28,8 @@ const OPEN = 1;
 const MAX_CONNS = 2;
 const MAX_CONNS_PER_IP = 3;
 
-/** Chat names in a shared table, each mapped to the id of the connection that holds it. */
+/** Chat names in a shared table: each key ({@linkcode nameKey}) maps to the id of the connection
+ * that holds it, and is labelled with the name as that connection spelled it. */
 class SharedNames implements Names {
   #table: SharedTable;
 
@@ -36,11 +38,11 @@ class SharedNames implements Names {
   }
 
   claim(name: string, owner: number): boolean {
-    return this.#table.claim(name, owner);
+    return this.#table.claim(nameKey(name), owner, name);
   }
 
   release(name: string, owner: number): void {
-    this.#table.release(name, owner);
+    this.#table.release(nameKey(name), owner);
   }
 
   list(): string[] {

@@ -1,6 +1,8 @@
 /**
- * A small table from short ASCII-case-insensitive keys to 32-bit integers, kept in a
- * SharedArrayBuffer so that every worker of one server reads and changes the same entries.
+ * A small table from short keys to 32-bit integers, each entry labelled with a short text, kept in
+ * a SharedArrayBuffer so that every worker of one server reads and changes the same entries. Keys
+ * are compared byte for byte: whoever means two spellings to be one key folds them first (chat
+ * names use `nameKey`), and keeps the spelling to show as the label.
  *
  * Why shared memory and not messages: "is the name bob free? then it is mine" must be one atomic
  * step across isolates, and a chat command must not wait on another thread to answer. A futex-style
@@ -9,14 +11,16 @@
  * deletion leaves no tombstones, so lookups stay short however long the server runs.
  */
 
-/** Longest key, in bytes. An IPv6 address with a zone fits, and so does a chat name. */
+/** Longest key, and longest label, in bytes. An IPv6 address with a zone fits, and so does a chat name. */
 export const MAX_KEY_BYTES = 64;
 
 const LOCK = 0;
 const SIZE = 1;
 const HEADER_WORDS = 2;
-/** Per slot: the key's length (0 for an empty slot), then the value. */
-const SLOT_WORDS = 2;
+/** Per slot: the key's length (0 for an empty slot), the value, the label's length. */
+const SLOT_WORDS = 3;
+/** Per slot: the key's bytes, then the label's. */
+const SLOT_BYTES = 2 * MAX_KEY_BYTES;
 
 const UNLOCKED = 0;
 const LOCKED = 1;
@@ -25,16 +29,20 @@ const CONTENDED = 2;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Folds ASCII upper case to lower case; other bytes are left alone. */
-function fold(byte: number): number {
-  return byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
-}
-
-/** FNV-1a over the folded bytes. */
+/** FNV-1a. */
 function hash(bytes: Uint8Array, start: number, length: number): number {
   let h = 0x811c9dc5;
-  for (let i = start; i < start + length; i++) h = Math.imul(h ^ fold(bytes[i]), 0x01000193);
+  for (let i = start; i < start + length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
   return h >>> 0;
+}
+
+/** `text` in UTF-8, if it is 1 to {@linkcode MAX_KEY_BYTES} bytes long. */
+function encode(text: string, what: string): Uint8Array {
+  const bytes = encoder.encode(text);
+  if (bytes.length === 0 || bytes.length > MAX_KEY_BYTES) {
+    throw new RangeError(`table ${what} must be 1-${MAX_KEY_BYTES} bytes, got ${bytes.length}`);
+  }
+  return bytes;
 }
 
 /** A table shared by isolates; every method is atomic with respect to every other isolate. */
@@ -50,16 +58,16 @@ export class SharedTable {
     let capacity = 8;
     while (capacity < 2 * (entries + 1)) capacity *= 2;
     const words = HEADER_WORDS + SLOT_WORDS * capacity;
-    return new SharedTable(new SharedArrayBuffer(words * 4 + capacity * MAX_KEY_BYTES));
+    return new SharedTable(new SharedArrayBuffer(words * 4 + capacity * SLOT_BYTES));
   }
 
   /** Attaches to a table made by {@linkcode SharedTable.create}, in this isolate or another. */
   constructor(buffer: SharedArrayBuffer) {
-    const capacity = buffer.byteLength / (SLOT_WORDS * 4 + MAX_KEY_BYTES) | 0;
+    const capacity = buffer.byteLength / (SLOT_WORDS * 4 + SLOT_BYTES) | 0;
     this.buffer = buffer;
     this.#mask = capacity - 1;
     this.#words = new Int32Array(buffer, 0, HEADER_WORDS + SLOT_WORDS * capacity);
-    this.#keys = new Uint8Array(buffer, this.#words.byteLength, capacity * MAX_KEY_BYTES);
+    this.#keys = new Uint8Array(buffer, this.#words.byteLength, capacity * SLOT_BYTES);
   }
 
   /** Number of keys. */
@@ -75,7 +83,7 @@ export class SharedTable {
   /**
    * Replaces the value of `key` with `change(value)` as one atomic step; `undefined` in or out
    * means "no entry". `change` runs under the table's lock: it must be quick and must not touch
-   * the table. A new entry keeps the key as spelled here. Returns the new value.
+   * the table. A new entry is labelled with its key. Returns the new value.
    *
    * @throws {RangeError} when the key is empty or longer than {@linkcode MAX_KEY_BYTES}, or the
    * table has no room left.
@@ -85,11 +93,11 @@ export class SharedTable {
   }
 
   /**
-   * Makes `owner` the value of `key` unless another value holds it; says whether `owner` holds it
-   * now. An owner that already held it takes the new spelling (`bob` may become `Bob`).
+   * Makes `owner` the value of `key`, labelled `label`, unless another value holds it; says whether
+   * `owner` holds it now. An owner that already held it takes the new label (`bob` may become `Bob`).
    */
-  claim(key: string, owner: number): boolean {
-    return this.#modify(key, (value) => value ?? owner, owner) === owner;
+  claim(key: string, owner: number, label: string = key): boolean {
+    return this.#modify(key, (value) => value ?? owner, { owner, label: encode(label, "label") }) === owner;
   }
 
   /** Removes `key` if `owner` holds it. */
@@ -97,15 +105,18 @@ export class SharedTable {
     this.#modify(key, (value) => value === owner ? undefined : value);
   }
 
-  /** Every key, as it was first written, with its value; in no particular order. */
+  /** Every entry's label and value, in no particular order. */
   entries(): [string, number][] {
     this.#lock();
     try {
       const entries: [string, number][] = [];
       for (let slot = 0; slot <= this.#mask; slot++) {
-        const length = this.#length(slot);
-        if (length > 0) {
-          entries.push([decoder.decode(this.#keyBytes(slot, length)), this.#words[this.#valueIndex(slot)]]);
+        if (this.#length(slot) > 0) {
+          const label = this.#keys.subarray(
+            slot * SLOT_BYTES + MAX_KEY_BYTES,
+            slot * SLOT_BYTES + MAX_KEY_BYTES + this.#words[this.#valueIndex(slot) + 1],
+          );
+          entries.push([decoder.decode(label), this.#words[this.#valueIndex(slot)]]);
         }
       }
       return entries;
@@ -114,16 +125,13 @@ export class SharedTable {
     }
   }
 
-  /** {@linkcode update}, and an entry whose value stays `respellFor` takes the new spelling. */
+  /** {@linkcode update}, and an entry whose value is or becomes `relabel.owner` takes its label. */
   #modify(
     key: string,
     change: (value: number | undefined) => number | undefined,
-    respellFor?: number,
+    relabel?: { owner: number; label: Uint8Array },
   ): number | undefined {
-    const bytes = encoder.encode(key);
-    if (bytes.length === 0 || bytes.length > MAX_KEY_BYTES) {
-      throw new RangeError(`table key must be 1-${MAX_KEY_BYTES} bytes, got ${bytes.length}`);
-    }
+    const bytes = encode(key, "key");
     this.#lock();
     try {
       const slot = this.#find(bytes);
@@ -132,13 +140,11 @@ export class SharedTable {
       const next = change(value);
       if (next === undefined) {
         if (found) this.#remove(slot);
-      } else if (!found) {
-        this.#insert(slot, bytes);
-      } else if (next === respellFor && value === respellFor) {
-        // Same key but for case, so same length, same home and same slot.
-        this.#keys.set(bytes, slot * MAX_KEY_BYTES);
+        return next;
       }
-      if (next !== undefined) this.#words[this.#valueIndex(slot)] = next;
+      if (!found) this.#insert(slot, bytes, bytes);
+      if (next === relabel?.owner) this.#label(slot, relabel.label);
+      this.#words[this.#valueIndex(slot)] = next;
       return next;
     } finally {
       this.#unlock();
@@ -153,12 +159,13 @@ export class SharedTable {
     return HEADER_WORDS + slot * SLOT_WORDS + 1;
   }
 
-  #keyBytes(slot: number, length: number): Uint8Array {
-    return this.#keys.subarray(slot * MAX_KEY_BYTES, slot * MAX_KEY_BYTES + length);
+  #label(slot: number, label: Uint8Array): void {
+    this.#keys.set(label, slot * SLOT_BYTES + MAX_KEY_BYTES);
+    this.#words[this.#valueIndex(slot) + 1] = label.length;
   }
 
   #home(slot: number): number {
-    return hash(this.#keys, slot * MAX_KEY_BYTES, this.#length(slot)) & this.#mask;
+    return hash(this.#keys, slot * SLOT_BYTES, this.#length(slot)) & this.#mask;
   }
 
   /** The slot holding `key`, or the empty slot where it would go. */
@@ -173,18 +180,17 @@ export class SharedTable {
   }
 
   #equals(slot: number, key: Uint8Array): boolean {
-    const start = slot * MAX_KEY_BYTES;
-    for (let i = 0; i < key.length; i++) {
-      if (fold(this.#keys[start + i]) !== fold(key[i])) return false;
-    }
+    const start = slot * SLOT_BYTES;
+    for (let i = 0; i < key.length; i++) if (this.#keys[start + i] !== key[i]) return false;
     return true;
   }
 
-  #insert(slot: number, key: Uint8Array): void {
+  #insert(slot: number, key: Uint8Array, label: Uint8Array): void {
     // One slot always stays empty, so that every probe ends.
     if (this.#words[SIZE] >= this.#mask) throw new RangeError("shared table is full");
-    this.#keys.set(key, slot * MAX_KEY_BYTES);
+    this.#keys.set(key, slot * SLOT_BYTES);
     this.#words[HEADER_WORDS + slot * SLOT_WORDS] = key.length;
+    this.#label(slot, label);
     this.#words[SIZE]++;
   }
 
@@ -195,7 +201,7 @@ export class SharedTable {
     for (let next = (slot + 1) & mask; this.#length(next) > 0; next = (next + 1) & mask) {
       // An entry may fill the hole when its home is not between the hole and where it sits.
       if (((next - this.#home(next)) & mask) >= ((next - hole) & mask)) {
-        this.#keys.copyWithin(hole * MAX_KEY_BYTES, next * MAX_KEY_BYTES, (next + 1) * MAX_KEY_BYTES);
+        this.#keys.copyWithin(hole * SLOT_BYTES, next * SLOT_BYTES, (next + 1) * SLOT_BYTES);
         const from = HEADER_WORDS + next * SLOT_WORDS;
         this.#words.copyWithin(HEADER_WORDS + hole * SLOT_WORDS, from, from + SLOT_WORDS);
         hole = next;

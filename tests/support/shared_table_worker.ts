@@ -28,7 +28,7 @@ self.onmessage = (event: MessageEvent<Job>) => {
   let lost = 0;
   for (let i = 0; i < rounds; i++) {
     table.update("counter", (value) => (value ?? 0) + 1);
-    if (table.claim(i % 2 === 0 ? "name" : "NAME", me)) {
+    if (table.claim("name", me, i % 2 === 0 ? "name" : "NAME")) {
       won++;
       if (table.get("name") !== me) throw new Error(`worker ${me} lost a name it held`);
       table.release("name", me);

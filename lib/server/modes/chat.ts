@@ -2,9 +2,10 @@
  * Chat mode: a room where each line is relayed to everyone else as `<NAME> text`.
  *
  * Clients start as `user<ID>`; `/nick NAME` renames, `/who` lists who is here, `/help` says so.
- * Joins, leaves and renames are announced to the others as `* ...` lines. Names are unique without
- * regard to case, so nobody can pass for someone else, and `user<digits>` stays reserved for the
- * names the server gives. A relayed line is built once and copied into each recipient's output
+ * Joins, leaves and renames are announced to the others as `* ...` lines. Names may be of any
+ * script and are unique by their key (`protocol/names.ts`: case, compatibility forms and
+ * confusable letters folded), so nobody can pass for someone else; `user<digits>` and `operator`
+ * stay reserved for the server. A relayed line is built once and copied into each recipient's output
  * queue; a recipient that stops reading is dropped by its connection, never waited for.
  *
  * Nothing a client sends can drive another client's terminal: every relayed line, and every name
@@ -19,6 +20,7 @@
  */
 
 import { escapeControl, escapeLine } from "../../protocol/escape.ts";
+import { isReserved, NAME_RULE, nameKey, parseName } from "../../protocol/names.ts";
 import type { Names } from "../../registry/registry.ts";
 import type { LineKind, Relay } from "../../relay/relay.ts";
 import { andThen } from "../../util/awaitable.ts";
@@ -28,8 +30,6 @@ import type { Member, Mode, Step } from "./mode.ts";
 
 const SLASH = 0x2f;
 const LESS_THAN = 0x3c;
-const NAME = /^[A-Za-z0-9_-]{1,32}$/;
-const RESERVED = /^user\d+$/i;
 /** Most changes named in the one line that tells the other rooms what they missed in an outage. */
 const MAX_CHANGES_SHOWN = 5;
 /**
@@ -38,7 +38,7 @@ const MAX_CHANGES_SHOWN = 5;
  */
 const HEAL_NEWS_DELAY_MS = 6000;
 /** What `/help` says. */
-export const CHAT_HELP = "* commands: /nick NAME (1-32 of A-Z a-z 0-9 - _), /who, /help; " +
+export const CHAT_HELP = `* commands: /nick NAME (${NAME_RULE}), /who, /help; ` +
   "any other line goes to everyone (//text for a line that starts with /)";
 /** What everyone here is told when the link to the other servers goes down, and comes back. */
 export const LINK_LOST = "* link to other servers lost; this server's room only";
@@ -229,10 +229,13 @@ export function createChatMode(options: ChatModeOptions): Mode {
     relay?.publish(line);
   }
 
-  function nick(member: Member, current: Speaker, name: string): Step {
-    if (!NAME.test(name)) {
-      member.send(`ERR invalid name "${escapeControl(name.slice(0, 40))}": use 1-32 of A-Z a-z 0-9 - _`);
-    } else if (RESERVED.test(name) && name.toLowerCase() !== current.name.toLowerCase()) {
+  function nick(member: Member, current: Speaker, text: string): Step {
+    const parsed = parseName(text);
+    if ("error" in parsed) {
+      return member.send(`ERR invalid name "${escapeControl(text.slice(0, 40))}": ${parsed.error}`);
+    }
+    const { name } = parsed;
+    if (isReserved(name) && nameKey(name) !== nameKey(current.name)) {
       member.send(`ERR name ${name} is reserved`);
     } else {
       return andThen(names.claim(name, member.id), (won) => {
@@ -244,7 +247,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
         if (!won) return member.send(`ERR name ${name} is taken`);
         // Read again: the registry may have renamed it (lost) while it answered.
         const old = speakers.get(member)!.name;
-        if (old.toLowerCase() !== name.toLowerCase()) void names.release(old, member.id);
+        if (nameKey(old) !== nameKey(name)) void names.release(old, member.id);
         speakers.set(member, speaker(name));
         changed(member, old, name);
         member.send(`* you are now ${name}`);
