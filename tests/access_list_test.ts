@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch, throws } from "./support/assert.ts";
+import { assert, assertEquals, assertMatch, throws } from "./support/assert.ts";
 import { AccessEntryError, AccessList, listFileEntries } from "../lib/server/access_list.ts";
 import { parseIp } from "../lib/util/ip.ts";
 
@@ -73,4 +73,76 @@ Deno.test("IPv6 forms that carry an IPv4 address are folded to it, in entries an
   assertEquals(mapped.refuses("192.169.0.1"), undefined);
   // A prefix shorter than the 96 bits of the form would reach past the IPv4 address it carries.
   throws(() => new AccessList({ deny: ["::ffff:10.0.0.0/95"] }), AccessEntryError);
+});
+
+Deno.test("a prefix is 0 to the written form's bits in plain decimal; an IPv4 block in IPv6 form may be all of IPv4", () => {
+  for (
+    const entry of [
+      "10.0.0.0/",
+      "10.0.0.0/+8",
+      "10.0.0.0/ 8",
+      "10.0.0.0/8 x",
+      "10.0.0.0/x8",
+      "::/1280",
+      "::/0128",
+    ]
+  ) {
+    throws(() => new AccessList({ deny: [entry] }), AccessEntryError);
+  }
+  const error = throws(() => new AccessList({ deny: ["nope"] }), AccessEntryError);
+  assertEquals([error.name, error.entry], ["AccessEntryError", "nope"]);
+  // 08 is 8: a leading zero is not octal here.
+  assertEquals(new AccessList({ deny: ["10.0.0.0/08"] }).refuses("10.200.0.1"), "denied");
+  assertEquals(new AccessList({ deny: ["10.0.0.0/0"] }).refuses("192.0.2.1"), "denied");
+  assertEquals(new AccessList({ deny: ["::/128"] }).refuses("::"), "denied");
+  assertEquals(new AccessList({ deny: ["::/128"] }).refuses("::1"), undefined);
+  // ::ffff:0.0.0.0/96 is every IPv4 address, and no IPv6 one.
+  const all = new AccessList({ deny: ["::ffff:0.0.0.0/96"] });
+  assertEquals(all.refuses("203.0.113.9"), "denied");
+  assertEquals(all.refuses("2001:db8::1"), undefined);
+});
+
+Deno.test("an IPv4 block never matches an IPv6 peer whose first bytes look the same, nor the reverse", () => {
+  // a00::1 begins with the bytes 10.0, and 10.0.0.1 with the bytes of a00::.
+  assertEquals(new AccessList({ deny: ["10.0.0.0/8"] }).refuses("a00::1"), undefined);
+  assertEquals(new AccessList({ deny: ["a00::/8"] }).refuses("10.0.0.1"), undefined);
+  assertEquals(new AccessList({ deny: ["a00::/8"] }).refuses("a00::1"), "denied");
+});
+
+Deno.test("whole bytes and the bits of the last partial byte are both compared", () => {
+  const list = new AccessList({ deny: ["10.1.2.0/23", "192.0.2.64/26", "10.9.9.9/32"] });
+  for (const peer of ["10.1.2.255", "10.1.3.0", "192.0.2.64", "192.0.2.127", "10.9.9.9"]) {
+    assertEquals(list.refuses(peer), "denied", peer);
+  }
+  for (
+    const peer of [
+      "10.1.4.0",
+      "10.1.1.255",
+      "11.1.2.0",
+      "192.0.2.63",
+      "192.0.2.128",
+      "192.1.2.64",
+      "10.9.9.8",
+    ]
+  ) {
+    assertEquals(list.refuses(peer), undefined, peer);
+  }
+});
+
+Deno.test("blank entries and spaces in a list are nothing; an empty list restricts nothing", () => {
+  const blank = new AccessList({ allow: ["", " , ,", "  "], deny: [","] });
+  assert(blank.empty);
+  assertEquals(blank.refuses("192.0.2.1"), undefined, "no entries: everyone may connect");
+  assert(new AccessList({}).empty);
+  assert(!new AccessList({ allow: ["10.0.0.1"] }).empty);
+  assert(!new AccessList({ deny: ["10.0.0.1"] }).empty);
+  const spaced = new AccessList({ allow: [" 10.0.0.1 ,  10.0.0.2"] });
+  assertEquals(spaced.refuses("10.0.0.2"), undefined);
+  assertEquals(spaced.refuses("10.0.0.3"), "not allowed");
+});
+
+Deno.test("a peer whose address cannot be read is refused by any list, and passes no list", () => {
+  assertEquals(new AccessList({ allow: ["10.0.0.0/8"] }).refuses("not-an-address"), "not allowed");
+  assertEquals(new AccessList({ deny: ["192.0.2.1"] }).refuses("not-an-address"), "not allowed");
+  assertEquals(new AccessList({}).refuses("not-an-address"), undefined);
 });

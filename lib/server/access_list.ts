@@ -88,12 +88,14 @@ export class AccessList {
 
   /**
    * Why a peer at `ip` may not connect (`denied` by a deny entry, `not allowed` by the allow
-   * list), or `undefined` when it may. A peer with no address (a Unix socket) may.
+   * list, or an address that cannot be read), or `undefined` when it may. A peer with no address
+   * (a Unix socket) may.
    */
   refuses(ip: string | undefined): "denied" | "not allowed" | undefined {
     if (ip === undefined) return undefined;
     const bytes = parseIp(ip);
-    if (bytes === undefined) return this.#allow.length > 0 ? "not allowed" : undefined;
+    // An address that cannot be read cannot be shown not to be denied: any list refuses it.
+    if (bytes === undefined) return this.empty ? undefined : "not allowed";
     if (this.#deny.some((block) => contains(block, bytes))) return "denied";
     if (this.#allow.length > 0 && !this.#allow.some((block) => contains(block, bytes))) return "not allowed";
     return undefined;

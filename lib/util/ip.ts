@@ -33,12 +33,13 @@ function parseIpv4(text: string): Uint8Array | undefined {
 function parseIpv6(text: string): Uint8Array | undefined {
   const halves = text.split("::");
   if (halves.length > 2) return undefined;
-  const groups = (half: string): number[] | undefined => {
+  // `last`: this half ends the address, so it may end with an IPv4 address.
+  const groups = (half: string, last: boolean): number[] | undefined => {
     if (half === "") return [];
     const words: number[] = [];
     const parts = half.split(":");
     for (const [i, part] of parts.entries()) {
-      if (i === parts.length - 1 && part.includes(".")) {
+      if (last && i === parts.length - 1 && part.includes(".")) {
         // A trailing IPv4 address: ::ffff:127.0.0.1
         const v4 = parseIpv4(part);
         if (v4 === undefined) return undefined;
@@ -51,8 +52,8 @@ function parseIpv6(text: string): Uint8Array | undefined {
     }
     return words;
   };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const head = groups(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1], true) : [];
   if (head === undefined || tail === undefined) return undefined;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;

@@ -55,7 +55,8 @@ function machineAddresses(): string[] {
  * request names this server.
  */
 export function hostChecker(options: HostOptions): (header: string | undefined) => string | undefined {
-  const listen = normalizeHostName(options.listen) ?? options.listen.toLowerCase();
+  // A listen host that no Host header could spell (neither a name nor an address) adds no name.
+  const listen = normalizeHostName(options.listen) ?? "";
   const listenBytes = parseIp(listen);
   const wildcard = listen === "0.0.0.0" || listen === "::";
   const loopbackToo = wildcard || isLoopback(listen);
@@ -63,7 +64,7 @@ export function hostChecker(options: HostOptions): (header: string | undefined) 
   for (const origin of options.origins) {
     if (origin !== "*") names.add(new URL(origin).hostname.replace(/^\[(.*)\]$/, "$1"));
   }
-  if (listenBytes === undefined) names.add(listen);
+  if (listenBytes === undefined && listen !== "") names.add(listen);
   const interfaces = options.interfaces ?? machineAddresses;
 
   function isOurs(host: string): boolean {

@@ -21,10 +21,18 @@ export function normalizeOrigin(origin: string): string | undefined {
   }
 }
 
-/** `text` as a host name to compare (lower case, no trailing dot, IPv6 without brackets), or `undefined`. */
+/**
+ * `text` as a host name to compare (lower case, no trailing dot, IPv6 without its brackets), or
+ * `undefined`. Brackets hold an IPv6 address and nothing else (RFC 3986's IP-literal).
+ */
 export function normalizeHostName(text: string): string | undefined {
-  const host = text.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
+  const host = text.trim().toLowerCase();
+  const literal = /^\[(.*)\]$/.exec(host)?.[1];
+  if (literal !== undefined) {
+    return literal.includes(":") && parseIp(literal) !== undefined ? literal : undefined;
+  }
   if (parseIp(host) !== undefined) return host;
+  const name = host.replace(/\.$/, "");
   const label = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-  return host.length <= 253 && host.split(".").every((part) => label.test(part)) ? host : undefined;
+  return name.length <= 253 && name.split(".").every((part) => label.test(part)) ? name : undefined;
 }
