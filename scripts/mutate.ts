@@ -27,17 +27,17 @@ const GROUPS: { name: string; mutate: string[]; tests: string[] }[] = [
   {
     name: "access",
     mutate: ["lib/server/access_list.ts", "lib/util/ip.ts", "lib/web/host.ts", "lib/web/origin.ts"],
-    tests: ["tests/access_list_test.ts", "tests/web_host_test.ts"],
+    tests: ["tests/access_list_test.ts", "tests/ip_test.ts", "tests/web_host_test.ts"],
   },
   {
     name: "queue",
     mutate: ["lib/server/output_queue.ts", "lib/server/deadlines.ts", "lib/server/congestion.ts"],
-    tests: ["tests/output_queue_test.ts", "tests/deadlines_test.ts", "tests/connection_test.ts"],
+    tests: ["tests/output_queue_test.ts", "tests/deadlines_test.ts", "tests/congestion_test.ts"],
   },
   {
     name: "registry",
-    mutate: ["lib/registry/memory.ts"],
-    tests: ["tests/chat_mode_test.ts", "tests/server_test.ts"],
+    mutate: ["lib/registry/memory.ts", "lib/registry/shared.ts", "lib/protocol/names.ts"],
+    tests: ["tests/registry_test.ts", "tests/names_test.ts", "tests/chat_mode_test.ts"],
   },
   {
     name: "flags",
