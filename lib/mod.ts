@@ -51,7 +51,7 @@ export { createLogger, type Logger, type LoggerOptions } from "./server/log.ts";
 export { type Member, type Mode, MODE_NAMES, type ModeName } from "./server/modes/mod.ts";
 export type { Operator } from "./server/operator.ts";
 export { LineFramer, LineTooLongError } from "./protocol/framer.ts";
-export { escapeControl } from "./protocol/escape.ts";
+export { escapeControl, escapeText } from "./protocol/escape.ts";
 export type { Listener, Stream } from "./transport/transport.ts";
 export { connectTcp, listenTcp, type TcpListenOptions } from "./transport/tcp.ts";
 export { WebSocketStream } from "./transport/websocket.ts";

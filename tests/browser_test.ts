@@ -96,6 +96,11 @@ Deno.test("markup a client sends is shown as text, and nothing in it runs", { ig
   ];
   for (const attack of attacks) await nc.type(attack);
   for (const attack of attacks) await browser.waitForEntry(`user2 ${attack}`);
+  // A typed backslash reaches the page as typed (terminals get it doubled); a real ESC is shown.
+  await nc.type(String.raw`typed \e[2J and C:\dir`);
+  await nc.type("real \x1b[2J");
+  await browser.waitForEntry(String.raw`user2 typed \e[2J and C:\dir`);
+  await browser.waitForEntry(String.raw`user2 real \e[2J`);
   // Give an event loop turn for anything that would run to run.
   await browser.page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));
   assertEquals(await browser.page.title(), title);

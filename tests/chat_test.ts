@@ -127,6 +127,26 @@ Deno.test("chat escapes every control character it relays, so no client drives a
   assertEquals(await sender.lines.next(), String.raw`ERR unknown command /\e[2J; try /help`);
 });
 
+Deno.test("a typed backslash is doubled, so a literal \\e and a real ESC read apart, live and in history", async () => {
+  await using server = await startServer(["--mode", "chat", "--history", "5"]);
+  await using sender = await join(server.port, "sender");
+  await using receiver = await join(server.port, "receiver");
+  await sender.lines.waitFor("* user2 joined");
+  await sender.send("typed \\e[2J", "real \x1b[2J", "path C:\\dir");
+  const expected = [
+    String.raw`<user1> typed \\e[2J`,
+    String.raw`<user1> real \e[2J`,
+    String.raw`<user1> path C:\\dir`,
+  ];
+  assertEquals(
+    [await receiver.lines.next(), await receiver.lines.next(), await receiver.lines.next()],
+    expected,
+  );
+  await using late = await TestClient.connect(server.port, { label: "late" });
+  const history = [await late.lines.next(), await late.lines.next(), await late.lines.next()];
+  assertEquals(history.map((line) => line.replace(/^\* history \S+ /, "")), expected);
+});
+
 Deno.test("a flood slows the talkers: a client that reads is never dropped, one that stopped is", async () => {
   // A small queue, so that the readers fall behind the flood within a few lines.
   await using server = await startServer(["--mode", "chat", "--quiet", "--max-queue", "64K"]);

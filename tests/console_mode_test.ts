@@ -18,6 +18,8 @@ Deno.test("console shows received lines and replies to the client that spoke las
   assertMatch(await server.stdout.next(), new RegExp(`#2 127\\.0\\.0\\.1:\\d+ > and from two \\\\e\\[2J$`));
   await server.type("hi two");
   assertEquals(await second.lines.next(), "hi two");
+  await second.send(String.raw`typed \e[2J`);
+  assertMatch(await server.stdout.next(), new RegExp(String.raw`#2 127\.0\.0\.1:\d+ > typed \\\\e\[2J$`));
 
   await server.type("@1 direct to one");
   assertEquals(await first.lines.next(), "direct to one");

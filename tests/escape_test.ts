@@ -1,9 +1,9 @@
 import { assertEquals } from "./support/assert.ts";
-import { escapeControl, escapeLine } from "../lib/protocol/escape.ts";
+import { escapeControl, escapeLine, escapeText } from "../lib/protocol/escape.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-import { mustEscape, TRICKY } from "./support/escape_oracle.ts";
+import { mustEscape, TRICKY, unescape } from "./support/escape_oracle.ts";
 
 Deno.test("escaping leaves ordinary text, any script and emoji alone", () => {
   const text = "hello, wörld — 你好 🚀 \\path";
@@ -67,4 +67,38 @@ Deno.test("each named escape, and the two forms of the others", () => {
   assertEquals(escapeControl("\t\r\n\x1b"), "\\t\\r\\n\\e");
   assertEquals(escapeControl("\x01\u0085\u00ad"), "\\x01\\x85\\xad");
   assertEquals(escapeControl("\u2028\u{e0041}"), "\\u{2028}\\u{e0041}");
+});
+
+Deno.test("first-hand text doubles its backslashes, so a typed escape and a real one read apart", () => {
+  assertEquals(escapeText("\\e[2J"), "\\\\e[2J");
+  assertEquals(escapeText("\x1b[2J"), "\\e[2J");
+  assertEquals(escapeText("C:\\dir\\x07 \x07"), "C:\\\\dir\\\\x07 \\x07");
+  assertEquals(escapeText("plain, wörld 🚀"), "plain, wörld 🚀");
+  assertEquals(escapeControl("\\e[2J"), "\\e[2J", "text escaped once already is not escaped twice");
+});
+
+Deno.test("escaped text reads back as exactly what was sent, whatever it was", () => {
+  const samples = [
+    "\\",
+    "\\\\e",
+    "\\e\x1b",
+    "a\\\x1bb",
+    "\\x07\x07",
+    "\\u{202e}\u202e",
+    "\\\n\\n",
+    ...TRICKY,
+  ];
+  for (const text of samples) assertEquals(unescape(escapeText(text)), text, JSON.stringify(text));
+});
+
+Deno.test("a line with a backslash is escaped; with `escaped`, only control characters are", () => {
+  const shown = (text: string, escaped?: boolean) =>
+    decoder.decode(escapeLine(encoder.encode(text), escaped === undefined ? undefined : { escaped }));
+  assertEquals(shown("a\\b"), "a\\\\b");
+  assertEquals(shown("\\"), "\\\\", "a backslash alone");
+  assertEquals(shown("a\\b", false), "a\\\\b");
+  assertEquals(shown("a\\\\b \\e", true), "a\\\\b \\e", "an escaped line passes as it is");
+  assertEquals(shown("a\\\\b\x1b", true), "a\\\\b\\e", "but a raw control character in it is escaped");
+  const plain = encoder.encode("a\\b");
+  assertEquals(escapeLine(plain, { escaped: true }) === plain, true, "printable ASCII passes uncopied");
 });

@@ -6,8 +6,8 @@
 
 import fc from "fast-check";
 import { assertEquals } from "./support/assert.ts";
-import { escapeControl } from "../lib/protocol/escape.ts";
-import { mustEscape, TRICKY } from "./support/escape_oracle.ts";
+import { escapeControl, escapeText } from "../lib/protocol/escape.ts";
+import { mustEscape, TRICKY, unescape } from "./support/escape_oracle.ts";
 import { LineFramer, LineTooLongError } from "../lib/protocol/framer.ts";
 
 /** The obvious, slow definition: split on \n, drop one \r before it, keep the tail unfinished. */
@@ -79,6 +79,16 @@ Deno.test("any chunking of any byte stream frames into the reference lines", () 
   );
 });
 
+Deno.test("first-hand escaping reads back as exactly what was sent: no two texts look the same", () => {
+  const texts = fc.array(
+    fc.oneof(fc.constantFrom(...TRICKY, "\\", "\\e", "e", "x07", "u{202e}"), fc.string()),
+    {
+      maxLength: 12,
+    },
+  ).map((parts) => parts.join(""));
+  fc.assert(fc.property(texts, (text) => unescape(escapeText(text)) === text), { numRuns: 5000 });
+});
+
 Deno.test("escaped text never carries a character of the escaped set, whatever it is given", () => {
   const unsafe = (text: string) => [...text].some((char) => mustEscape(char.codePointAt(0)!));
   // Text biased toward the characters that matter: the tricky ones, mixed with any other.
@@ -86,6 +96,7 @@ Deno.test("escaped text never carries a character of the escaped set, whatever i
     maxLength: 60,
   }).map((parts) => parts.join(""));
   fc.assert(fc.property(biased, (text) => !unsafe(escapeControl(text))), { numRuns: 5000 });
+  fc.assert(fc.property(biased, (text) => !unsafe(escapeText(text))), { numRuns: 5000 });
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
       const shown = escapeControl(new TextDecoder().decode(bytes));

@@ -130,14 +130,18 @@ Deno.test(
     try {
       await x.client.lines.waitFor(`* ${y.name} joined`);
       // One at a time, each seen across before the next, so "the last 3" has one answer.
-      const said = ["one", "two", "three \x1b[2J", "four", "five"];
+      // A real ESC is escaped once; a typed backslash is doubled once, not again by the server it
+      // reaches through Redis.
+      const said = ["one", "two", "three \x1b[2J", String.raw`four \e`, "five"];
+      const heard = [];
       for (const [n, text] of said.entries()) {
         const [speaker, listener] = n % 2 === 0 ? [x, y] : [y, x];
         await speaker.client.send(text);
-        await listener.client.lines.waitFor((line) =>
-          line.startsWith(`<${speaker.name}> ${text.slice(0, 3)}`)
+        heard.push(
+          await listener.client.lines.waitFor((line) => line.startsWith(`<${speaker.name}> ${text.slice(0, 3)}`)),
         );
       }
+      assertEquals(heard.slice(2, 4), [`<${x.name}> three \\e[2J`, String.raw`<${y.name}> four \\e`]);
       for (const server of [a, b, c]) {
         const client = await TestClient.connect(server.port, { label: `late on ${server.port}` });
         late.push(client);
@@ -159,7 +163,7 @@ Deno.test(
       const pattern = /^\* history (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) <(user\d+)> (.*)$/;
       assertEquals(histories[0].map((line) => pattern.exec(line)?.slice(2)), [
         [x.name, "three \\e[2J"],
-        [y.name, "four"],
+        [y.name, String.raw`four \\e`],
         [x.name, "five"],
       ]);
       const times = histories[0].map((line) => Date.parse(pattern.exec(line)![1]));

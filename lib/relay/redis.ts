@@ -107,7 +107,7 @@ export class RedisRelay implements Relay, History {
       const newest = reply[0]?.[0];
       const entries: HistoryEntry[] = reply.reverse().map(([id, fields]) => ({
         at: Number(id.slice(0, id.indexOf("-"))),
-        line: escapeLine(Buffer.from(fields[fields.indexOf("l") + 1] ?? "")),
+        line: escapeLine(Buffer.from(fields[fields.indexOf("l") + 1] ?? ""), { escaped: true }),
       }));
       return { entries, holds: (mark: string) => newest !== undefined && compareIds(mark, newest) <= 0 };
     }, () => none);
@@ -172,7 +172,10 @@ export class RedisRelay implements Relay, History {
       if (space !== -1 && space < end) {
         const mark = message.toString("latin1", start, space);
         // Servers escape what they publish; whoever else can write to Redis is not trusted.
-        handlers.deliver(escapeLine(message.subarray(space + 1, end)), mark === "-" ? undefined : mark);
+        handlers.deliver(
+          escapeLine(message.subarray(space + 1, end), { escaped: true }),
+          mark === "-" ? undefined : mark,
+        );
       }
       start = end + 1;
     }

@@ -7,7 +7,7 @@
  * `JSON.stringify` escapes every control character, so a hostile line cannot break the framing.
  */
 
-import { escapeControl } from "../protocol/escape.ts";
+import { escapeText } from "../protocol/escape.ts";
 import { clockTime, isoTime } from "../util/time.ts";
 
 /** How log lines are written. */
@@ -47,7 +47,7 @@ export interface LoggerOptions {
 function formatTextLine(level: LogLevel, msg: string, worker?: number, time = clockTime()): string {
   const source = worker === undefined ? "" : `w${worker}: `;
   const marker = level === "info" ? "" : `${level}: `;
-  return `[${time}] ${source}${marker}${escapeControl(msg)}`;
+  return `[${time}] ${source}${marker}${escapeText(msg)}`;
 }
 
 /** Formats one event as a JSON log line. */

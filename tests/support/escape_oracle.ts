@@ -34,3 +34,17 @@ export const TRICKY = [
   "\ufeff",
   "\u{e0041}", // soft hyphen, BOM, a tag character
 ];
+
+/**
+ * Reads first-hand escaped text back, by the grammar escaping writes (`\\`, `\e`, `\t`, `\r`, `\n`,
+ * `\xHH`, `\u{H...}`), stated apart from the code. Throws on a backslash that starts none of them.
+ */
+export function unescape(text: string): string {
+  const named: Record<string, string> = { "\\": "\\", e: "\x1b", t: "\t", r: "\r", n: "\n" };
+  return text.replace(/\\(?:x([0-9a-f]{2})|u\{([0-9a-f]+)\}|(.))/gu, (whole, hex, code, one) => {
+    if (hex !== undefined) return String.fromCodePoint(parseInt(hex, 16));
+    if (code !== undefined) return String.fromCodePoint(parseInt(code, 16));
+    if (one in named) return named[one];
+    throw new Error(`not an escape: ${whole}`);
+  });
+}

@@ -19,7 +19,7 @@
  * sent twice.
  */
 
-import { escapeControl, escapeLine } from "../../protocol/escape.ts";
+import { escapeLine, escapeText } from "../../protocol/escape.ts";
 import { isReserved, NAME_RULE, nameKey, parseName } from "../../protocol/names.ts";
 import type { Names } from "../../registry/registry.ts";
 import type { LineKind, Relay } from "../../relay/relay.ts";
@@ -232,7 +232,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
   function nick(member: Member, current: Speaker, text: string): Step {
     const parsed = parseName(text);
     if ("error" in parsed) {
-      return member.send(`ERR invalid name "${escapeControl(text.slice(0, 40))}": ${parsed.error}`);
+      return member.send(`ERR invalid name "${escapeText(text.slice(0, 40))}": ${parsed.error}`);
     }
     const { name } = parsed;
     if (isReserved(name) && nameKey(name) !== nameKey(current.name)) {
@@ -262,7 +262,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
     if (verb === "/nick") return nick(member, current, argument);
     if (verb === "/who") return andThen(names.list(), (list) => member.send(`* online: ${list.join(", ")}`));
     if (verb === "/help") member.send(CHAT_HELP);
-    else member.send(`ERR unknown command ${escapeControl(verb.slice(0, 40))}; try /help`);
+    else member.send(`ERR unknown command ${escapeText(verb.slice(0, 40))}; try /help`);
   }
 
   return {

@@ -9,7 +9,7 @@
  * had to say) stays connected, so the operator can still answer it; `.` ends it.
  */
 
-import { escapeControl } from "../../protocol/escape.ts";
+import { escapeText } from "../../protocol/escape.ts";
 import { KICKED, OPERATOR_ENDED } from "../../protocol/goodbye.ts";
 import { describeNetError } from "../../util/net.ts";
 import { clockTime } from "../../util/time.ts";
@@ -91,7 +91,7 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
   const mode: ConsoleMode = {
     join() {},
     line(member, line) {
-      print(`[${clockTime()}] #${member.id} ${member.remote} > ${escapeControl(decoder.decode(line))}`);
+      print(`[${clockTime()}] #${member.id} ${member.remote} > ${escapeText(decoder.decode(line))}`);
       if (line.length === 1 && line[0] === DOT) member.close("client ended the conversation");
       else if (!held) setCurrent(member);
     },
