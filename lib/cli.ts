@@ -408,7 +408,7 @@ function convert(spec: FlagSpec, raw: string): string | number {
       return Number(raw);
     }
     case "bytes": {
-      const match = /^(\d{1,12})([kKmMgG])?(i?B)?$/.exec(raw);
+      const match = /^(\d{1,12})(?:([kKmMgG])(?:i?B)?|B)?$/.exec(raw);
       const unit = match?.[2]?.toUpperCase();
       const scale = unit === undefined ? 1 : 1024 ** ("KMG".indexOf(unit) + 1);
       const bytes = match ? Number(match[1]) * scale : NaN;

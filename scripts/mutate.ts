@@ -42,7 +42,7 @@ const GROUPS: { name: string; mutate: string[]; tests: string[] }[] = [
   {
     name: "flags",
     mutate: ["lib/cli.ts"],
-    tests: ["tests/cli_test.ts"],
+    tests: ["tests/cli_test.ts", "tests/cli_values_test.ts"],
   },
 ];
 

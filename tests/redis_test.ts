@@ -138,7 +138,9 @@ Deno.test(
         const [speaker, listener] = n % 2 === 0 ? [x, y] : [y, x];
         await speaker.client.send(text);
         heard.push(
-          await listener.client.lines.waitFor((line) => line.startsWith(`<${speaker.name}> ${text.slice(0, 3)}`)),
+          await listener.client.lines.waitFor((line) =>
+            line.startsWith(`<${speaker.name}> ${text.slice(0, 3)}`)
+          ),
         );
       }
       assertEquals(heard.slice(2, 4), [`<${x.name}> three \\e[2J`, String.raw`<${y.name}> four \\e`]);
