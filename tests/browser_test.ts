@@ -66,6 +66,30 @@ Deno.test(
 );
 
 Deno.test(
+  "console: a closed tab, and a closed browser, end their conversations; no ghost stays in /list",
+  { ignore },
+  async () => {
+    await using server = await webServer(["--mode", "console"], { stdin: true });
+    await using browser = await TestBrowser.launch();
+    await browser.open(server.page!);
+    await browser.say("/nick ghost");
+    await server.stdout.waitFor(/#1 127\.0\.0\.1:\d+ > \/nick ghost$/);
+    const second = await browser.browser.newPage();
+    await second.goto(server.page!);
+    await second.waitForFunction(() =>
+      document.querySelector("#status")?.textContent?.startsWith("connected")
+    );
+    // The tab is closed: no operator line is written to either client, and yet both go.
+    await browser.page.close();
+    await server.stderr.waitFor(/#1 disconnected: client closed/, 5000);
+    await browser.browser.close();
+    await server.stderr.waitFor(/#2 disconnected: client closed/, 5000);
+    await server.type("/list");
+    assertEquals(await server.stdout.waitFor(/no clients connected|^ ID/), "no clients connected");
+  },
+);
+
+Deno.test(
   "the operator at the console sees a browser client in /list and answers it",
   { ignore },
   async () => {
