@@ -11,6 +11,7 @@ import {
   encodeClose,
   encodeLines,
   encodePong,
+  encodeText,
   FrameDecoder,
   FrameError,
   type FrameEvent,
@@ -257,5 +258,104 @@ Deno.test("Autobahn's categories, from RFC 6455: framing, pings, reserved bits, 
   throws(
     () => decode(join(frame(0x1, "m".repeat(50), { fin: false }), frame(0x0, "m".repeat(51))), 100),
     LineTooLongError,
+  );
+});
+
+Deno.test("each length form of a server frame starts exactly at its boundary", () => {
+  const header = (length: number) => [...encodeText(new Uint8Array(length)).subarray(0, 10)];
+  assertEquals(header(0).slice(0, 2), [0x81, 0]);
+  assertEquals(header(125).slice(0, 2), [0x81, 125]);
+  assertEquals(header(126).slice(0, 4), [0x81, 126, 0, 126]);
+  assertEquals(header(65535).slice(0, 4), [0x81, 126, 0xff, 0xff]);
+  assertEquals(header(65536), [0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0]);
+  for (const length of [125, 126, 65535, 65536]) {
+    const size = length + (length < 126 ? 2 : length < 65536 ? 4 : 10);
+    assertEquals(encodeText(new Uint8Array(length)).length, size, `${length}`);
+  }
+});
+
+Deno.test("a close reason is cut to 123 bytes, never inside a character", () => {
+  const reason = (text: string) => decoder.decode(encodeClose(1000, text).subarray(4));
+  assertEquals(reason("a".repeat(123)), "a".repeat(123), "123 bytes fit whole");
+  assertEquals(reason("a".repeat(124)), "a".repeat(123));
+  assertEquals(reason("a" + "\u{1f600}".repeat(31)), "a" + "\u{1f600}".repeat(30), "a 4-byte character");
+  assertEquals(encodeClose(1000, "a".repeat(200))[1], 125);
+  assertEquals([...encodeClose(4000)], [0x88, 2, 0x0f, 0xa0]);
+});
+
+Deno.test("UTF-8 at the edges of each lead byte's range: overlongs, surrogates, past U+10FFFF", () => {
+  const valid = (...bytes: number[]) => {
+    const check = new Utf8Validator();
+    return check.push(Uint8Array.from(bytes)) && check.end();
+  };
+  const cases: [number[], boolean][] = [
+    [[0x7f], true],
+    [[0x80], false],
+    [[0xc1, 0xbf], false],
+    [[0xc2, 0x80], true],
+    [[0xdf, 0xbf], true],
+    [[0xe0, 0x9f, 0xbf], false],
+    [[0xe0, 0xa0, 0x80], true],
+    [[0xe1, 0x80, 0x80], true],
+    [[0xed, 0x9f, 0xbf], true],
+    [[0xed, 0xa0, 0x80], false],
+    [[0xef, 0xbf, 0xbf], true],
+    [[0xf0, 0x8f, 0xbf, 0xbf], false],
+    [[0xf0, 0x90, 0x80, 0x80], true],
+    [[0xf3, 0xbf, 0xbf, 0xbf], true],
+    [[0xf4, 0x8f, 0xbf, 0xbf], true],
+    [[0xf4, 0x90, 0x80, 0x80], false],
+    [[0xf5, 0x80, 0x80, 0x80], false],
+    [[0xff], false],
+    [[0xe1, 0x80], false],
+    [[0xf1, 0x80, 0x80, 0x80, 0x80], false],
+  ];
+  for (const [bytes, expected] of cases) {
+    const name = bytes.map((b) => b.toString(16)).join(" ");
+    assertEquals(valid(...bytes), expected, name);
+    // The platform's strict decoder, as a second opinion.
+    let platform = true;
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(bytes));
+    } catch {
+      platform = false;
+    }
+    assertEquals(platform, expected, `${name} (platform)`);
+  }
+  // After a 4-byte lead's narrowed range, the next character starts afresh.
+  assertEquals(valid(0xf0, 0x90, 0x80, 0x80, 0xc2, 0x80), true);
+  assertEquals(valid(0xf4, 0x8f, 0xbf, 0xbf, 0xf0, 0x90, 0x80, 0x80), true);
+});
+
+Deno.test("a 64-bit length is read whole: 2^32 bytes is not an empty frame", () => {
+  const header = Uint8Array.of(0x81, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4);
+  throws(() => decode(header, 1 << 20), LineTooLongError);
+  const small = Uint8Array.of(0x81, 0xff, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0x61, 0x62, 0x63);
+  assertEquals(decode(small, 10), ["text:abc"]);
+});
+
+Deno.test("protocol errors are FrameErrors that name the opcode", () => {
+  const error = throws(() => decode(frame(0xb, ""), 100), FrameError);
+  assertEquals([error.name, error.message], ["FrameError", "unknown opcode 11"]);
+  assertEquals(throws(() => decode(frame(0x3, ""), 100), FrameError).message, "unknown opcode 3");
+});
+
+Deno.test("control frames inside a fragmented message do not count toward its size", () => {
+  const parts = join(
+    frame(0x1, "123456789", { fin: false }),
+    frame(0x9, "pingy"),
+    frame(0x8, join(Uint8Array.of(0x03, 0xe8), encoder.encode("12345"))),
+  );
+  assertEquals(decode(parts, 10), ["ping:pingy", "close:1000:12345"]);
+});
+
+Deno.test("a ping's payload is its own: the next ping does not overwrite it", () => {
+  const frames = new FrameDecoder(100);
+  frames.feed(join(frame(0x9, "first"), frame(0x9, "second")));
+  const events: FrameEvent[] = [];
+  for (let event = frames.next(); event !== null; event = frames.next()) events.push(event);
+  assertEquals(
+    events.map((event) => event.kind === "ping" ? decoder.decode(event.payload) : event.kind),
+    ["first", "second"],
   );
 });
