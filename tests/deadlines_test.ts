@@ -1,5 +1,5 @@
-import { assertEquals } from "./support/assert.ts";
-import { Deadlines } from "../lib/server/deadlines.ts";
+import { assert, assertEquals } from "./support/assert.ts";
+import { Clock, Deadlines } from "../lib/server/deadlines.ts";
 
 const LIMITS = { idleMs: 1000, lineMs: 300 };
 
@@ -42,4 +42,24 @@ Deno.test("no deadline passes while the server is not reading", () => {
 Deno.test("a zero limit never passes", () => {
   const deadlines = new Deadlines(0);
   assertEquals(deadlines.expired(1e9, { idleMs: 0, lineMs: 0 }), undefined);
+});
+
+Deno.test("a deadline passes only after its whole limit, not at it", () => {
+  const deadlines = new Deadlines(1000);
+  const limits = { idleMs: 100, lineMs: 50 };
+  assertEquals(deadlines.expired(1100, limits), undefined);
+  assertEquals(deadlines.expired(1101, limits), "idle timeout");
+  deadlines.input(2000, false, true);
+  assertEquals(deadlines.expired(2050, limits), undefined);
+  assertEquals(deadlines.expired(2051, limits), "line timeout");
+});
+
+Deno.test("the clock reads whole milliseconds, and tick() moves it to now", () => {
+  const clock = new Clock();
+  assert(Number.isInteger(clock.now));
+  const before = clock.now;
+  const ticked = clock.tick();
+  assertEquals(ticked, clock.now);
+  assert(Number.isInteger(ticked) && ticked >= before && ticked <= performance.now());
+  assert(Math.abs(ticked - performance.now()) < 1000);
 });

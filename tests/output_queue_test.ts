@@ -95,3 +95,119 @@ Deno.test("discard() forgets what is queued, not what is being written", async (
   await queue.drained;
   assertEquals(writer.written, "in flight\n");
 });
+
+/** Whether `promise` has settled once the microtasks and a timer turn queued so far have run. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(() => done = true, () => done = true);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return done;
+}
+
+Deno.test("the pool lends 2 KiB buffers and keeps at most its limit of idle ones; big ones are not kept", () => {
+  const pool = new BufferPool(2);
+  const [a, b, c] = [pool.take(1), pool.take(2048), pool.take(0)];
+  for (const buffer of [a, b, c]) assertEquals(buffer.length, 2048);
+  const big = pool.take(2049);
+  assertEquals(big.length, 2049, "a buffer of its own, the size asked");
+  pool.give(big);
+  pool.give(a);
+  pool.give(b);
+  pool.give(c);
+  assertEquals([pool.take(10), pool.take(10)].sort((x, y) => (x === a ? -1 : y === a ? 1 : 0)), [a, b]);
+  const fresh = pool.take(10);
+  assert(fresh !== a && fresh !== b && fresh !== c && fresh !== big, "c and the big one were not kept");
+  assert(pool.take(2049) !== big);
+  // The default limit is 256.
+  const roomy = new BufferPool();
+  const lent = Array.from({ length: 300 }, () => roomy.take(1));
+  for (const buffer of lent) roomy.give(buffer);
+  const back = new Set(Array.from({ length: 300 }, () => roomy.take(1)));
+  assertEquals(lent.filter((buffer) => back.has(buffer)).length, 256);
+});
+
+Deno.test("a queue returns its buffer to the pool once empty, and grows past 2 KiB when a line needs it", async () => {
+  const pool = new BufferPool(4);
+  const writer = new FakeStream();
+  const queue = new OutputQueue(writer, pool, { writeFailed() {} });
+  queue.push("a".repeat(3000));
+  queue.push("é".repeat(1000));
+  assertEquals(queue.bytes, 3001 + 2001);
+  await queue.drained;
+  assertEquals(writer.written, "a".repeat(3000) + "\n" + "é".repeat(1000) + "\n");
+  const small = new OutputQueue(writer, pool, { writeFailed() {} });
+  for (let i = 0; i < 200; i++) small.push(`line ${i} of a burst that outgrows one pooled buffer`);
+  await small.drained;
+  assertEquals(writer.written.split("\n").filter((line) => line.startsWith("line ")).length, 200);
+});
+
+Deno.test("below(): resolves at once under the limit or when idle; else once a write brings it below", async () => {
+  const writer = new FakeStream({ slow: true });
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
+  assert(await settled(queue.below(0)), "nothing is being written: nobody waits");
+  queue.push("0123456789"); // 11 bytes, written in one go
+  assert(await settled(queue.below(12)), "11 < 12");
+  await waitUntil(() => writer.waitingWrites === 1, "the first write");
+  queue.push("x".repeat(19)); // 20 more bytes, queued behind it: 31 in all
+  const at31 = queue.below(31);
+  const at21 = queue.below(21);
+  const at20 = queue.below(20);
+  assert(!await settled(at31), "31 bytes are not fewer than 31");
+  writer.release(); // the first 11 out, 20 left
+  await waitUntil(() => writer.waitingWrites === 1, "the second write");
+  assertEquals(queue.bytes, 20);
+  assert(await settled(at31));
+  assert(await settled(at21));
+  assert(!await settled(at20), "20 bytes are not fewer than 20");
+  writer.release();
+  await queue.drained;
+  assert(await settled(at20), "and the queue is empty");
+});
+
+Deno.test("waiters are let go when writing fails, and the queue then takes nothing", async () => {
+  const writer = new FakeStream({ slow: true });
+  let failures = 0;
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed: () => failures++ });
+  queue.push("x".repeat(100));
+  const waiting = queue.below(10);
+  await waitUntil(() => writer.waitingWrites === 1, "the write");
+  writer.failWrites(new Error("gone"));
+  writer.release();
+  await queue.drained;
+  assert(await settled(waiting));
+  assertEquals([failures, queue.bytes, queue.busy], [1, 0, false]);
+  queue.push("after");
+  assertEquals([queue.bytes, queue.busy], [0, false]);
+});
+
+Deno.test("flush() waits at most its time for what is queued, and says how much is left", async () => {
+  assertEquals(
+    await new OutputQueue(new FakeStream(), new BufferPool(), { writeFailed() {} }).flush(1000),
+    0,
+  );
+  const writer = new FakeStream({ slow: true });
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
+  queue.push("stuck");
+  const started = performance.now();
+  assertEquals(await queue.flush(50), 6);
+  const waited = performance.now() - started;
+  assert(waited >= 45 && waited < 1000, `waited ${waited} ms`);
+  const flushing = queue.flush(5000);
+  writer.release();
+  assertEquals(await flushing, 0);
+});
+
+Deno.test("progress: writes counts writes that took bytes; writing says whether bytes are in flight", async () => {
+  const writer = new FakeStream({ slow: true, maxWrite: 2 });
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
+  assertEquals([queue.writes, queue.writing], [0, false]);
+  queue.push("abc"); // 4 bytes: two writes of 2
+  await waitUntil(() => writer.waitingWrites === 1, "the first write");
+  assertEquals(queue.writing, true);
+  writer.release();
+  await waitUntil(() => writer.waitingWrites === 1, "the second write");
+  assertEquals(queue.writes, 1);
+  writer.release();
+  await queue.drained;
+  assertEquals([queue.writes, queue.writing], [2, false]);
+});
