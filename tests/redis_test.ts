@@ -426,7 +426,7 @@ Deno.test("hostile bytes written straight into Redis reach clients escaped, neve
 }, async () => {
   await using redis = await RedisServer.start();
   await using server = await chatServer(redis, ["--history", "10"]);
-  const { client } = await member(server, "reader");
+  const { client, name } = await member(server, "reader");
   try {
     // Whoever else can write to Redis: a message on the room's channel as a server would publish
     // it (node id, then `mark line` records), and a history entry, both carrying escape sequences.
@@ -445,7 +445,18 @@ Deno.test("hostile bytes written straight into Redis reach clients escaped, neve
     } finally {
       await newcomer[Symbol.asyncDispose]();
     }
+    // Names: an entry in the online hash reaches /who, and a dead server's names a leave notice.
+    await cli("HSET", "parley:{parley}:online", "evil", `ghost|1|1|1|${hostile}`);
+    await cli("HSET", "parley:{parley}:online", "short", "ghost|1|1");
+    await cli("SADD", "parley:{parley}:nodes", "ghost");
+    await client.send("/who");
+    assertEquals(await client.lines.waitFor(/^\* online: /), `* online: ${name}`);
+    await cli("HSET", "parley:{parley}:online", "mallory", "ghost|2|1|1|mallory");
+    // The server finds the "ghost" node without presence and reaps its names: mallory is told to have
+    // left; the hostile name is not told at all.
+    await client.lines.waitFor("* mallory left", 10_000);
     for (const line of client.lines.seen) assertEquals(raw(line), false, line);
+    assertEquals(client.lines.seen.filter((line) => line.endsWith(" left")), ["* mallory left"]);
   } finally {
     await client[Symbol.asyncDispose]();
   }

@@ -18,7 +18,7 @@
  * {@linkcode NameEvents.lost}).
  */
 
-import { nameKey } from "../protocol/names.ts";
+import { nameKey, parseName } from "../protocol/names.ts";
 import type { RedisLink } from "../redis/link.ts";
 import type { Logger } from "../server/log.ts";
 import type { Awaitable } from "../util/awaitable.ts";
@@ -105,7 +105,7 @@ return reply`;
  * Removes node ARGV[1] from the room (KEYS[2]) with every name it held (in KEYS[3], and the keys
  * ARGV[2] .. folded), if its presence KEYS[1] is gone; "leave" as ARGV[3] is the node leaving
  * by itself. A reaped node gets a tombstone, KEYS[4], to learn it was counted as gone. Returns
- * the names; only the first caller gets them.
+ * the online entries (node|owner|since|joined|Name) it removed; only the first caller gets them.
  */
 const REAP = `
 local leaving = ARGV[3] == 'leave'
@@ -127,7 +127,7 @@ for i = 1, #all, 2 do
     local key = ARGV[2] .. all[i]
     local held = redis.call('GET', key)
     if held and string.sub(held, 1, #mine) == mine then redis.call('DEL', key) end
-    gone[#gone + 1] = string.match(value, '([^|]*)$')
+    gone[#gone + 1] = value
   end
 end
 return gone`;
@@ -220,10 +220,9 @@ export class RedisNames implements Names {
     if (!this.#link.up) return this.#localList();
     return this.#link.commands.hGetAll(this.#link.keys.online).then(
       (all) =>
-        Object.values(all)
-          .map((value) => value.split("|"))
-          .sort((a, b) => Number(a[3]) - Number(b[3]) || Number(a[1]) - Number(b[1]))
-          .map((fields) => fields[4]),
+        entries(Object.values(all))
+          .sort((a, b) => a.joined - b.joined || a.owner - b.owner)
+          .map((entry) => entry.name),
       () => this.#localList(),
     );
   }
@@ -247,7 +246,8 @@ export class RedisNames implements Names {
       [keys.presence(this.#link.node), keys.nodes, keys.online, keys.tombstone(this.#link.node)],
       [this.#link.node, keys.namePrefix, "leave"],
     ).catch(() => []);
-    if (gone.length > 0) this.#events?.departed(gone);
+    const names = namesOf(gone);
+    if (names.length > 0) this.#events?.departed(names);
   }
 
   #hold(folded: string, holding: Holding): void {
@@ -360,22 +360,44 @@ export class RedisNames implements Names {
           [keys.presence(node), keys.nodes, keys.online, keys.tombstone(node)],
           [node, keys.namePrefix, "reap"],
         );
-        if (gone.length > 0) {
+        const names = namesOf(gone);
+        if (names.length > 0) {
           this.#logger.info(
             "redis_reaped",
-            `a server left the room without saying so; ${gone.length} names freed`,
+            `a server left the room without saying so; ${names.length} names freed`,
             {
               node,
-              names: gone.length,
+              names: names.length,
             },
           );
-          this.#events?.departed(gone);
+          this.#events?.departed(names);
         }
       }
     } catch (error) {
       if (this.#link.up) this.#logger.warn("redis_error", `sweep failed: ${error}`, { error: String(error) });
     }
   }
+}
+
+/**
+ * The online entries (`node|owner|since|joined|Name`) among `values` read from Redis that are as a
+ * server writes them. Whoever else can write to Redis is not trusted, and a name reaches every
+ * `/who` and every leave notice: an entry whose name is not a name a client could take (in NFC),
+ * or whose numbers are not numbers, is left out.
+ */
+function entries(values: string[]): { owner: number; joined: number; name: string }[] {
+  return values.flatMap((value) => {
+    const fields = value.split("|");
+    if (fields.length !== 5 || !fields.slice(1, 4).every((field) => /^\d{1,16}$/.test(field))) return [];
+    const parsed = parseName(fields[4]);
+    if (!("name" in parsed) || parsed.name !== fields[4]) return [];
+    return [{ owner: Number(fields[1]), joined: Number(fields[3]), name: fields[4] }];
+  });
+}
+
+/** The names of the well-formed {@linkcode entries} among `values`. */
+function namesOf(values: string[]): string[] {
+  return entries(values).map((entry) => entry.name);
 }
 
 /** The time now, in whole microseconds since the epoch. */
