@@ -113,3 +113,107 @@ Deno.test("every registry refuses a name whose key is taken, and shows each as i
     assert(await names.claim("b0b", 3));
   }
 });
+
+Deno.test("each lookalike letter folds to the Latin letter it passes for", () => {
+  const pairs: [string, string][] = [
+    ["а", "a"],
+    ["е", "e"],
+    ["һ", "h"],
+    ["і", "l"],
+    ["ј", "j"],
+    ["к", "k"],
+    ["ӏ", "l"],
+    ["о", "o"],
+    ["р", "p"],
+    ["ԛ", "q"],
+    ["ѕ", "s"],
+    ["с", "c"],
+    ["ԁ", "d"],
+    ["у", "y"],
+    ["ү", "y"],
+    ["ԝ", "w"],
+    ["х", "x"],
+    ["α", "a"],
+    ["ι", "l"],
+    ["κ", "k"],
+    ["ν", "v"],
+    ["ο", "o"],
+    ["ρ", "p"],
+    ["υ", "u"],
+    ["χ", "x"],
+    ["0", "o"],
+    ["1", "l"],
+    ["i", "l"],
+    ["ı", "l"],
+    ["I", "l"],
+  ];
+  for (const [lookalike, latin] of pairs) {
+    assertEquals(
+      nameKey(`z${lookalike}z`),
+      nameKey(`z${latin}z`),
+      `${lookalike} (U+${lookalike.codePointAt(0)!.toString(16)})`,
+    );
+  }
+  // Letters that merely resemble one another in some fonts stay apart.
+  for (const [a, b] of [["в", "b"], ["н", "h"], ["т", "t"], ["m", "n"], ["ε", "e"]]) {
+    assert(nameKey(`z${a}z`) !== nameKey(`z${b}z`), `${a} and ${b}`);
+  }
+});
+
+Deno.test("the script a letter comes from is named when two are mixed, 'other' beyond the recommended ones", () => {
+  const samples: [string, string][] = [
+    ["Greek", "λ"],
+    ["Cyrillic", "д"],
+    ["Armenian", "ա"],
+    ["Hebrew", "א"],
+    ["Arabic", "ب"],
+    ["Thaana", "ދ"],
+    ["Devanagari", "क"],
+    ["Bengali", "ক"],
+    ["Gurmukhi", "ਕ"],
+    ["Gujarati", "ક"],
+    ["Oriya", "କ"],
+    ["Tamil", "க"],
+    ["Telugu", "క"],
+    ["Kannada", "ಕ"],
+    ["Malayalam", "ക"],
+    ["Sinhala", "ක"],
+    ["Thai", "ก"],
+    ["Lao", "ກ"],
+    ["Tibetan", "ཀ"],
+    ["Myanmar", "က"],
+    ["Georgian", "ა"],
+    ["Ethiopic", "ሀ"],
+    ["Khmer", "ក"],
+    ["Cherokee", "Ꭰ"],
+    ["Runic", "ᚠ"],
+  ];
+  for (const [script, letter] of samples) {
+    const named = script === "Cherokee" || script === "Runic" ? "other" : script;
+    assertEquals(parseName(letter + letter), { name: letter + letter }, `${script} alone`);
+    assertEquals(refusal(`x${letter}`), `it mixes scripts (Latin, ${named}); use one`, script);
+  }
+  // Each combination a language writes with, and what falls outside it.
+  for (const name of ["x漢ひカ", "x漢ㄅ", "x漢한"]) assertEquals(parseName(name), { name }, name);
+  for (
+    const [name, scripts] of [["ㄅカ", "Bopomofo, Katakana"], ["한カ", "Hangul, Katakana"], [
+      "ㄅ한",
+      "Bopomofo, Hangul",
+    ]]
+  ) {
+    assertEquals(refusal(name), `it mixes scripts (${scripts}); use one`, name);
+  }
+});
+
+Deno.test("the limits are exact: 32 characters and 64 bytes, as written and as folded", () => {
+  assertEquals(parseName("é".repeat(32)), { name: "é".repeat(32) }, "32 characters in 64 bytes");
+  assertEquals(refusal("é".repeat(31) + "李"), `longer than ${MAX_NAME_BYTES} bytes in UTF-8`);
+  // U+FB01 (the ligature fi) is 3 bytes that NFKC spells as 2: 21 of them are 63 bytes, folded 42.
+  assertEquals(parseName("\ufb01".repeat(21)), { name: "\ufb01".repeat(21) });
+  // U+FDF2 (an Arabic ligature, a letter) is 3 bytes that NFKC spells as 4 letters of 2 bytes: 7 of
+  // them and 3 more letters fold to 62 bytes, so two digits make 64 and three make 65.
+  const folded = "\ufdf2".repeat(7) + "ببب";
+  assertEquals(parseName(`${folded}11`), { name: `${folded}11` });
+  assertEquals(refusal(`${folded}111`), `longer than ${MAX_NAME_BYTES} bytes once folded (NFKC)`);
+  assertEquals(refusal(""), "use 1-32 letters, digits, - or _ (any one script)");
+});

@@ -36,6 +36,12 @@ for (const [kind, make] of kinds) {
     registry.release(undefined);
     assertEquals(registry.admit("10.0.0.2"), undefined);
     assertEquals(registry.admit("10.0.0.3"), "server full");
+    registry.release("10.0.0.1");
+    assertEquals(
+      registry.admit("10.0.0.3"),
+      undefined,
+      "a place given back by address, with no per-address limit",
+    );
   });
 
   Deno.test(`${kind}: --max-conns-per-ip counts each address apart, and Unix peers not at all`, () => {
@@ -45,6 +51,7 @@ for (const [kind, make] of kinds) {
     assertEquals(registry.admit("10.0.0.1"), "too many connections from one address");
     assertEquals(registry.admit("10.0.0.2"), undefined);
     for (let i = 0; i < 5; i++) assertEquals(registry.admit(undefined), undefined);
+    for (let i = 0; i < 5; i++) registry.release(undefined);
     registry.release("10.0.0.1");
     assertEquals(registry.admit("10.0.0.1"), undefined);
     assertEquals(registry.admit("10.0.0.1"), "too many connections from one address");
@@ -73,6 +80,8 @@ for (const [kind, make] of kinds) {
     assert(await names.claim("bob", 2));
     assertEquals(await names.list(), ["amy", "bob", "zed"]);
     assertEquals(await names.count(), 3);
+    await names.release("nobody", 1);
+    assertEquals(await names.count(), 3, "releasing a name nobody holds changes nothing");
   });
 }
 
