@@ -17,30 +17,11 @@ import {
   taskPermissions,
   TestClient,
 } from "./support/harness.ts";
-import { RedisServer } from "./support/redis.ts";
+import { chatServer, member, RedisServer, who } from "./support/redis.ts";
 import { certificateFiles } from "./support/certificate_files.ts";
 import { mustEscape } from "./support/escape_oracle.ts";
 import { LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
 import { GONE_WITHIN_MS, HEARTBEAT_MS, SWEEP_MS } from "../lib/registry/redis.ts";
-
-/** A chat server in the room on `redis`. */
-async function chatServer(redis: RedisServer, extra: string[] = []): Promise<ServerProcess> {
-  return await startServer(["--mode", "chat", "--redis", redis.url, ...extra]);
-}
-
-/** A client of `server`, welcomed; returns it with the name it was given. */
-async function member(server: ServerProcess, label: string): Promise<{ client: TestClient; name: string }> {
-  const client = await TestClient.connect(server.port, { label });
-  const welcome = await client.lines.waitFor(/^\* welcome, /);
-  return { client, name: /^\* welcome, (user\d+):/.exec(welcome)![1] };
-}
-
-/** Sends `/who` and returns the names it lists. */
-async function who(client: TestClient): Promise<string[]> {
-  await client.send("/who");
-  const line = await client.lines.waitFor(/^\* online: /);
-  return line.slice("* online: ".length).split(", ").sort();
-}
 
 Deno.test(
   "three servers, one room: lines cross every way, once each, in order; /who is the same everywhere",

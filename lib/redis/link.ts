@@ -9,6 +9,13 @@
  * at once instead of queueing (nothing said during an outage is replayed later), and whoever
  * watches the link is told once when it goes down and once when it is back.
  *
+ * A Redis that stops answering without closing anything (a paused VM, a long fork, a path that
+ * drops packets) is down too: every {@linkcode PROBE_MS} the link publishes a probe on a channel
+ * only its own subscriber hears, so one round trip proves both connections, and when no probe has
+ * come back for {@linkcode SILENT_MS} the link counts as down, exactly as if the connection had
+ * been refused. It is up again once a probe comes back. No command waits longer than
+ * {@linkcode COMMAND_TIMEOUT_MS}.
+ *
  * Every key of a room shares the hash tag `{room}`, so a room lives in one slot of a Redis
  * Cluster and its scripts may touch several of its keys.
  */
@@ -49,6 +56,8 @@ export interface RoomKeys {
   presence(node: string): string;
   /** The key that tells node `node`, when it comes back, that the room counted it as gone. */
   tombstone(node: string): string;
+  /** The channel on which node `node` hears its own liveness probes. */
+  probe(node: string): string;
   /** The key that holds the name `folded` (lower-cased). */
   name(folded: string): string;
   /** What {@linkcode name} puts before the folded name. */
@@ -66,6 +75,7 @@ export function roomKeys(room: string): RoomKeys {
     channel: `${prefix}room`,
     presence: (node) => `${prefix}node:${node}`,
     tombstone: (node) => `${prefix}gone:${node}`,
+    probe: (node) => `${prefix}probe:${node}`,
     name: (folded) => `${prefix}name:${folded}`,
     namePrefix: `${prefix}name:`,
   };
@@ -80,6 +90,13 @@ export interface RedisLinkOptions {
   /** Give up joining after this long. @default {5000} */
   connectTimeoutMs?: number;
 }
+
+/** How often the link checks that Redis answers. */
+export const PROBE_MS = 500;
+/** How long without an answer counts as down: a stall is noticed within this and one probe. */
+export const SILENT_MS = 2000;
+/** The longest any command waits for its reply. */
+export const COMMAND_TIMEOUT_MS = 3000;
 
 /** After a lost connection: 100 ms, doubling, at most 5 s, with jitter. */
 const RECONNECT_BACKOFF = { initialMs: 100, maxMs: 5000, random: Math.random };
@@ -101,6 +118,10 @@ export class RedisLink {
   #closing = false;
   #downSince = 0;
   #lastError = "";
+  /** Whether a probe came back within {@linkcode SILENT_MS}; when the last one did. */
+  #answering = true;
+  #lastAnswer = performance.now();
+  #prober: ReturnType<typeof setInterval> | undefined;
   #watchers = new Set<(up: boolean) => void>();
 
   private constructor(options: RedisLinkOptions) {
@@ -137,6 +158,9 @@ export class RedisLink {
     }
     link.#joined = true;
     link.#up = true;
+    await link.#subscriber.subscribe(link.keys.probe(link.node), () => link.#answered());
+    link.#lastAnswer = performance.now();
+    link.#prober = setInterval(() => link.#probe(), PROBE_MS);
     return link;
   }
 
@@ -171,6 +195,7 @@ export class RedisLink {
   /** Leaves: both connections close after the replies they wait for. */
   async close(): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#prober);
     this.#watchers.clear();
     await Promise.allSettled([this.#commands.close(), this.#subscriber.close()]);
     // A connection that was down has nothing to wait for; make sure no retry timer outlives us.
@@ -188,10 +213,40 @@ export class RedisLink {
     client.on("ready", () => this.#set(index, true));
   }
 
+  /** Sends a probe, and counts the link as down when none came back for {@linkcode SILENT_MS}. */
+  #probe(): void {
+    if (!this.#ready[0] || !this.#ready[1]) return;
+    this.#commands.sendCommand(["PUBLISH", this.keys.probe(this.node), "1"]).catch(
+      () => {/* the silence tells */},
+    );
+    if (this.#answering && performance.now() - this.#lastAnswer > SILENT_MS) {
+      this.#answering = false;
+      this.#lastError = `no answer for ${SILENT_MS / 1000} s`;
+      this.#update();
+    }
+  }
+
+  #answered(): void {
+    this.#lastAnswer = performance.now();
+    if (this.#answering) return;
+    this.#answering = true;
+    this.#update();
+  }
+
   #set(index: number, ready: boolean): void {
+    const wasReady = this.#ready[0] && this.#ready[1];
     this.#ready[index] = ready;
+    // Connections made anew: give them a full silence before judging them.
+    if (!wasReady && this.#ready[0] && this.#ready[1]) {
+      this.#answering = true;
+      this.#lastAnswer = performance.now();
+    }
+    this.#update();
+  }
+
+  #update(): void {
     if (!this.#joined || this.#closing) return;
-    const up = this.#ready[0] && this.#ready[1];
+    const up = this.#ready[0] && this.#ready[1] && this.#answering;
     if (up === this.#up) return;
     this.#up = up;
     if (!up) {
@@ -218,6 +273,7 @@ function newClient(options: RedisLinkOptions, retry: (retries: number) => number
   return createClient({
     url: options.address.url,
     disableOfflineQueue: true,
+    commandOptions: { timeout: COMMAND_TIMEOUT_MS },
     socket: {
       connectTimeout: options.connectTimeoutMs ?? 5000,
       reconnectStrategy: retry,

@@ -22,6 +22,7 @@ import { nameKey, parseName } from "../protocol/names.ts";
 import type { RedisLink } from "../redis/link.ts";
 import type { Logger } from "../server/log.ts";
 import type { Awaitable } from "../util/awaitable.ts";
+import { within } from "../util/delay.ts";
 import type { NameEvents, Names, Refusal, Registry } from "./registry.ts";
 
 /** How long a server's presence key lives without a refresh. */
@@ -191,14 +192,27 @@ export class RedisNames implements Names {
     // While the link is down the name is this server's alone; it is claimed when the link is back.
     if (!this.#link.up) return true;
     const keys = [this.#link.keys.name(folded), this.#link.keys.online];
-    return this.#link.script<number>(CLAIM, keys, [...this.#value(holding), String(NAME_TTL_MS), folded])
+    // A Redis that does not answer within CLAIM_WITHIN_MS may be stalling: the claim is decided
+    // here as during an outage, and a late answer that it lost is a name lost, as at heal time.
+    let decided = false;
+    const claimed = this.#link.script<number>(CLAIM, keys, [
+      ...this.#value(holding),
+      String(NAME_TTL_MS),
+      folded,
+    ])
       .then(
         (won) => {
-          if (won !== 1) this.#unhold(folded, holding, previous);
-          return won === 1;
+          if (won === 1) return true;
+          if (!decided) {
+            this.#unhold(folded, holding, previous);
+          } else if (this.#held.get(folded) === holding) {
+            this.#unhold(folded, holding, undefined);
+            this.#events?.lost(holding.name, holding.owner);
+          }
+          return false;
         },
         (error) => {
-          if (!this.#link.up) return true;
+          if (!this.#link.up || decided) return true;
           this.#logger.warn("redis_error", `cannot claim a name in Redis: ${error}`, {
             error: String(error),
           });
@@ -206,6 +220,10 @@ export class RedisNames implements Names {
           return false;
         },
       );
+    return within(claimed, CLAIM_WITHIN_MS, () => {
+      decided = true;
+      return true;
+    });
   }
 
   release(name: string, owner: number): Awaitable<void> {
@@ -218,18 +236,17 @@ export class RedisNames implements Names {
 
   list(): Awaitable<string[]> {
     if (!this.#link.up) return this.#localList();
-    return this.#link.commands.hGetAll(this.#link.keys.online).then(
-      (all) =>
-        entries(Object.values(all))
-          .sort((a, b) => a.joined - b.joined || a.owner - b.owner)
-          .map((entry) => entry.name),
-      () => this.#localList(),
+    const all = this.#link.commands.hGetAll(this.#link.keys.online).then((all) =>
+      entries(Object.values(all))
+        .sort((a, b) => a.joined - b.joined || a.owner - b.owner)
+        .map((entry) => entry.name)
     );
+    return within(all, READ_WITHIN_MS, () => this.#localList());
   }
 
   count(): Awaitable<number> {
     if (!this.#link.up) return this.#held.size;
-    return this.#link.commands.hLen(this.#link.keys.online).then((n) => n, () => this.#held.size);
+    return within(this.#link.commands.hLen(this.#link.keys.online), READ_WITHIN_MS, () => this.#held.size);
   }
 
   /**
@@ -399,6 +416,11 @@ function entries(values: string[]): { owner: number; joined: number; name: strin
 function namesOf(values: string[]): string[] {
   return entries(values).map((entry) => entry.name);
 }
+
+/** How long `/nick` waits for Redis before it decides the claim here. */
+export const CLAIM_WITHIN_MS = 1000;
+/** How long `/who` and a welcome's count wait for Redis before they answer from what is here. */
+export const READ_WITHIN_MS = 500;
 
 /** The time now, in whole microseconds since the epoch. */
 function microseconds(): number {

@@ -9,7 +9,9 @@
  * Lines are batched until the current burst of work is done (one command per batch), and a
  * message starts with the publishing server's node id, so that none comes back to its sender.
  * While the link is down, lines are not sent and not kept: what is said during an outage stays
- * on the server where it was said.
+ * on the server where it was said. What is sent and not yet confirmed is capped
+ * ({@linkcode MAX_UNCONFIRMED_BYTES}): a Redis that is slow but alive slows the room's talkers, as
+ * a backed-up client does, instead of growing this server's memory.
  *
  * A message is `node\n` then one record per line, `mark line`, joined by `\n`; `mark` is the
  * line's stream id, or `-`.
@@ -25,9 +27,14 @@ import type { LineKind, Relay, RelayHandlers } from "./relay.ts";
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
 /** A batch bigger than this is sent at once rather than at the end of the burst. */
-const BATCH_BYTES = 1 << 19;
+const BATCH_BYTES = 1 << 18;
+/**
+ * The most bytes sent to Redis and not yet confirmed. Past it the room's talkers wait (the room's
+ * back-pressure) until half of it is confirmed; while the link is down nothing is sent or kept.
+ */
+export const MAX_UNCONFIRMED_BYTES = 1 << 20;
 /** A newcomer waits at most this long for the history; past it, it gets none. */
-const HISTORY_TIMEOUT_MS = 2000;
+const HISTORY_TIMEOUT_MS = 500;
 
 /**
  * KEYS[1]: the stream. ARGV: node, channel, most entries, then the batch: one record per line,
@@ -60,6 +67,10 @@ export class RedisRelay implements Relay, History {
   #batchBytes = 0;
   #flushing = new Set<Promise<unknown>>();
   #failed = false;
+  /** Bytes sent and not yet confirmed, and whether the talkers are told to wait for them. */
+  #unconfirmed = 0;
+  #backedUp = false;
+  #pressure: ((backedUp: boolean) => void) | undefined;
 
   private constructor(link: RedisLink, options: RedisRelayOptions) {
     this.#link = link;
@@ -76,7 +87,15 @@ export class RedisRelay implements Relay, History {
 
   open(handlers: RelayHandlers): void {
     this.#handlers = handlers;
-    this.#link.watch((up) => handlers.link?.(up));
+    this.#link.watch((up) => {
+      // A link that is down keeps nothing: the talkers no longer wait for it.
+      if (!up) this.#setBackedUp(false);
+      handlers.link?.(up);
+    });
+  }
+
+  pressure(listener: (backedUp: boolean) => void): void {
+    this.#pressure = listener;
   }
 
   publish(line: string | Uint8Array, kind: LineKind = "notice"): void {
@@ -137,6 +156,8 @@ export class RedisRelay implements Relay, History {
     this.#batch = [];
     this.#batchBytes = 0;
     const payload = Buffer.concat(parts);
+    this.#unconfirmed += payload.length;
+    if (this.#unconfirmed > MAX_UNCONFIRMED_BYTES) this.#setBackedUp(true);
     const keys = this.#link.keys;
     const sent = this.#history > 0
       ? this.#link.script(PUBLISH_AND_KEEP, [keys.history], [
@@ -155,8 +176,18 @@ export class RedisRelay implements Relay, History {
           this.#logger.warn("redis_error", `cannot publish to the room: ${error}`, { error: String(error) });
         }
       },
-    ).finally(() => this.#flushing.delete(tracked));
+    ).finally(() => {
+      this.#flushing.delete(tracked);
+      this.#unconfirmed -= payload.length;
+      if (this.#unconfirmed <= MAX_UNCONFIRMED_BYTES / 2) this.#setBackedUp(false);
+    });
     this.#flushing.add(tracked);
+  }
+
+  #setBackedUp(backedUp: boolean): void {
+    if (backedUp === this.#backedUp || (backedUp && !this.#link.up)) return;
+    this.#backedUp = backedUp;
+    this.#pressure?.(backedUp);
   }
 
   #receive(message: Buffer): void {

@@ -29,6 +29,12 @@ export interface Relay {
   open(handlers: RelayHandlers): void;
   /** Sends `line` to every other room. Keeps `line` until it has left: do not reuse it. */
   publish(line: string | Uint8Array, kind?: LineKind): void;
+  /**
+   * From now on, `listener` hears when more has been sent than the other rooms have taken (`true`:
+   * the room's talkers should wait, as for a local client that is backed up) and when that is over
+   * (`false`). A relay that cannot fall behind may leave this out.
+   */
+  pressure?(listener: (backedUp: boolean) => void): void;
   /** Sends what is pending and leaves. */
   close(): void | Promise<void>;
 }

@@ -196,6 +196,10 @@ export class Server implements ServerHandle {
 
     const pool = new BufferPool();
     const congestion = new Congestion();
+    // A relay that has sent more than the other servers have taken holds the talkers as a backed-up
+    // client would.
+    const relay = options.relay;
+    relay?.pressure?.((backedUp) => backedUp ? congestion.add(relay) : congestion.delete(relay));
     for (const listener of listeners) {
       const settings: ConnectionSettings = {
         transport: transportOf(listener),

@@ -25,3 +25,23 @@ export function delay(ms: number, options: DelayOptions = {}): Promise<void> {
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * What `promise` resolves to, if it does within `ms` milliseconds; else, or if it rejects, what
+ * `fallback` gives. For answers that are worth waiting for only briefly.
+ */
+export function within<T>(promise: Promise<T>, ms: number, fallback: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback()), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(fallback());
+      },
+    );
+  });
+}

@@ -3,7 +3,7 @@
  * disk, stopped by its PID. It can be killed and started again on the same port, as an outage.
  */
 
-import { type ProcessHandle, spawnProcess } from "./harness.ts";
+import { type ProcessHandle, type ServerProcess, spawnProcess, startServer, TestClient } from "./harness.ts";
 
 /** A `redis-server` the test started. */
 /** Options for {@linkcode RedisServer.start}. */
@@ -90,4 +90,26 @@ function freePort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
+}
+
+/** A chat server in the room on `redis`. */
+export async function chatServer(redis: RedisServer, extra: string[] = []): Promise<ServerProcess> {
+  return await startServer(["--mode", "chat", "--redis", redis.url, ...extra]);
+}
+
+/** A client of `server`, welcomed; returns it with the name it was given. */
+export async function member(
+  server: ServerProcess,
+  label: string,
+): Promise<{ client: TestClient; name: string }> {
+  const client = await TestClient.connect(server.port, { label });
+  const welcome = await client.lines.waitFor(/^\* welcome, /);
+  return { client, name: /^\* welcome, (user\d+):/.exec(welcome)![1] };
+}
+
+/** Sends `/who` and returns the names it lists. */
+export async function who(client: TestClient): Promise<string[]> {
+  await client.send("/who");
+  const line = await client.lines.waitFor(/^\* online: /);
+  return line.slice("* online: ".length).split(", ").sort();
 }

@@ -269,19 +269,21 @@ export function createChatMode(options: ChatModeOptions): Mode {
     backPressure: "room",
     join(member) {
       const name = `user${member.id}`;
-      // Ids are unique and user<digits> is reserved, so nobody else can hold this name.
+      // Ids are unique and user<digits> is reserved, so nobody else can hold this name: the
+      // newcomer need not wait for the registry to say so. (A registry asked in the same order,
+      // as Redis is, counts it below.)
       joining.set(member, null);
-      return andThen(names.claim(name, member.id), () =>
-        andThen(names.count(), (online) => {
-          // Gone while the registry answered: leave() has given the name back.
-          if (!joining.has(member)) return;
-          if (history === undefined) return welcome(member, name, online);
-          // From here on, what the room says waits for it, after the history.
-          joining.set(member, []);
-          return andThen(history.recent(), (snapshot) => {
-            if (joining.has(member)) welcome(member, name, online, snapshot);
-          });
-        }));
+      void names.claim(name, member.id);
+      return andThen(names.count(), (online) => {
+        // Gone while the registry answered: leave() has given the name back.
+        if (!joining.has(member)) return;
+        if (history === undefined) return welcome(member, name, online);
+        // From here on, what the room says waits for it, after the history.
+        joining.set(member, []);
+        return andThen(history.recent(), (snapshot) => {
+          if (joining.has(member)) welcome(member, name, online, snapshot);
+        });
+      });
     },
     line(member, line) {
       const current = speakers.get(member);
