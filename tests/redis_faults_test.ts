@@ -77,3 +77,79 @@ Deno.test("a frozen Redis never stalls a room: newcomers, /nick and lines go on,
     await closeAll(clients);
   }
 });
+
+/**
+ * Writes `megabytes` of 1000-byte lines to the chat server at `port` as fast as it takes them,
+ * sampling the RSS of `pid` meanwhile; returns the peak.
+ */
+async function flood(port: number, pid: number, megabytes: number): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const chunk = new TextEncoder().encode(`${"m".repeat(999)}\n`.repeat(64));
+  let peak = await rss(pid);
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peak = Math.max(peak, await rss(pid));
+      await delay(100);
+    }
+  })();
+  try {
+    for (let sent = 0; sent < megabytes * 2 ** 20; sent += chunk.length) {
+      for (let at = 0; at < chunk.length;) at += await conn.write(chunk.subarray(at));
+    }
+  } finally {
+    sampling = false;
+    await sampler;
+    conn.close();
+  }
+  return Math.max(peak, await rss(pid));
+}
+
+/**
+ * Most the server may grow while a flood of {@linkcode FLOOD_MB} passes through it, after a first
+ * {@linkcode WARM_MB} has brought its heap to its working size. Kept for Redis, the flood would
+ * grow it by about its own size.
+ */
+const GROWTH_BOUND_MB = 64;
+const FLOOD_MB = 80;
+const WARM_MB = 40;
+
+for (const fault of ["healthy", "slow", "frozen"] as const) {
+  for (const history of [0, 20]) {
+    const what = `${fault} Redis${history ? ", --history" : ""}`;
+    Deno.test(`a ${FLOOD_MB} MB flood through a room (${what}): the server grows < ${GROWTH_BOUND_MB} MiB`, {
+      ignore: !LINUX,
+    }, async () => {
+      await using redis = await RedisServer.start();
+      await using a = await chatServer(redis, [
+        "--quiet",
+        ...(history ? ["--history", String(history)] : []),
+      ]);
+      await using b = await chatServer(redis, ["--quiet"]);
+      const listener = await member(b, "listener");
+      // Slow: stopped and let go in turns of 100 ms. Frozen: stopped for the whole flood.
+      let faulting = fault !== "healthy";
+      const faults = (async () => {
+        while (faulting) {
+          Deno.kill(redis.pid, "SIGSTOP");
+          await delay(100);
+          if (fault === "slow") Deno.kill(redis.pid, "SIGCONT");
+          await delay(100);
+        }
+        Deno.kill(redis.pid, "SIGCONT");
+      })();
+      try {
+        await flood(a.port, a.pid, WARM_MB);
+        const before = await rss(a.pid);
+        const peak = await flood(a.port, a.pid, FLOOD_MB);
+        const grown = (peak - before) / 2 ** 20;
+        console.log(`${what}: RSS ${(before / 2 ** 20).toFixed(0)} MiB before, grew ${grown.toFixed(0)} MiB`);
+        assert(grown < GROWTH_BOUND_MB, `grew ${grown.toFixed(0)} MiB`);
+      } finally {
+        faulting = false;
+        await faults;
+        await closeAll([listener.client]);
+      }
+    });
+  }
+}
