@@ -56,7 +56,7 @@ Deno.test("a wildcard server answers to every address of the machine, loopback i
     ) {
       assertEquals(check(ok), undefined, `${listen} ${ok}`);
     }
-    for (const bad of ["192.0.2.99", "evil.example:7104", "rebind.example"]) {
+    for (const bad of ["192.0.2.99", "evil.example:7104", "rebind.example", "0.0.0.0", "[::]"]) {
       assertMatch(check(bad) ?? "", /does not name this server \(name it with --web-host\)/);
     }
   }
@@ -166,6 +166,10 @@ Deno.test("host names: lower case, no trailing dot, labels of 1-63 letters, digi
       "a".repeat(64),
       long.slice(0, 254),
       "[x]",
+      "[10.0.0.1]",
+      "[::1",
+      "x[::1]",
+      "[::1]x",
     ]
   ) {
     assertEquals(normalizeHostName(bad), undefined, bad);
