@@ -49,7 +49,14 @@ const GROUPS: { name: string; mutate: string[]; tests: string[] }[] = [
 interface Report {
   files: Record<
     string,
-    { mutants: { status: string; mutatorName: string; location: { start: { line: number } } }[] }
+    {
+      mutants: {
+        status: string;
+        mutatorName: string;
+        replacement?: string;
+        location: { start: { line: number } };
+      }[];
+    }
   >;
 }
 
@@ -99,7 +106,10 @@ try {
     scores[group.name] = { killed, survived: survived.length, score };
     console.log(`${group.name}: ${score}% (${killed} killed, ${survived.length} survived)`);
     for (const mutant of survived) {
-      console.log(`  survived: ${mutant.path}:${mutant.location.start.line} ${mutant.mutatorName}`);
+      const replacement = (mutant.replacement ?? "").replace(/\s+/g, " ").slice(0, 80);
+      console.log(
+        `  survived: ${mutant.path}:${mutant.location.start.line} ${mutant.mutatorName}: ${replacement}`,
+      );
     }
   }
 } finally {

@@ -359,3 +359,11 @@ Deno.test("a ping's payload is its own: the next ping does not overwrite it", ()
     ["first", "second"],
   );
 });
+
+Deno.test("every byte of a 64-bit length's high word counts: any of them set is too long", () => {
+  for (let byte = 2; byte <= 5; byte++) {
+    const header = Uint8Array.of(0x81, 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4);
+    header[byte] = 1;
+    throws(() => decode(header, 2 ** 31), LineTooLongError);
+  }
+});
