@@ -153,3 +153,46 @@ for (const fault of ["healthy", "slow", "frozen"] as const) {
     });
   }
 }
+
+Deno.test("Redis flushed under a live room: the room is restored, and no id is handed out twice", {
+  ignore: !LINUX,
+}, async () => {
+  await using redis = await RedisServer.start();
+  await using a = await chatServer(redis);
+  await using b = await chatServer(redis);
+  const x = await member(a, "x");
+  const y = await member(b, "y");
+  const z = await member(a, "z");
+  const clients = [x.client, y.client, z.client];
+  try {
+    await x.client.send("/nick alice");
+    await x.client.lines.waitFor("* you are now alice");
+    await y.client.send("/nick bob");
+    await y.client.lines.waitFor("* you are now bob");
+    const redisCli = (...args: string[]) =>
+      new Deno.Command("redis-cli", { args: ["-p", String(redis.port), ...args], stdout: "null" }).output();
+    await redisCli("FLUSHALL");
+    // The first server to heartbeat notices, says so and fences the ids; each raises the counter.
+    await Promise.any([a, b].map((server) => server.stderr.waitFor(/Redis lost the room's data/, 5000)));
+    // A server that joins now takes its ids above every id in use, after the fence.
+    await using c = await chatServer(redis);
+    const newcomers = [await member(c, "n1"), await member(c, "n2"), await member(c, "n3")];
+    clients.push(...newcomers.map((n) => n.client));
+    const ids = [x, y, z, ...newcomers].map((m) => Number(m.name.slice("user".length)));
+    assertEquals(new Set(ids).size, ids.length, `ids ${ids.join(", ")}`);
+    // Names and presence were claimed again: /who is whole, and the same everywhere.
+    const expected = ["alice", "bob", z.name, ...newcomers.map((n) => n.name)].sort();
+    const until = performance.now() + 10_000;
+    let lists = [await who(x.client), await who(y.client), await who(newcomers[0].client)];
+    while (lists.some((list) => list.join() !== expected.join()) && performance.now() < until) {
+      await delay(300);
+      lists = [await who(x.client), await who(y.client), await who(newcomers[0].client)];
+    }
+    for (const list of lists) assertEquals(list, expected);
+    // A name restored to its holder is still its holder's.
+    await newcomers[0].client.send("/nick alice");
+    await newcomers[0].client.lines.waitFor("ERR name alice is taken");
+  } finally {
+    await closeAll(clients);
+  }
+});

@@ -44,6 +44,10 @@ export class RedisLinkError extends Error {
 export interface RoomKeys {
   /** Counter that hands out blocks of connection ids. */
   ids: string;
+  /** Set while Redis holds the room's data: gone, it lost them (FLUSHALL, an empty restart). */
+  epoch: string;
+  /** Set for a while after the data were found lost: no ids are handed out meanwhile. */
+  fence: string;
   /** Set of the servers (nodes) in the room. */
   nodes: string;
   /** Hash of every name held: folded name -> `node|owner|since|joined|Name`. */
@@ -69,6 +73,8 @@ export function roomKeys(room: string): RoomKeys {
   const prefix = `parley:{${room}}:`;
   return {
     ids: `${prefix}ids`,
+    epoch: `${prefix}epoch`,
+    fence: `${prefix}fence`,
     nodes: `${prefix}nodes`,
     online: `${prefix}online`,
     history: `${prefix}history`,

@@ -22,7 +22,7 @@ import { nameKey, parseName } from "../protocol/names.ts";
 import type { RedisLink } from "../redis/link.ts";
 import type { Logger } from "../server/log.ts";
 import type { Awaitable } from "../util/awaitable.ts";
-import { within } from "../util/delay.ts";
+import { delay, within } from "../util/delay.ts";
 import type { NameEvents, Names, Refusal, Registry } from "./registry.ts";
 
 /** How long a server's presence key lives without a refresh. */
@@ -44,6 +44,11 @@ export const GONE_WITHIN_MS = PRESENCE_TTL_MS + SWEEP_MS;
 export const NAME_TTL_MS = 3 * PRESENCE_TTL_MS;
 /** Ids are taken from the room's counter this many at a time. */
 export const ID_BLOCK = 1000;
+/**
+ * After Redis lost the room's data, no block of ids is handed out for this long: two heartbeats
+ * of every live server, each of which raises the counter past that server's ids.
+ */
+export const FENCE_MS = 2 * HEARTBEAT_MS + 500;
 /** Names refreshed per script call. */
 const KEEP_CHUNK = 500;
 
@@ -72,20 +77,36 @@ return 1`;
 
 /**
  * The heartbeat: refreshes this node's presence (KEYS[1], for ARGV[2] ms) and membership of
- * KEYS[2], then each name KEYS[5..] it holds (for ARGV[3] ms), whose value is ARGV[4..] (and
- * folded name ARGV[4 + n..]). A name that expired is set again; one that someone else holds goes
- * to the earlier claim (the lower node id, on a tie). Returns 1 if the node had been reaped as gone (its tombstone KEYS[4] was
- * there), else 0; then the 0-based indexes of the names lost.
+ * KEYS[2], then each name KEYS[8..] it holds (for ARGV[3] ms), whose value is ARGV[5..] (and
+ * folded name ARGV[5 + n..]). A name that expired is set again; one that someone else holds goes
+ * to the earlier claim (the lower node id, on a tie).
+ *
+ * It also keeps the room's data honest after Redis lost it (FLUSHALL, a restart from an empty
+ * dump, an eviction) without the link dropping: the id counter KEYS[7] is raised to at least this
+ * node's highest id ARGV[4], every time; and when the room's epoch key KEYS[5] is gone, it is set
+ * again with a fence KEYS[6] (for {@linkcode FENCE_MS}) during which no block of ids is handed out
+ * ({@linkcode TAKE_BLOCK}), so that every live server has raised the counter first.
+ *
+ * Returns: 1 if the node had been reaped as gone (its tombstone KEYS[4] was there), else 0; 1 if
+ * the room's data had been lost, else 0; then the 0-based indexes of the names lost.
  */
 const KEEP = `
 local function fields(value) return string.match(value, '^([^|]*)|([^|]*)|([^|]*)|') end
+local fixed = 7
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
-local reply = {redis.call('DEL', KEYS[4])}
-local n = #KEYS - 4
+local reply = {redis.call('DEL', KEYS[4]), 0}
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  redis.call('SET', KEYS[5], '1')
+  redis.call('SET', KEYS[6], '1', 'PX', ${FENCE_MS})
+  reply[2] = 1
+end
+local counter = tonumber(redis.call('GET', KEYS[7]) or '0')
+if counter < tonumber(ARGV[4]) then redis.call('SET', KEYS[7], ARGV[4]) end
+local n = #KEYS - fixed
 for i = 1, n do
-  local value = ARGV[3 + i]
-  local held = redis.call('GET', KEYS[4 + i])
+  local value = ARGV[4 + i]
+  local held = redis.call('GET', KEYS[fixed + i])
   local take = not held
   if held then
     local node, owner, since = fields(held)
@@ -94,8 +115,8 @@ for i = 1, n do
       or (tonumber(my_since) == tonumber(since) and my_node < node)
   end
   if take then
-    redis.call('SET', KEYS[4 + i], value, 'PX', ARGV[3])
-    redis.call('HSET', KEYS[3], ARGV[3 + n + i], value)
+    redis.call('SET', KEYS[fixed + i], value, 'PX', ARGV[3])
+    redis.call('HSET', KEYS[3], ARGV[4 + n + i], value)
   else
     reply[#reply + 1] = i - 1
   end
@@ -133,6 +154,15 @@ for i = 1, #all, 2 do
 end
 return gone`;
 
+/**
+ * Takes a block of ARGV[1] ids from the counter KEYS[1]: returns its highest id, or -1 while the
+ * fence KEYS[2] stands (see {@linkcode KEEP}). Marks the room as known (its epoch KEYS[3]).
+ */
+const TAKE_BLOCK = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('SET', KEYS[3], '1', 'NX')
+return redis.call('INCRBY', KEYS[1], ARGV[1])`;
+
 /** Raises the id counter KEYS[1] to at least ARGV[1] (after Redis lost its data). */
 const RAISE = `
 local now = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -163,10 +193,13 @@ export class RedisNames implements Names {
   #events: NameEvents | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #beating: Promise<void> | undefined;
+  #highestId: () => number;
 
-  constructor(link: RedisLink, logger: Logger) {
+  /** `highestId` says the highest connection id this server has handed out or holds. */
+  constructor(link: RedisLink, logger: Logger, highestId: () => number) {
     this.#link = link;
     this.#logger = logger;
+    this.#highestId = highestId;
   }
 
   /** Enters the room and starts the heartbeat and the sweep for servers that stopped. */
@@ -335,18 +368,29 @@ export class RedisNames implements Names {
             keys.nodes,
             keys.online,
             keys.tombstone(this.#link.node),
+            keys.epoch,
+            keys.fence,
+            keys.ids,
             ...chunk.map(([folded]) => keys.name(folded)),
           ],
           [
             this.#link.node,
             String(PRESENCE_TTL_MS),
             String(NAME_TTL_MS),
+            String(this.#highestId()),
             ...chunk.map(([, holding]) => this.#value(holding).join("|")),
             ...chunk.map(([folded]) => folded),
           ],
         );
         gone ||= reply[0] === 1;
-        for (const index of reply.slice(1)) lost.push(chunk[index]);
+        if (reply[1] === 1) {
+          this.#logger.warn(
+            "redis_restored",
+            "Redis lost the room's data (flushed or restarted empty); restored this server's names, presence and ids",
+            { redis: this.#link.shown },
+          );
+        }
+        for (const index of reply.slice(2)) lost.push(chunk[index]);
       }
       for (const [folded, holding] of lost) {
         if (this.#held.get(folded) !== holding) continue;
@@ -446,7 +490,11 @@ export class IdBlocks {
 
   /** Takes the first block, and keeps the counter ahead of what was handed out after Redis restarts. */
   async start(): Promise<void> {
-    await this.#fetch();
+    // A room whose data Redis lost moments ago is fenced until the servers in it raised the counter.
+    while (this.#spare === undefined) {
+      await this.#fetch();
+      if (this.#spare === undefined) await delay(HEARTBEAT_MS / 3);
+    }
     [this.#next, this.#end] = this.#spare!;
     this.#spare = undefined;
     this.#link.watch((up) => {
@@ -483,8 +531,18 @@ export class IdBlocks {
     return id;
   }
 
+  /** The highest id handed out or held in reserve. */
+  get highest(): number {
+    return this.#highest;
+  }
+
+  /** Takes the next block, unless the fence stands (then the next id taken asks again). */
   #fetch(): Promise<void> {
-    return this.#fetching ??= this.#link.commands.incrBy(this.#link.keys.ids, ID_BLOCK).then((high) => {
+    const keys = this.#link.keys;
+    return this.#fetching ??= this.#link.script<number>(TAKE_BLOCK, [keys.ids, keys.fence, keys.epoch], [
+      String(ID_BLOCK),
+    ]).then((high) => {
+      if (high < 0) return;
       this.#spare = [high - ID_BLOCK + 1, high];
       this.#highest = Math.max(this.#highest, high);
     }).finally(() => this.#fetching = undefined);
@@ -506,7 +564,7 @@ export class RedisRegistry implements Registry {
   /** Joins the room through `link`; admission stays with `local`. */
   static async join(link: RedisLink, local: Registry, logger: Logger): Promise<RedisRegistry> {
     const ids = new IdBlocks(link, logger);
-    const names = new RedisNames(link, logger);
+    const names = new RedisNames(link, logger, () => ids.highest);
     await ids.start();
     await names.start();
     return new RedisRegistry(local, names, ids);
