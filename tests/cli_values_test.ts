@@ -4,7 +4,7 @@
  */
 
 import { assert, assertEquals, assertMatch, throws } from "./support/assert.ts";
-import { clientHelp, parseClientArgs, parseServerArgs, serverHelp, UsageError } from "../lib/cli.ts";
+import { clientHelp, parseClientArgs, parseServerArgs, serverHelp, UsageError, VERSION } from "../lib/cli.ts";
 
 /** The server's config for `args`, or the message of the usage error they get. */
 function server(args: string[]): Record<string, unknown> | string {
@@ -239,7 +239,10 @@ Deno.test("--help says something of every flag, and agrees with the README's tab
         .exec(line);
       assert(match !== null, `a flag line: ${line}`);
       const [, flag, short, placeholder, text, fallback] = match;
-      assert(text.length > 10, `${program} ${flag} says what it does: ${line}`);
+      assert(
+        text.length > 10 && !text.startsWith("(default"),
+        `${program} ${flag} says what it does: ${line}`,
+      );
       const row = (program === "client" && readme.get(`client ${flag}`)) || readme.get(flag);
       assert(row !== undefined, `the README has a row for ${program} ${flag}`);
       assertMatch(
@@ -252,7 +255,42 @@ Deno.test("--help says something of every flag, and agrees with the README's tab
       }
       if (fallback !== undefined) {
         assertEquals(row.fallback, `\`${fallback}\``, `${program} ${flag}'s default`);
+      } else {
+        assert(!row.fallback.startsWith("`"), `${program} ${flag}: --help shows the README's default`);
       }
+    }
+  }
+});
+
+Deno.test("--help begins with the program, its version and what it is, and ends with a hint", () => {
+  const server = serverHelp().split("\n");
+  assertEquals(server.slice(0, 5), [
+    `parley-server ${VERSION}: a concurrent multi-client TCP line server`,
+    "",
+    "Usage: parley-server [flags]",
+    "",
+    "Flags:",
+  ]);
+  assertEquals(server.at(-1), "In console mode, type /help for the operator's commands.");
+  const client = clientHelp().split("\n");
+  assertEquals(client.slice(0, 5), [
+    `parley-client ${VERSION}: talk to a line server from the terminal or a script`,
+    "",
+    "Usage: parley-client [flags]",
+    "",
+    "Flags:",
+  ]);
+  assertEquals(
+    client.at(-1),
+    "A line with only . ends the session. Received lines go to stdout, status to stderr.",
+  );
+  // The descriptions line up in one column, two spaces after the longest flag.
+  for (const help of [server, client]) {
+    const rows = help.filter((line) => line.startsWith("  --"));
+    const longest = Math.max(...rows.map((line) => line.trimStart().split(/ {2,}/)[0].length));
+    for (const row of rows) {
+      assertEquals(row.slice(2 + longest, 4 + longest), "  ", row);
+      assert(row[4 + longest] !== " ", row);
     }
   }
 });
