@@ -294,3 +294,36 @@ Deno.test("--help begins with the program, its version and what it is, and ends 
     }
   }
 });
+
+Deno.test("--redis takes a Sentinel URL: the sentinels, the primary's name, credentials for Redis", () => {
+  const redis = (url: string) => value(["--mode", "chat", "--redis", url], "redis");
+  assertEquals(redis("redis+sentinel://app:s%40cret@10.0.0.1:26380,[fd00::2],sentinel-c:5000/mymaster"), {
+    url: "redis+sentinel://app:s%40cret@10.0.0.1:26380,[fd00::2],sentinel-c:5000/mymaster",
+    shown: "redis+sentinel://app:***@10.0.0.1:26380,[fd00::2],sentinel-c:5000/mymaster",
+    tls: false,
+    sentinel: {
+      name: "mymaster",
+      nodes: [{ host: "10.0.0.1", port: 26380 }, { host: "fd00::2", port: 26379 }, {
+        host: "sentinel-c",
+        port: 5000,
+      }],
+      username: "app",
+      password: "s@cret",
+    },
+  });
+  assertEquals((redis("rediss+sentinel://h/p") as { tls: boolean }).tls, true);
+  for (
+    const [url, phrase] of [
+      ["redis+sentinel://h:26379", "is not a Sentinel URL"],
+      ["redis+sentinel://h:26379/", "needs the primary's name"],
+      ["redis+sentinel://h:99999/p", 'names a sentinel "h:99999"'],
+      ["redis+sentinel://h:1,,h:2/p", 'names a sentinel ""'],
+      ["redis+sentinel://h/p?x=1", "is not a Sentinel URL"],
+    ]
+  ) {
+    assertMatch(
+      refused(["--mode", "chat", "--redis", url]),
+      new RegExp(`^--redis ${phrase.replace(/[()[\].*+?^$|]/g, "\\$&")}`),
+    );
+  }
+});

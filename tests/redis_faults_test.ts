@@ -5,10 +5,10 @@
  */
 
 import { assert, assertEquals, waitUntil } from "./support/assert.ts";
-import { closeAll, LINUX } from "./support/harness.ts";
+import { closeAll, LINUX, startServer } from "./support/harness.ts";
 import { floodRoom } from "./support/load.ts";
 import { rss } from "./support/measure.ts";
-import { chatServer, member, RedisServer, who } from "./support/redis.ts";
+import { chatServer, member, RedisSentinels, RedisServer, who } from "./support/redis.ts";
 import { LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
 import { delay } from "../lib/util/delay.ts";
 
@@ -192,6 +192,55 @@ Deno.test("Redis flushed under a live room: the room is restored, and no id is h
     // A name restored to its holder is still its holder's.
     await newcomers[0].client.send("/nick alice");
     await newcomers[0].client.lines.waitFor("ERR name alice is taken");
+  } finally {
+    await closeAll(clients);
+  }
+});
+
+Deno.test("behind Sentinel, kill -9 of the primary: the room is whole again soon after the promotion", {
+  ignore: !LINUX,
+}, async () => {
+  await using set = await RedisSentinels.start();
+  await using a = await startServer(["--mode", "chat", "--redis", set.url]);
+  await using b = await startServer(["--mode", "chat", "--redis", set.url]);
+  const x = await member(a, "x");
+  const y = await member(b, "y");
+  const clients = [x.client, y.client];
+  try {
+    await x.client.lines.waitFor(`* ${y.name} joined`);
+    await x.client.send("/nick xena");
+    await y.client.lines.waitFor(`* ${x.name} is now xena`);
+    await x.client.send("before the failover");
+    await y.client.lines.waitFor("<xena> before the failover");
+    const old = set.primary.port;
+    await set.primary.kill();
+    let promotedAt = 0;
+    while (promotedAt === 0) {
+      if ((await set.primaryPort()) !== old) promotedAt = performance.now();
+      else await delay(100);
+    }
+    // Say a numbered line every 200 ms until one crosses: the room is whole again.
+    let n = 0;
+    let crossed = false;
+    const heard = y.client.lines.waitFor(/^<xena> after \d+$/, 20_000).then(() => crossed = true);
+    while (!crossed) {
+      await x.client.send(`after ${n++}`);
+      await Promise.race([heard, delay(200)]);
+    }
+    const healedIn = performance.now() - promotedAt;
+    assert(healedIn < 6000, `a line crossed ${healedIn.toFixed(0)} ms after the promotion`);
+    await x.client.send("and the rest");
+    await y.client.lines.waitFor("<xena> and the rest", 5000);
+    const relayed = y.client.lines.seen.filter((line) => line.startsWith("<xena> "));
+    assertEquals(new Set(relayed).size, relayed.length, "no line is delivered twice");
+    for (const client of clients) {
+      assert(
+        client.lines.seen.filter((line) => line === LINK_LOST).length <= 1,
+        client.lines.seen.join("\n"),
+      );
+    }
+    assertEquals(await who(x.client), await who(y.client));
+    assertEquals((await who(y.client)).includes("xena"), true);
   } finally {
     await closeAll(clients);
   }

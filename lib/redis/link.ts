@@ -16,18 +16,31 @@
  * been refused. It is up again once a probe comes back. No command waits longer than
  * {@linkcode COMMAND_TIMEOUT_MS}.
  *
+ * Behind Sentinel (`redis+sentinel://`), each connection asks the sentinels which server is the
+ * primary, and follows a failover by itself; to the room a failover is a short outage.
+ *
  * Every key of a room shares the hash tag `{room}`, so a room lives in one slot of a Redis
  * Cluster and its scripts may touch several of its keys.
  */
 
 import { Buffer } from "node:buffer";
-import { createClient } from "@redis/client";
+import { createClient, createSentinel } from "@redis/client";
 import type { Logger } from "../server/log.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import type { RedisAddress } from "./url.ts";
 
-/** A connection to Redis. */
-export type RedisClient = ReturnType<typeof newClient>;
+/**
+ * One connection to the room's Redis, whether to a server named in the URL or to the primary that
+ * Sentinel names: what the link needs of it, and no more.
+ */
+interface Connection {
+  connect(): Promise<unknown>;
+  send<T>(args: RedisArgument[]): Promise<T>;
+  subscribe(channel: string, listener: (message: Buffer) => void): Promise<unknown>;
+  on(event: "error" | "reconnecting" | "end" | "ready", listener: (error: unknown) => void): unknown;
+  close(): Promise<unknown>;
+  destroy(): unknown;
+}
 
 /** What can go into a command: text, or bytes as they are. */
 export type RedisArgument = string | Buffer;
@@ -115,8 +128,8 @@ export class RedisLink {
   /** Where Redis is, without a password. */
   readonly shown: string;
   #logger: Logger;
-  #commands: RedisClient;
-  #subscriber: RedisClient;
+  #commands: Connection;
+  #subscriber: Connection;
   /** Whether each connection is ready: [commands, subscriber]. */
   #ready = [false, false];
   #up = false;
@@ -135,12 +148,10 @@ export class RedisLink {
     this.shown = options.address.shown;
     this.#logger = options.logger;
     // Joining fails at once; once joined, a lost connection is retried for good.
-    const client = newClient(
-      options,
-      (retries) => this.#joined && !this.#closing ? backoffDelay(retries + 1, RECONNECT_BACKOFF) : false,
-    );
-    this.#commands = client;
-    this.#subscriber = client.duplicate();
+    const retry = (retries: number) =>
+      this.#joined && !this.#closing ? backoffDelay(retries + 1, RECONNECT_BACKOFF) : false;
+    this.#commands = connection(options, retry);
+    this.#subscriber = connection(options, retry);
     this.#watch(this.#commands, 0);
     this.#watch(this.#subscriber, 1);
   }
@@ -165,6 +176,7 @@ export class RedisLink {
     link.#joined = true;
     link.#up = true;
     await link.#subscriber.subscribe(link.keys.probe(link.node), () => link.#answered());
+    link.#answering = true;
     link.#lastAnswer = performance.now();
     link.#prober = setInterval(() => link.#probe(), PROBE_MS);
     return link;
@@ -175,9 +187,9 @@ export class RedisLink {
     return this.#up;
   }
 
-  /** The connection for commands and scripts; they are run in the order they are sent. */
-  get commands(): RedisClient {
-    return this.#commands;
+  /** Sends one command; commands and scripts run in the order they are sent. */
+  send<T>(args: RedisArgument[]): Promise<T> {
+    return this.#commands.send<T>(args);
   }
 
   /**
@@ -185,12 +197,12 @@ export class RedisLink {
    * reconnects.
    */
   async subscribe(channel: string, listener: (message: Buffer) => void): Promise<void> {
-    await this.#subscriber.subscribe(channel, listener, true);
+    await this.#subscriber.subscribe(channel, listener);
   }
 
   /** Runs a Lua script with `keys` and `args`. */
   script<T>(source: string, keys: string[], args: RedisArgument[]): Promise<T> {
-    return this.#commands.sendCommand<T>(["EVAL", source, String(keys.length), ...keys, ...args]);
+    return this.#commands.send<T>(["EVAL", source, String(keys.length), ...keys, ...args]);
   }
 
   /** From now on, `watcher` hears when the link goes down (`false`) and comes back (`true`). */
@@ -209,7 +221,7 @@ export class RedisLink {
     this.#subscriber.destroy();
   }
 
-  #watch(client: RedisClient, index: number): void {
+  #watch(client: Connection, index: number): void {
     client.on("error", (error: unknown) => {
       this.#lastError = describeRedisError(error);
       this.#set(index, false);
@@ -222,7 +234,7 @@ export class RedisLink {
   /** Sends a probe, and counts the link as down when none came back for {@linkcode SILENT_MS}. */
   #probe(): void {
     if (!this.#ready[0] || !this.#ready[1]) return;
-    this.#commands.sendCommand(["PUBLISH", this.keys.probe(this.node), "1"]).catch(
+    this.#commands.send(["PUBLISH", this.keys.probe(this.node), "1"]).catch(
       () => {/* the silence tells */},
     );
     if (this.#answering && performance.now() - this.#lastAnswer > SILENT_MS) {
@@ -242,10 +254,11 @@ export class RedisLink {
   #set(index: number, ready: boolean): void {
     const wasReady = this.#ready[0] && this.#ready[1];
     this.#ready[index] = ready;
-    // Connections made anew: give them a full silence before judging them.
+    // Connections made anew count once a probe has gone round them both: a subscriber still on a
+    // failed primary, or one not subscribed again yet, would otherwise make the link flap.
     if (!wasReady && this.#ready[0] && this.#ready[1]) {
-      this.#answering = true;
-      this.#lastAnswer = performance.now();
+      this.#answering = false;
+      this.#probe();
     }
     this.#update();
   }
@@ -274,18 +287,53 @@ export class RedisLink {
   }
 }
 
-/** A client that fails commands at once while disconnected, and reconnects as `retry` says. */
-function newClient(options: RedisLinkOptions, retry: (retries: number) => number | false) {
-  return createClient({
-    url: options.address.url,
-    disableOfflineQueue: true,
+/**
+ * A connection that fails commands at once while disconnected, and reconnects as `retry` says: to
+ * the server in the URL, or to the primary the sentinels name.
+ */
+function connection(options: RedisLinkOptions, retry: (retries: number) => number | false): Connection {
+  const { address } = options;
+  const socket = {
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    reconnectStrategy: retry,
+    ...(address.ca === undefined && !address.tls
+      ? {}
+      : { tls: true as const, ca: address.ca ? [address.ca] : undefined }),
+  };
+  if (address.sentinel === undefined) {
+    const client = createClient({
+      url: address.url,
+      disableOfflineQueue: true,
+      commandOptions: { timeout: COMMAND_TIMEOUT_MS },
+      socket,
+    });
+    return {
+      connect: () => client.connect(),
+      send: <T>(args: RedisArgument[]) => client.sendCommand<T>(args),
+      subscribe: (channel, listener) => client.subscribe(channel, listener, true),
+      on: (event, listener) => client.on(event, listener),
+      close: () => client.close(),
+      destroy: () => client.destroy(),
+    };
+  }
+  const { name, nodes, username, password } = address.sentinel;
+  const sentinel = createSentinel({
+    name,
+    sentinelRootNodes: nodes,
+    // How often the sentinels are asked who the primary is, besides when a connection fails.
+    scanInterval: 1000,
     commandOptions: { timeout: COMMAND_TIMEOUT_MS },
-    socket: {
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      reconnectStrategy: retry,
-      ...(options.address.ca === undefined ? {} : { tls: true as const, ca: [options.address.ca] }),
-    },
+    nodeClientOptions: { username, password, disableOfflineQueue: true, socket },
+    sentinelClientOptions: { socket: { connectTimeout: socket.connectTimeout } },
   });
+  return {
+    connect: () => sentinel.connect(),
+    send: <T>(args: RedisArgument[]) => sentinel.sendCommand<T>(false, args),
+    subscribe: (channel, listener) => sentinel.subscribe(channel, listener, true),
+    on: (event, listener) => sentinel.on(event, listener),
+    close: () => sentinel.close(),
+    destroy: () => sentinel.destroy(),
+  };
 }
 
 /** A Redis client's error in plain words. */

@@ -269,8 +269,8 @@ export class RedisNames implements Names {
 
   list(): Awaitable<string[]> {
     if (!this.#link.up) return this.#localList();
-    const all = this.#link.commands.hGetAll(this.#link.keys.online).then((all) =>
-      entries(Object.values(all))
+    const all = this.#link.send<string[]>(["HVALS", this.#link.keys.online]).then((values) =>
+      entries(values)
         .sort((a, b) => a.joined - b.joined || a.owner - b.owner)
         .map((entry) => entry.name)
     );
@@ -279,7 +279,11 @@ export class RedisNames implements Names {
 
   count(): Awaitable<number> {
     if (!this.#link.up) return this.#held.size;
-    return within(this.#link.commands.hLen(this.#link.keys.online), READ_WITHIN_MS, () => this.#held.size);
+    return within(
+      this.#link.send<number>(["HLEN", this.#link.keys.online]),
+      READ_WITHIN_MS,
+      () => this.#held.size,
+    );
   }
 
   /**
@@ -412,8 +416,12 @@ export class RedisNames implements Names {
     if (!this.#link.up) return;
     const keys = this.#link.keys;
     try {
-      const nodes = (await this.#link.commands.sMembers(keys.nodes)).filter((n) => n !== this.#link.node);
-      const alive = await Promise.all(nodes.map((node) => this.#link.commands.exists(keys.presence(node))));
+      const nodes = (await this.#link.send<string[]>(["SMEMBERS", keys.nodes])).filter((n) =>
+        n !== this.#link.node
+      );
+      const alive = await Promise.all(
+        nodes.map((node) => this.#link.send<number>(["EXISTS", keys.presence(node)])),
+      );
       for (const [i, node] of nodes.entries()) {
         if (alive[i] === 1) continue;
         const gone = await this.#link.script<string[]>(

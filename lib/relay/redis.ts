@@ -115,7 +115,7 @@ export class RedisRelay implements Relay, History {
     this.#flush();
     const none: HistorySnapshot = { entries: [], holds: () => false };
     if (!this.#link.up || this.#history === 0) return Promise.resolve(none);
-    const read = this.#link.commands.sendCommand<[string, string[]][]>([
+    const read = this.#link.send<[string, string[]][]>([
       "XREVRANGE",
       this.#link.keys.history,
       "+",
@@ -166,7 +166,7 @@ export class RedisRelay implements Relay, History {
         String(this.#history),
         payload,
       ])
-      : this.#link.commands.sendCommand(["PUBLISH", keys.channel, payload]);
+      : this.#link.send(["PUBLISH", keys.channel, payload]);
     const tracked: Promise<unknown> = sent.then(
       () => this.#failed = false,
       (error) => {

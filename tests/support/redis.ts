@@ -113,3 +113,89 @@ export async function who(client: TestClient): Promise<string[]> {
   const line = await client.lines.waitFor(/^\* online: /);
   return line.slice("* online: ".length).split(", ").sort();
 }
+
+/**
+ * Redis with Sentinel on one machine: a primary, one replica and three sentinels that watch them
+ * (a primary is down after 1 s of silence, a failover may take 3 s), each on a free port of
+ * 127.0.0.1, stopped by their PIDs.
+ */
+export class RedisSentinels implements AsyncDisposable {
+  static readonly MASTER = "parley-primary";
+
+  private constructor(
+    readonly primary: RedisServer,
+    readonly replica: RedisServer,
+    readonly sentinels: { port: number; process: ProcessHandle; dir: string }[],
+  ) {}
+
+  /** Starts them all, and waits until every sentinel knows the replica. */
+  static async start(): Promise<RedisSentinels> {
+    const primary = await RedisServer.start();
+    const replica = await RedisServer.start({ args: ["--replicaof", "127.0.0.1", String(primary.port)] });
+    const sentinels = [];
+    for (let i = 0; i < 3; i++) {
+      const port = freePort();
+      const dir = await Deno.makeTempDir({ prefix: "parley-sentinel-" });
+      const config = [
+        `port ${port}`,
+        "bind 127.0.0.1",
+        `dir ${dir}`,
+        `sentinel monitor ${RedisSentinels.MASTER} 127.0.0.1 ${primary.port} 2`,
+        `sentinel down-after-milliseconds ${RedisSentinels.MASTER} 1000`,
+        `sentinel failover-timeout ${RedisSentinels.MASTER} 3000`,
+        `sentinel parallel-syncs ${RedisSentinels.MASTER} 1`,
+      ].join("\n");
+      await Deno.writeTextFile(`${dir}/sentinel.conf`, config + "\n");
+      const process = spawnProcess("redis-server", [`${dir}/sentinel.conf`, "--sentinel"], {
+        label: `sentinel${i}`,
+      });
+      await process.stdout.waitFor(/Sentinel ID is|Running mode=sentinel|monitor master/, 10_000);
+      sentinels.push({ port, process, dir });
+    }
+    const set = new RedisSentinels(primary, replica, sentinels);
+    // Every sentinel has found the replica (through the primary's INFO) before anyone fails over.
+    const deadline = Date.now() + 15_000;
+    for (const { port } of sentinels) {
+      while (true) {
+        const out = await new Deno.Command("redis-cli", {
+          args: ["-p", String(port), "SENTINEL", "replicas", RedisSentinels.MASTER],
+        }).output();
+        if (new TextDecoder().decode(out.stdout).includes(String(replica.port))) break;
+        if (Date.now() > deadline) throw new Error(`sentinel on ${port} never saw the replica`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    return set;
+  }
+
+  /** `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/parley-primary`. */
+  get url(): string {
+    return `redis+sentinel://${
+      this.sentinels.map((s) => `127.0.0.1:${s.port}`).join(",")
+    }/${RedisSentinels.MASTER}`;
+  }
+
+  /** The port of the primary the sentinels name now. */
+  async primaryPort(): Promise<number> {
+    const out = await new Deno.Command("redis-cli", {
+      args: [
+        "-p",
+        String(this.sentinels[0].port),
+        "SENTINEL",
+        "get-master-addr-by-name",
+        RedisSentinels.MASTER,
+      ],
+    }).output();
+    return Number(new TextDecoder().decode(out.stdout).trim().split("\n")[1]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const { process, dir } of this.sentinels) {
+      await process.stop("SIGKILL");
+      await process[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+    await this.replica.kill();
+    await this.primary.kill();
+  }
+}
