@@ -6,7 +6,6 @@
 
 import { assert, assertEquals, waitUntil } from "./support/assert.ts";
 import { closeAll, LINUX, startServer } from "./support/harness.ts";
-import { floodRoom } from "./support/load.ts";
 import { rss } from "./support/measure.ts";
 import { chatServer, member, RedisSentinels, RedisServer, who } from "./support/redis.ts";
 import { LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";

@@ -12,7 +12,6 @@ import {
   LINUX,
   runToEnd,
   SERVER_PATH,
-  type ServerProcess,
   startServer,
   taskPermissions,
   TestClient,
