@@ -8,6 +8,7 @@ import { assert, assertEquals, waitUntil } from "./support/assert.ts";
 import { closeAll, LINUX, startServer } from "./support/harness.ts";
 import { rss } from "./support/measure.ts";
 import { chatServer, member, RedisSentinels, RedisServer, who } from "./support/redis.ts";
+import { NetworkNamespace } from "./support/netns.ts";
 import { LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
 import { delay } from "../lib/util/delay.ts";
 
@@ -243,4 +244,60 @@ Deno.test("behind Sentinel, kill -9 of the primary: the room is whole again soon
   } finally {
     await closeAll(clients);
   }
+});
+
+const noNamespaces = await NetworkNamespace.unavailable();
+if (noNamespaces !== undefined) console.warn(`the silent-partition test is skipped: ${noNamespaces}`);
+
+Deno.test({
+  name:
+    "a silent partition between one server and Redis: told within 5 s, counted gone elsewhere, one room again after",
+  ignore: noNamespaces !== undefined,
+  async fn() {
+    // Redis in a namespace of its own, reached by each server through a link of its own.
+    await using ns = await NetworkNamespace.create(2);
+    const [pathA, pathB] = ns.paths;
+    await using redis = await RedisServer.start({
+      prefix: ns.exec,
+      args: ["--bind", pathA.address, pathB.address, "--protected-mode", "no"],
+    });
+    await using a = await startServer([
+      "--mode",
+      "chat",
+      "--redis",
+      `redis://${pathA.address}:${redis.port}`,
+    ]);
+    await using b = await startServer([
+      "--mode",
+      "chat",
+      "--redis",
+      `redis://${pathB.address}:${redis.port}`,
+    ]);
+    const x = await member(a, "x");
+    const y = await member(b, "y");
+    const clients = [x.client, y.client];
+    try {
+      await x.client.send("/nick xavier");
+      await y.client.lines.waitFor(`* ${x.name} is now xavier`);
+      await ns.cut(0);
+      const cutAt = performance.now();
+      await x.client.lines.waitFor(LINK_LOST, 5000);
+      assert(performance.now() - cutAt < 5000);
+      // The other room counts the cut-off server's clients as gone once its presence expires.
+      await y.client.lines.waitFor("* xavier left", 10_000);
+      assertEquals(y.client.lines.seen.includes(LINK_LOST), false, "b's own link never broke");
+      await x.client.send("said while cut off");
+      await ns.mend(0);
+      // TCP retransmits on its own back-off; the link is back once a probe goes round.
+      await x.client.lines.waitFor(LINK_BACK, 30_000);
+      await y.client.lines.waitFor("* xavier joined", 10_000);
+      await x.client.send("together again");
+      await y.client.lines.waitFor("<xavier> together again", 5000);
+      assertEquals(y.client.lines.seen.some((line) => line.includes("said while cut off")), false);
+      assertEquals(await who(x.client), await who(y.client));
+      assertEquals((await who(y.client)).sort(), ["xavier", y.name].sort());
+    } finally {
+      await closeAll(clients);
+    }
+  },
 });
