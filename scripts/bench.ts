@@ -26,11 +26,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { SERVER_PATH, startServer, taskPermissions } from "../tests/support/harness.ts";
+import { SERVER_PATH, startServer, taskPermissions, TestClient } from "../tests/support/harness.ts";
 import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
 import { cpuSeconds, ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
-import { RedisServer } from "../tests/support/redis.ts";
+import { RedisSentinels, RedisServer } from "../tests/support/redis.ts";
 import { certificateFiles } from "../tests/support/certificate_files.ts";
 import { WsLines } from "../tests/support/ws_lines.ts";
 
@@ -464,16 +464,57 @@ async function cluster(options: Options) {
   const across = mergedSubset(results, "across");
   const within = all.map((n, i) => n - across[i]);
   const { linesPerSecond, delivered, dropped } = deliveries(results, options, conns);
+  // The same again, with Redis frozen (SIGSTOP) for 5 s from the start of the measurement: what
+  // the clients of each server feel of it within their own room.
+  const freeze = setTimeout(() => {
+    Deno.kill(redis.pid, "SIGSTOP");
+    setTimeout(() => Deno.kill(redis.pid, "SIGCONT"), STALL_MS);
+  }, FANOUT_WARMUP_MS);
+  const stalled = await driveFanout(options, { conns, rate: options.clusterRate, ports: [a.port, b.port] });
+  clearTimeout(freeze);
+  Deno.kill(redis.pid, "SIGCONT");
+  const stalledAll = merged(stalled);
+  const stalledAcross = mergedSubset(stalled, "across");
   return {
     linesPerSecond,
     delivered,
     p99AcrossMs: quantileMs(across, 0.99),
     p99WithinMs: quantileMs(within, 0.99),
+    p99WithinStalledMs: quantileMs(stalledAll.map((n, i) => n - stalledAcross[i]), 0.99),
     redisCpuPercent: cpu.length === 2
       ? Math.round(((cpu[1] - cpu[0]) / (options.durationMs / 1000)) * 1000) / 10
       : NaN,
     dropped,
+    failoverSeconds: await failover(),
   };
+}
+
+/** How long Redis is frozen in the stalled-cluster measurement. */
+const STALL_MS = 5000;
+
+/**
+ * Behind Sentinel (a primary, a replica, three sentinels), two servers and a client on each: the
+ * seconds from `kill -9` of the primary until a line said on one server reaches the other again.
+ */
+async function failover(): Promise<number> {
+  await using set = await RedisSentinels.start();
+  const options = { command: undefined };
+  await using a = await startServer(["--mode", "chat", "--quiet", "--redis", set.url], options);
+  await using b = await startServer(["--mode", "chat", "--quiet", "--redis", set.url], options);
+  await using speaker = await TestClient.connect(a.port);
+  await using listener = await TestClient.connect(b.port);
+  await listener.lines.waitFor(/^\* welcome/);
+  await speaker.lines.waitFor(/^\* welcome/);
+  const killed = performance.now();
+  await set.primary.kill();
+  let n = 0;
+  let crossed = false;
+  const heard = listener.lines.waitFor(/> after \d+$/, 60_000).then(() => crossed = true);
+  while (!crossed) {
+    await speaker.send(`after ${n++}`);
+    await Promise.race([heard, new Promise((resolve) => setTimeout(resolve, 100))]);
+  }
+  return Math.round((performance.now() - killed) / 100) / 10;
 }
 
 async function idle(kind: Kind, options: Options) {
@@ -705,6 +746,8 @@ if (import.meta.main) {
       `  delivered (%)                  ${shared.delivered.toFixed(2)}`,
       `  delivery p99 across (ms)       ${ms(shared.p99AcrossMs)}`,
       `  delivery p99 within (ms)       ${ms(shared.p99WithinMs)}`,
+      `  p99 within, Redis frozen 5 s   ${ms(shared.p99WithinStalledMs)}`,
+      `  Sentinel failover (s, kill -9 of the primary to a line across)  ${shared.failoverSeconds}`,
       `  Redis CPU (% of one core)      ${shared.redisCpuPercent.toFixed(1)}`,
       `  clients dropped                ${shared.dropped}`,
     ].join("\n"),
