@@ -42,6 +42,12 @@ Deno.test("no deadline passes while the server is not reading", () => {
 Deno.test("a zero limit never passes", () => {
   const deadlines = new Deadlines(0);
   assertEquals(deadlines.expired(1e9, { idleMs: 0, lineMs: 0 }), undefined);
+  deadlines.input(10, false, true);
+  assertEquals(
+    deadlines.expired(1e9, { idleMs: 0, lineMs: 0 }),
+    undefined,
+    "not with a line unfinished either",
+  );
 });
 
 Deno.test("a deadline passes only after its whole limit, not at it", () => {

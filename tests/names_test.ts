@@ -87,7 +87,7 @@ Deno.test("user<digits>, operator and what passes for them are reserved", () => 
   ) {
     assert(isReserved(name), name);
   }
-  for (const name of ["user", "users", "username", "user_1", "operators", "op"]) {
+  for (const name of ["user", "users", "username", "user_1", "operators", "op", "cooperator", "superuser1"]) {
     assert(!isReserved(name), name);
   }
 });

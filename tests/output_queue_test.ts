@@ -211,3 +211,40 @@ Deno.test("progress: writes counts writes that took bytes; writing says whether 
   await queue.drained;
   assertEquals([queue.writes, queue.writing], [2, false]);
 });
+
+Deno.test("a line that exactly fills what is left of the buffer keeps every byte, text or bytes", async () => {
+  for (const kind of ["text", "bytes"] as const) {
+    const writer = new FakeStream({ slow: true });
+    const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
+    queue.push("x"); // in flight: the queue's buffer is empty again
+    await waitUntil(() => writer.waitingWrites === 1, "the first write");
+    // 2048 bytes in one pooled buffer: 1748 + 1, then 100 three-byte characters (or 298 bytes) + 1.
+    queue.push("a".repeat(1748));
+    const last = kind === "text" ? "€".repeat(100) : "b".repeat(298);
+    queue.push(kind === "text" ? last : new TextEncoder().encode(last));
+    writer.release();
+    await waitUntil(() => writer.waitingWrites === 1, "the second write");
+    writer.release();
+    await queue.drained;
+    assertEquals(writer.written, `x\n${"a".repeat(1748)}\n${last}\n`, kind);
+  }
+});
+
+Deno.test("below(0) while writing resolves once everything is written", async () => {
+  const writer = new FakeStream({ slow: true });
+  const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
+  queue.push("x");
+  const empty = queue.below(0);
+  await waitUntil(() => writer.waitingWrites === 1, "the write");
+  assert(!await settled(empty));
+  writer.release();
+  await queue.drained;
+  assert(await settled(empty));
+});
+
+Deno.test("the pool lends back a buffer it was given before making a new one, for any size up to 2 KiB", () => {
+  const pool = new BufferPool();
+  const buffer = pool.take(1);
+  pool.give(buffer);
+  assert(pool.take(2048) === buffer);
+});

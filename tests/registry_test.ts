@@ -63,6 +63,15 @@ for (const [kind, make] of kinds) {
     assertEquals(registry.admit("10.0.0.1"), "too many connections from one address");
   });
 
+  Deno.test(`${kind}: an address whose last connection left is forgotten, however many come and go`, () => {
+    const registry = make({ maxConns: 2, maxConnsPerIp: 1 });
+    for (let i = 0; i < 500; i++) {
+      const ip = `10.0.${i >> 8}.${i & 255}`;
+      assertEquals(registry.admit(ip), undefined, ip);
+      registry.release(ip);
+    }
+  });
+
   Deno.test(`${kind}: a refusal by address takes no place in the whole`, () => {
     const registry = make({ maxConns: 2, maxConnsPerIp: 1 });
     assertEquals(registry.admit("10.0.0.1"), undefined);
