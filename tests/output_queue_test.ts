@@ -218,9 +218,10 @@ Deno.test("a line that exactly fills what is left of the buffer keeps every byte
     const queue = new OutputQueue(writer, new BufferPool(), { writeFailed() {} });
     queue.push("x"); // in flight: the queue's buffer is empty again
     await waitUntil(() => writer.waitingWrites === 1, "the first write");
-    // 2048 bytes in one pooled buffer: 1748 + 1, then 100 three-byte characters (or 298 bytes) + 1.
-    queue.push("a".repeat(1748));
-    const last = kind === "text" ? "€".repeat(100) : "b".repeat(298);
+    // 2048 bytes in one pooled buffer: 1748 + 1 as bytes (reserved exactly), leaving 299: as
+    // many as 100 three-byte characters need but for the newline, or 299 bytes and no newline.
+    queue.push(new TextEncoder().encode("a".repeat(1748)));
+    const last = kind === "text" ? "€".repeat(100) : "b".repeat(299);
     queue.push(kind === "text" ? last : new TextEncoder().encode(last));
     writer.release();
     await waitUntil(() => writer.waitingWrites === 1, "the second write");
