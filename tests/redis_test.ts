@@ -437,6 +437,9 @@ Deno.test("hostile bytes written straight into Redis reach clients escaped, neve
     await client.lines.waitFor("* mallory left", 10_000);
     for (const line of client.lines.seen) assertEquals(raw(line), false, line);
     assertEquals(client.lines.seen.filter((line) => line.endsWith(" left")), ["* mallory left"]);
+    // The server says once that it skipped what no server wrote, escaped.
+    const warning = await server.stderr.waitFor(/skipped an entry in Redis that no server wrote/);
+    assertEquals(raw(warning), false, warning);
   } finally {
     await client[Symbol.asyncDispose]();
   }

@@ -193,6 +193,7 @@ export class RedisNames implements Names {
   #events: NameEvents | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #beating: Promise<void> | undefined;
+  #warnedMalformed = false;
   #highestId: () => number;
 
   /** `highestId` says the highest connection id this server has handed out or holds. */
@@ -270,7 +271,7 @@ export class RedisNames implements Names {
   list(): Awaitable<string[]> {
     if (!this.#link.up) return this.#localList();
     const all = this.#link.send<string[]>(["HVALS", this.#link.keys.online]).then((values) =>
-      entries(values)
+      this.#wellFormed(values)
         .sort((a, b) => a.joined - b.joined || a.owner - b.owner)
         .map((entry) => entry.name)
     );
@@ -300,7 +301,7 @@ export class RedisNames implements Names {
       [keys.presence(this.#link.node), keys.nodes, keys.online, keys.tombstone(this.#link.node)],
       [this.#link.node, keys.namePrefix, "leave"],
     ).catch(() => []);
-    const names = namesOf(gone);
+    const names = this.#wellFormed(gone).map((entry) => entry.name);
     if (names.length > 0) this.#events?.departed(names);
   }
 
@@ -323,6 +324,21 @@ export class RedisNames implements Names {
   }
 
   /** `node, owner, since, joined, Name`: the fields of a name's value in Redis. */
+  /** The {@linkcode entries} among `values` read from Redis; the first malformed one is logged. */
+  #wellFormed(values: string[]): { owner: number; joined: number; name: string }[] {
+    const good = entries(values);
+    if (good.length < values.length && !this.#warnedMalformed) {
+      this.#warnedMalformed = true;
+      const bad = values.find((value) => entries([value]).length === 0) ?? "";
+      this.#logger.warn(
+        "redis_malformed",
+        `skipped an entry in Redis that no server wrote: ${JSON.stringify(bad.slice(0, 80))} (said once)`,
+        { entry: bad.slice(0, 80) },
+      );
+    }
+    return good;
+  }
+
   #value(holding: Holding): string[] {
     const joined = this.#owners.get(holding.owner)?.joined ?? holding.since;
     return [this.#link.node, String(holding.owner), String(holding.since), String(joined), holding.name];
@@ -429,7 +445,7 @@ export class RedisNames implements Names {
           [keys.presence(node), keys.nodes, keys.online, keys.tombstone(node)],
           [node, keys.namePrefix, "reap"],
         );
-        const names = namesOf(gone);
+        const names = this.#wellFormed(gone).map((entry) => entry.name);
         if (names.length > 0) {
           this.#logger.info(
             "redis_reaped",
@@ -462,11 +478,6 @@ function entries(values: string[]): { owner: number; joined: number; name: strin
     if (!("name" in parsed) || parsed.name !== fields[4]) return [];
     return [{ owner: Number(fields[1]), joined: Number(fields[3]), name: fields[4] }];
   });
-}
-
-/** The names of the well-formed {@linkcode entries} among `values`. */
-function namesOf(values: string[]): string[] {
-  return entries(values).map((entry) => entry.name);
 }
 
 /** How long `/nick` waits for Redis before it decides the claim here. */
