@@ -239,6 +239,18 @@ const SERVER_FLAGS: FlagSpec[] = [
     default: "parley",
     help: "with --redis: which room on that Redis to join",
   },
+  {
+    name: "admin",
+    kind: "text",
+    value: "[HOST:]PORT",
+    help: "serve /healthz, /readyz and /metrics (Prometheus) on this port (HOST: 127.0.0.1)",
+  },
+  {
+    name: "ready-needs-redis",
+    kind: "flag",
+    default: false,
+    help: "with --admin and --redis: /readyz says 503 while the link to Redis is down",
+  },
 ];
 
 const CLIENT_FLAGS: FlagSpec[] = [
@@ -349,6 +361,9 @@ export interface ServerConfig {
   redis: RedisAddress | undefined;
   redisCa: string | undefined;
   room: string;
+  /** `--admin`: where the operator's endpoint listens. */
+  admin: WebAddress | undefined;
+  readyNeedsRedis: boolean;
 }
 
 /** Where `--web` listens. */
@@ -545,6 +560,7 @@ export function parseServerArgs(
   }
   checkRoom(config);
   checkWeb(config);
+  checkAdmin(config);
   if (config.workers === 1) return command;
   const { workers, mode } = config;
   if (workers > MAX_WORKERS) throw new UsageError(`--workers must be at most ${MAX_WORKERS}, got ${workers}`);
@@ -626,6 +642,32 @@ function checkWeb(config: ServerConfig): void {
     throw new UsageError(`--web and --port must be different ports, both are ${port}`);
   }
   config.web = { host, port };
+}
+
+/** Checks `--admin` and `--ready-needs-redis`, and turns `[HOST:]PORT` into its parts. */
+function checkAdmin(config: ServerConfig): void {
+  const raw = config.admin as unknown as string | undefined;
+  if (raw === undefined) {
+    if (config.readyNeedsRedis) throw new UsageError("--ready-needs-redis needs --admin");
+    return;
+  }
+  if (config.readyNeedsRedis && config.redis === undefined) {
+    throw new UsageError("--ready-needs-redis needs --redis");
+  }
+  if (config.workers > 1) {
+    throw new UsageError("--admin does not combine with --workers above 1 yet: each worker counts apart");
+  }
+  const match = /^(?:(.*):)?(\d{1,5})$/.exec(raw);
+  const host = match?.[1] === undefined || match[1] === ""
+    ? "127.0.0.1"
+    : match[1].replace(/^\[(.*)\]$/, "$1");
+  const port = Number(match?.[2]);
+  if (match === null || port > 65535 || host === "") {
+    throw new UsageError(
+      `--admin must be [HOST:]PORT, e.g. 9090 or 0.0.0.0:9090, got ${JSON.stringify(raw)}`,
+    );
+  }
+  config.admin = { host, port };
 }
 
 /** Parses `parley-client` arguments. Throws {@linkcode UsageError}. */

@@ -20,6 +20,7 @@ import {
 import type { Logger } from "./server/log.ts";
 import type { Operator } from "./server/operator.ts";
 import { serve, type ServerHandle, type ServeSummary } from "./server/serve.ts";
+import { serveAdmin } from "./server/admin.ts";
 import { fingerprint, pemToDer, selfSignedCertificate } from "./transport/certificate.ts";
 import { listen, type ListenSpec } from "./transport/listen.ts";
 import { describeNetError, formatAddress } from "./util/net.ts";
@@ -167,6 +168,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       ? startError(error.cause, where(web!))
       : startError(error, where(spec));
   }
+  const adminStop = new AbortController();
   const server = serve(listeners, {
     ...settings,
     registry: chat.registry,
@@ -177,6 +179,26 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     signal,
     operator,
   });
+  if (config.admin !== undefined) {
+    try {
+      await serveAdmin({
+        hostname: config.admin.host,
+        port: config.admin.port,
+        stats: () => server.stats(),
+        link: chat.link,
+        readyNeedsRedis: config.readyNeedsRedis,
+        access: new AccessList(access),
+        logger,
+        signal: adminStop.signal,
+      });
+    } catch (error) {
+      await server.shutdown("the admin endpoint cannot start");
+      await chat.leave();
+      throw startError(error, `${formatAddress(config.admin.host, config.admin.port)} for --admin`);
+    }
+    // The endpoint answers until every connection is closed: /readyz says 503 while draining.
+    void server.finished.finally(() => adminStop.abort());
+  }
   return room.redis === undefined ? server : leavingAfter(server, chat.leave);
 }
 

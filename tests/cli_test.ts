@@ -36,6 +36,8 @@ Deno.test("server flags have the documented defaults", () => {
       redis: undefined,
       redisCa: undefined,
       room: "parley",
+      admin: undefined,
+      readyNeedsRedis: false,
     },
   });
 });

@@ -141,6 +141,9 @@ export class RedisLink {
   #answering = true;
   #lastAnswer = performance.now();
   #prober: ReturnType<typeof setInterval> | undefined;
+  #probeSentAt = 0;
+  #roundTripMs = 0;
+  #outages = 0;
   #watchers = new Set<(up: boolean) => void>();
 
   private constructor(options: RedisLinkOptions) {
@@ -185,6 +188,16 @@ export class RedisLink {
   /** Whether both connections are up. */
   get up(): boolean {
     return this.#up;
+  }
+
+  /** How many times the link went down. */
+  get outages(): number {
+    return this.#outages;
+  }
+
+  /** The last probe's round trip, in milliseconds. */
+  get roundTripMs(): number {
+    return this.#roundTripMs;
   }
 
   /** Sends one command; commands and scripts run in the order they are sent. */
@@ -234,6 +247,7 @@ export class RedisLink {
   /** Sends a probe, and counts the link as down when none came back for {@linkcode SILENT_MS}. */
   #probe(): void {
     if (!this.#ready[0] || !this.#ready[1]) return;
+    this.#probeSentAt = performance.now();
     this.#commands.send(["PUBLISH", this.keys.probe(this.node), "1"]).catch(
       () => {/* the silence tells */},
     );
@@ -246,6 +260,7 @@ export class RedisLink {
 
   #answered(): void {
     this.#lastAnswer = performance.now();
+    this.#roundTripMs = this.#lastAnswer - this.#probeSentAt;
     if (this.#answering) return;
     this.#answering = true;
     this.#update();
@@ -269,6 +284,7 @@ export class RedisLink {
     if (up === this.#up) return;
     this.#up = up;
     if (!up) {
+      this.#outages++;
       this.#downSince = Date.now();
       this.#logger.warn(
         "redis_down",

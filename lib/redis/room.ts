@@ -12,6 +12,7 @@ import { type History, MemoryHistory } from "../server/history.ts";
 import { RedisRegistry } from "../registry/redis.ts";
 import { RedisRelay } from "../relay/redis.ts";
 import type { Logger } from "../server/log.ts";
+import type { LinkHealth } from "../server/metrics.ts";
 import { describeRedisError, RedisLink, RedisLinkError } from "./link.ts";
 import type { RedisAddress } from "./url.ts";
 
@@ -32,6 +33,8 @@ export interface ChatRoom {
   history?: History;
   /** Leaves the room shared through Redis, if any; call it once the server has finished. */
   leave(): Promise<void>;
+  /** With Redis: the link's state now, for `/metrics` and `/readyz`. */
+  link?(): LinkHealth;
 }
 
 /**
@@ -78,6 +81,12 @@ async function joinRedisRoom(
       registry,
       relay,
       history: history > 0 ? relay : undefined,
+      link: () => ({
+        up: link.up,
+        outages: link.outages,
+        unconfirmedBytes: relay.unconfirmed,
+        roundTripSeconds: link.roundTripMs / 1000,
+      }),
       async leave() {
         await registry.names.close();
         await relay.close();

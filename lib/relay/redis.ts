@@ -94,6 +94,11 @@ export class RedisRelay implements Relay, History {
     });
   }
 
+  /** Bytes sent and not yet confirmed by Redis. */
+  get unconfirmed(): number {
+    return this.#unconfirmed;
+  }
+
   pressure(listener: (backedUp: boolean) => void): void {
     this.#pressure = listener;
   }

@@ -89,6 +89,7 @@ export class Connection implements Member, QueueOwner {
   #deadlines: Deadlines;
   #linesIn = 0;
   #linesOut = 0;
+  #bytesIn = 0;
   /** The round of this connection's last read. */
   #round = -1;
   /** Set while this client's output is backed up: the timer that checks whether it still drains. */
@@ -141,6 +142,20 @@ export class Connection implements Member, QueueOwner {
 
   get linesOut(): number {
     return this.#linesOut;
+  }
+
+  /** Bytes read from the client, and written to it. */
+  get bytesIn(): number {
+    return this.#bytesIn;
+  }
+
+  get bytesOut(): number {
+    return this.#output.written;
+  }
+
+  /** Bytes waiting to be written to the client. */
+  get queued(): number {
+    return this.#output.bytes;
   }
 
   /** Called by its output queue: the socket broke while writing. */
@@ -229,6 +244,7 @@ export class Connection implements Member, QueueOwner {
           break;
         }
         const linesBefore = this.#linesIn;
+        this.#bytesIn += n;
         framer.feed(buffer.bytes.subarray(0, n));
         for (let line = framer.next(); line !== null; line = framer.next()) {
           // Backed up in the middle of a read (its own replies, or the room): the rest of the read

@@ -71,6 +71,7 @@ export class OutputQueue implements WriteProgress {
   #waiters: { limit: number; resolve: () => void }[] | undefined;
   /** Writes that took bytes, so far: what tells a socket that drains from one that stalled. */
   #writes = 0;
+  #written = 0;
 
   /** Writes to `writer` with buffers from `pool`; `owner` hears about a failed write. */
   constructor(writer: Writer, pool: BufferPool, owner: QueueOwner) {
@@ -100,6 +101,11 @@ export class OutputQueue implements WriteProgress {
    */
   get writes(): number {
     return this.#writes;
+  }
+
+  /** Bytes written so far. */
+  get written(): number {
+    return this.#written;
   }
 
   /** Whether bytes are being written (a write is in flight). */
@@ -150,9 +156,10 @@ export class OutputQueue implements WriteProgress {
     this.#length = 0;
   }
 
-  /** A write took bytes: the peer is reading. */
-  wrote(): void {
+  /** A write took `bytes`: the peer is reading. */
+  wrote(bytes: number): void {
     this.#writes++;
+    this.#written += bytes;
   }
 
   #reserve(bytes: number): void {

@@ -31,6 +31,7 @@ import { Clock } from "./deadlines.ts";
 import { Connection, type ConnectionSettings } from "./connection.ts";
 import type { History } from "./history.ts";
 import { FloodLog, type Logger } from "./log.ts";
+import { ServerMetrics } from "./metrics.ts";
 import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
 import type { Operator } from "./operator.ts";
 import { BufferPool } from "./output_queue.ts";
@@ -118,6 +119,27 @@ export interface ServerHandle extends AsyncDisposable {
    * most the drain timeout) and closes everything. Resolves like `finished`.
    */
   shutdown(reason?: string): Promise<ServeSummary>;
+  /** What it counts and what can be read off it now, for `/metrics`; absent where not kept. */
+  stats?(): ServerStats;
+}
+
+/** A server's counters, and what was read off its connections at this moment. */
+export interface ServerStats {
+  metrics: ServerMetrics;
+  mode: string;
+  /** Open connections, by transport. */
+  open: [string, number][];
+  liveLinesIn: number;
+  liveLinesOut: number;
+  liveBytesIn: number;
+  liveBytesOut: number;
+  queueMaxBytes: number;
+  queueBytes: number;
+  /** Clients open, and the most at once (`--max-conns`). */
+  clients: number;
+  maxConns: number;
+  /** Whether it is shutting down. */
+  draining: boolean;
 }
 
 /** After accept errors: 5 ms, doubling, at most one second. */
@@ -142,6 +164,11 @@ export class Server implements ServerHandle {
   #logger: Logger;
   #registry: Registry;
   #room = new Room<Connection>();
+  /** What the server counts as it goes, for `/metrics`. */
+  readonly metrics = new ServerMetrics();
+  /** Connections that left the room and are still closing: their counts are not final yet. */
+  #leaving = new Set<Connection>();
+  #modeName: string;
   #mode: Mode;
   #tasks = new Set<Promise<void>>();
   #stop = new AbortController();
@@ -172,6 +199,7 @@ export class Server implements ServerHandle {
     this.#handshakeLog = new FloodLog(logger, "handshake_failed", "failed handshakes");
     this.#drainTimeoutMs = drainTimeout * 1000;
     this.addr = listeners[0].addr;
+    this.#modeName = mode;
     this.#mode = createMode(mode, {
       room: this.#room,
       registry,
@@ -266,6 +294,35 @@ export class Server implements ServerHandle {
     await this.shutdown();
   }
 
+  stats(): ServerStats {
+    const open = new Map<string, number>();
+    const stats: ServerStats = {
+      metrics: this.metrics,
+      mode: this.#modeName,
+      open: [],
+      liveLinesIn: 0,
+      liveLinesOut: 0,
+      liveBytesIn: 0,
+      liveBytesOut: 0,
+      queueMaxBytes: 0,
+      queueBytes: 0,
+      clients: this.#room.size,
+      maxConns: this.#registry.maxConns,
+      draining: this.#stop.signal.aborted,
+    };
+    for (const conn of this.#room) open.set(conn.transport, (open.get(conn.transport) ?? 0) + 1);
+    for (const conn of [...this.#room, ...this.#leaving]) {
+      stats.liveLinesIn += conn.linesIn;
+      stats.liveLinesOut += conn.linesOut;
+      stats.liveBytesIn += conn.bytesIn;
+      stats.liveBytesOut += conn.bytesOut;
+      stats.queueMaxBytes = Math.max(stats.queueMaxBytes, conn.queued);
+      stats.queueBytes += conn.queued;
+    }
+    stats.open = [...open].sort(([a], [b]) => a.localeCompare(b));
+    return stats;
+  }
+
   async #run(): Promise<ServeSummary> {
     // The accept loops, and refusals; a refusal's task is added while the loops run.
     while (this.#tasks.size > 0) await Promise.all(this.#tasks);
@@ -328,6 +385,7 @@ export class Server implements ServerHandle {
     if (denied !== undefined) return this.#deny(stream, denied);
     const refusal = this.#registry.admit(ip);
     if (refusal !== undefined) {
+      this.metrics.refused.add(refusal === "server full" ? "server full" : "too many from one address");
       this.#refuse(stream, refusal, describeRefusal(refusal, this.#registry, ip));
       return;
     }
@@ -338,6 +396,7 @@ export class Server implements ServerHandle {
   /** Closed at once, before a byte is read: the access list refuses the peer. */
   #deny(stream: Stream, why: "denied" | "not allowed"): void {
     this.#summary.denied++;
+    this.metrics.refused.add(why === "denied" ? "denied" : "not allowed");
     const remote = formatAddr(stream.remoteAddr);
     closeQuietly(stream);
     this.#deniedLog.warn(`denied ${remote}: ${why === "denied" ? "in --deny" : "not in --allow"}`, {
@@ -369,6 +428,7 @@ export class Server implements ServerHandle {
       // fail at anything: no warning.
       if (stream.silent) return;
       this.#summary.failedHandshakes++;
+      this.metrics.refused.add("handshake failed");
       if (!this.#stop.signal.aborted) {
         const remote = formatAddr(stream.remoteAddr);
         const reason = error instanceof Deno.errors.TimedOut ? error.message : describeNetError(error);
@@ -397,6 +457,7 @@ export class Server implements ServerHandle {
     const conn = new Connection(stream, { id: this.#registry.nextId(), settings });
     this.#room.add(conn);
     this.#summary.connections++;
+    this.metrics.accepted++;
     if (this.#logger.verbose) {
       this.#logger.detail("connect", `#${conn.id} connected from ${conn.remote} (${this.#room.size} open)`, {
         id: conn.id,
@@ -412,6 +473,7 @@ export class Server implements ServerHandle {
 
   /** A client sends faster than it reads its replies: reading it waits for them (logged once). */
   #throttled(conn: Connection): void {
+    this.metrics.throttled++;
     this.#logger.info(
       "throttled",
       `#${conn.id} throttled: it sends faster than it reads its replies, so reading it waits for them`,
@@ -423,6 +485,11 @@ export class Server implements ServerHandle {
   #finished(conn: Connection): void {
     this.#summary.linesIn += conn.linesIn;
     this.#summary.linesOut += conn.linesOut;
+    this.metrics.linesIn += conn.linesIn;
+    this.metrics.linesOut += conn.linesOut;
+    this.metrics.bytesIn += conn.bytesIn;
+    this.metrics.bytesOut += conn.bytesOut;
+    this.#leaving.delete(conn);
     if (conn.unsent > 0) {
       this.#logger.warn(
         "drain_timeout",
@@ -452,6 +519,8 @@ export class Server implements ServerHandle {
   /** A connection started closing (a microtask ago): it leaves the room and the mode. */
   #left(conn: Connection, reason: CloseReason): void {
     this.#room.delete(conn);
+    this.metrics.closed.add(reason);
+    this.#leaving.add(conn);
     this.#registry.release(conn.ip);
     // At shutdown everyone leaves at once; telling each client about the others is noise.
     if (!this.#stop.signal.aborted) this.#mode.leave(conn, reason);

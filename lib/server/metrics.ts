@@ -1,0 +1,220 @@
+/**
+ * What a server counts for its operator: plain numbers bumped where things happen (accepts,
+ * refusals, closes, throttles), a histogram of the event loop's lag, and the Prometheus text
+ * format that `/metrics` serves them in (names under `parley_`, `_total` counters, base units:
+ * seconds and bytes), valid under `promtool check metrics`.
+ *
+ * Counting costs an integer increment; everything that can be read off the live connections
+ * (how many are open, how much waits in their queues) is read at scrape time instead, so that the
+ * hot paths carry nothing for a scrape that may never come.
+ */
+
+/** Counts by one label's value. */
+export class Tally {
+  #counts = new Map<string, number>();
+
+  add(label: string, by = 1): void {
+    this.#counts.set(label, (this.#counts.get(label) ?? 0) + by);
+  }
+
+  get(label: string): number {
+    return this.#counts.get(label) ?? 0;
+  }
+
+  entries(): [string, number][] {
+    return [...this.#counts].sort(([a], [b]) => a.localeCompare(b));
+  }
+}
+
+/** A Prometheus histogram: cumulative buckets by upper bound, a sum and a count. */
+export class Histogram {
+  readonly bounds: readonly number[];
+  #counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(bounds: readonly number[]) {
+    this.bounds = bounds;
+    this.#counts = bounds.map(() => 0);
+  }
+
+  observe(value: number): void {
+    this.sum += value;
+    this.count++;
+    for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]) this.#counts[i]++;
+  }
+
+  /** Observations at most each bound, in the order of the bounds. */
+  get cumulative(): readonly number[] {
+    return this.#counts;
+  }
+}
+
+/** What a server counts as it goes. */
+export class ServerMetrics {
+  /** Connections let in (after the access list, the limits and any handshake). */
+  accepted = 0;
+  /** Connections turned away, by reason. */
+  readonly refused = new Tally();
+  /** Connections closed, by close reason. */
+  readonly closed = new Tally();
+  /** Lines and bytes of connections that have closed; the open ones are added at scrape time. */
+  linesIn = 0;
+  linesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Clients whose reading was held because they did not read their replies. */
+  throttled = 0;
+  /** How late the event loop ran a timer, in seconds. */
+  readonly loopLag = new Histogram([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]);
+}
+
+/** Measures the event loop's lag every `everyMs`, until the signal aborts. */
+export function sampleLoopLag(into: Histogram, signal: AbortSignal, everyMs = 100): void {
+  let expected = performance.now() + everyMs;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    into.observe(Math.max(0, now - expected) / 1000);
+    expected = now + everyMs;
+  }, everyMs);
+  Deno.unrefTimer(timer);
+  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+}
+
+/** The state of a room's link to the other servers (Redis), as `/metrics` and `/readyz` see it. */
+export interface LinkHealth {
+  up: boolean;
+  /** Times the link went down. */
+  outages: number;
+  /** Bytes sent and not yet confirmed. */
+  unconfirmedBytes: number;
+  /** The last liveness probe's round trip. */
+  roundTripSeconds: number;
+}
+
+/** The numbers of one scrape: the counters, and what was read off the server and the link. */
+export interface MetricsSnapshot {
+  metrics: ServerMetrics;
+  /** Open connections, by transport (`tcp`, `tls`, `ws`, `unix`). */
+  open: [string, number][];
+  /** The server's mode. */
+  mode: string;
+  /** Lines and bytes of the open connections so far. */
+  liveLinesIn: number;
+  liveLinesOut: number;
+  liveBytesIn: number;
+  liveBytesOut: number;
+  /** Bytes waiting in the output queues: the most in one, and in all. */
+  queueMaxBytes: number;
+  queueBytes: number;
+  /** Members of the chat room (0 in other modes). */
+  roomMembers: number;
+  /** With `--redis`: the link's state. */
+  redis?: LinkHealth;
+  /** The process's resident memory. */
+  rssBytes: number;
+  /** Whether the server accepts new clients, and why not. */
+  ready: boolean;
+}
+
+/** Escapes a label value as the text format wants it. */
+function label(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/** `snapshot` in the Prometheus text exposition format (version 0.0.4). */
+export function renderMetrics(snapshot: MetricsSnapshot): string {
+  const out: string[] = [];
+  const family = (name: string, type: string, help: string, samples: [string, number][]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) out.push(`${name}${labels} ${value}`);
+  };
+  const m = snapshot.metrics;
+  const mode = `mode="${label(snapshot.mode)}"`;
+  family(
+    "parley_connections_open",
+    "gauge",
+    "Client connections open now, by transport.",
+    snapshot.open.map(([transport, n]) => [`{transport="${label(transport)}",${mode}}`, n]),
+  );
+  family("parley_connections_accepted_total", "counter", "Client connections let in.", [["", m.accepted]]);
+  family(
+    "parley_connections_refused_total",
+    "counter",
+    "Connections turned away before being served, by reason.",
+    m.refused.entries().map(([reason, n]) => [`{reason="${label(reason)}"}`, n]),
+  );
+  family(
+    "parley_connections_closed_total",
+    "counter",
+    "Client connections closed, by reason.",
+    m.closed.entries().map(([reason, n]) => [`{reason="${label(reason)}"}`, n]),
+  );
+  family("parley_lines_received_total", "counter", "Lines received from clients.", [[
+    "",
+    m.linesIn + snapshot.liveLinesIn,
+  ]]);
+  family("parley_lines_sent_total", "counter", "Lines queued to clients.", [[
+    "",
+    m.linesOut + snapshot.liveLinesOut,
+  ]]);
+  family("parley_received_bytes_total", "counter", "Bytes read from clients.", [[
+    "",
+    m.bytesIn + snapshot.liveBytesIn,
+  ]]);
+  family("parley_sent_bytes_total", "counter", "Bytes written to clients.", [[
+    "",
+    m.bytesOut + snapshot.liveBytesOut,
+  ]]);
+  family("parley_output_queue_max_bytes", "gauge", "Bytes waiting for the client most behind.", [[
+    "",
+    snapshot.queueMaxBytes,
+  ]]);
+  family("parley_output_queue_bytes", "gauge", "Bytes waiting for all clients together.", [[
+    "",
+    snapshot.queueBytes,
+  ]]);
+  family(
+    "parley_throttled_total",
+    "counter",
+    "Clients whose reading was held because they did not read their replies.",
+    [["", m.throttled]],
+  );
+  family("parley_room_members", "gauge", "Members of this server's chat room.", [["", snapshot.roomMembers]]);
+  family("parley_ready", "gauge", "1 when the server accepts new clients (see /readyz).", [[
+    "",
+    snapshot.ready ? 1 : 0,
+  ]]);
+  if (snapshot.redis !== undefined) {
+    const redis = snapshot.redis;
+    family("parley_redis_up", "gauge", "1 while the link to Redis is up.", [["", redis.up ? 1 : 0]]);
+    family("parley_redis_outages_total", "counter", "Times the link to Redis went down.", [[
+      "",
+      redis.outages,
+    ]]);
+    family("parley_redis_unconfirmed_bytes", "gauge", "Bytes sent to Redis and not yet confirmed.", [[
+      "",
+      redis.unconfirmedBytes,
+    ]]);
+    family("parley_redis_round_trip_seconds", "gauge", "The last probe's round trip through Redis.", [[
+      "",
+      redis.roundTripSeconds,
+    ]]);
+  }
+  const lag = m.loopLag;
+  out.push(
+    "# HELP parley_event_loop_lag_seconds How late the event loop ran a timer.",
+    "# TYPE parley_event_loop_lag_seconds histogram",
+    ...lag.bounds.map((bound, i) =>
+      `parley_event_loop_lag_seconds_bucket{le="${bound}"} ${lag.cumulative[i]}`
+    ),
+    `parley_event_loop_lag_seconds_bucket{le="+Inf"} ${lag.count}`,
+    `parley_event_loop_lag_seconds_sum ${lag.sum}`,
+    `parley_event_loop_lag_seconds_count ${lag.count}`,
+  );
+  family("parley_resident_memory_bytes", "gauge", "Resident memory of the server process.", [[
+    "",
+    snapshot.rssBytes,
+  ]]);
+  return out.join("\n") + "\n";
+}
