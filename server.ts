@@ -82,6 +82,17 @@ export async function main(args: string[]): Promise<number> {
     writeLine(Deno.stderr, error.message);
     return 1;
   }
+  // SIGHUP reloads what can change without a restart; a failure keeps the old settings.
+  const onSighup = () => {
+    if (server.reload === undefined) {
+      return logger.warn("reload", "nothing to reload here (--workers above 1 keeps its settings)", {});
+    }
+    server.reload().then(
+      (what) => logger.info("reload", what, {}),
+      (error) => logger.warn("reload", `reload failed, kept the old settings: ${error.message}`, {}),
+    );
+  };
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onSighup);
   const stopLogging = logUnhandledRejections(logger);
   let code = 0;
   try {

@@ -169,16 +169,30 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       : startError(error, where(spec));
   }
   const adminStop = new AbortController();
+  let accessList = new AccessList(access);
   const server = serve(listeners, {
     ...settings,
     registry: chat.registry,
     relay: chat.relay,
     history: chat.history,
-    access: new AccessList(access),
+    access: accessList,
     logger,
     signal,
     operator,
   });
+  // SIGHUP: the access lists again, from the flags and the files as they are now; all or nothing.
+  server.reload = async () => {
+    let entries: AccessListOptions;
+    try {
+      entries = await accessEntries(config);
+    } catch (error) {
+      throw new Error(error instanceof Error ? error.message : String(error));
+    }
+    accessList = new AccessList(entries);
+    server.setAccess(accessList);
+    const count = (entries.allow?.length ?? 0) + (entries.deny?.length ?? 0);
+    return `reloaded the access lists (${count} ${count === 1 ? "entry" : "entries"})`;
+  };
   if (config.admin !== undefined) {
     try {
       await serveAdmin({
@@ -187,7 +201,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
         stats: () => server.stats(),
         link: chat.link,
         readyNeedsRedis: config.readyNeedsRedis,
-        access: new AccessList(access),
+        access: () => accessList,
         logger,
         signal: adminStop.signal,
       });
@@ -215,6 +229,8 @@ function leavingAfter(server: ServerHandle, leave: () => Promise<void>): ServerH
   return {
     addr: server.addr,
     finished,
+    stats: server.stats?.bind(server),
+    reload: server.reload?.bind(server),
     shutdown(reason) {
       void server.shutdown(reason).catch(() => {/* reported by finished */});
       return finished;

@@ -183,3 +183,41 @@ Deno.test("readiness in-process: draining, then full, then the Redis link, in th
   assertMatch(text, /parley_connections_closed_total\{reason="odd \\"reason\\"\\\\\\n"\} 1/);
   assertMatch(text, /^parley_redis_up 0$/m);
 });
+
+Deno.test("SIGHUP reloads the deny file: the newly denied address is refused; a broken file keeps the old list", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "parley-reload-" });
+  const file = `${dir}/deny.txt`;
+  await Deno.writeTextFile(file, "# nobody yet\n");
+  try {
+    await using server = await startServer(["--mode", "echo", "--host", "127.0.0.1", "--deny-file", file]);
+    const first = await TestClient.connect(server.port);
+    await first.send("before");
+    assertEquals(await first.lines.next(), "before");
+    await Deno.writeTextFile(file, "127.0.0.0/8\n");
+    server.kill("SIGHUP");
+    await server.stderr.waitFor(/reloaded the access lists \(1 entry\)/);
+    // The open connection stays; a new one from 127.0.0.1 is closed at the door.
+    await first.send("still here");
+    assertEquals(await first.lines.next(), "still here");
+    const denied = await TestClient.connect(server.port);
+    assertEquals(await denied.lines.rest(), []);
+    await server.stderr.waitFor(/denied 127\.0\.0\.1:\d+: in --deny/);
+    // A file that does not parse: one sentence, and the list in force stays.
+    await Deno.writeTextFile(file, "not an address\n");
+    server.kill("SIGHUP");
+    await server.stderr.waitFor(
+      /reload failed, kept the old settings: --deny-file .*deny\.txt: "not an address" is not/,
+    );
+    const stillDenied = await TestClient.connect(server.port);
+    assertEquals(await stillDenied.lines.rest(), []);
+    await Deno.writeTextFile(file, "\n");
+    server.kill("SIGHUP");
+    await server.stderr.waitFor(/reloaded the access lists \(0 entries\)/);
+    const welcome = await TestClient.connect(server.port);
+    await welcome.send("back");
+    assertEquals(await welcome.lines.next(), "back");
+    await closeAll([first, denied, stillDenied, welcome]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -27,8 +27,8 @@ export interface AdminOptions {
   link?: () => LinkHealth;
   /** `/readyz` is 503 while the link to Redis is down. */
   readyNeedsRedis?: boolean;
-  /** Who may ask; everyone by default. */
-  access?: AccessList;
+  /** Who may ask now (the server's list, as reloaded); everyone by default. */
+  access?: () => AccessList;
   logger: Logger;
   /** Aborting it closes the endpoint. */
   signal: AbortSignal;
@@ -66,7 +66,9 @@ export function serveAdmin(options: AdminOptions): Promise<Deno.NetAddr> {
     },
   }, (request, info) => {
     const ip = info.remoteAddr.transport === "tcp" ? info.remoteAddr.hostname : undefined;
-    if (access?.refuses(ip) !== undefined) return new Response("forbidden\n", { status: 403, headers: TEXT });
+    if (access?.().refuses(ip) !== undefined) {
+      return new Response("forbidden\n", { status: 403, headers: TEXT });
+    }
     const path = new URL(request.url).pathname;
     if (!["/healthz", "/readyz", "/metrics"].includes(path)) {
       return new Response("not found: try /healthz, /readyz or /metrics\n", { status: 404, headers: TEXT });

@@ -121,6 +121,12 @@ export interface ServerHandle extends AsyncDisposable {
   shutdown(reason?: string): Promise<ServeSummary>;
   /** What it counts and what can be read off it now, for `/metrics`; absent where not kept. */
   stats?(): ServerStats;
+  /**
+   * Reads its settings again (SIGHUP): what can change without a restart changes for the
+   * connections that come next; resolves with a sentence saying what was reloaded. Rejects, with
+   * the settings unchanged, when anything fails. Absent where nothing can be reloaded.
+   */
+  reload?(): Promise<string>;
 }
 
 /** A server's counters, and what was read off its connections at this moment. */
@@ -292,6 +298,14 @@ export class Server implements ServerHandle {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
+  }
+
+  /** Reads the settings again: set by whoever knows where they come from (see `ServerHandle`). */
+  reload?: () => Promise<string>;
+
+  /** From now on, the access list decides who may connect (open connections stay). */
+  setAccess(access: AccessList | undefined): void {
+    this.#access = access?.empty ? undefined : access;
   }
 
   stats(): ServerStats {
