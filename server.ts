@@ -60,6 +60,7 @@ export async function main(args: string[]): Promise<number> {
   const logger = createLogger({
     format: config.log,
     quiet: config.quiet,
+    level: config.logLevel,
     write: terminal ? terminal.status : (line) => writeLine(Deno.stderr, line),
   });
 

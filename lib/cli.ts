@@ -135,6 +135,14 @@ const SERVER_FLAGS: FlagSpec[] = [
     default: "text",
     help: "event log format on stderr",
   },
+  {
+    name: "log-level",
+    kind: "choice",
+    value: "LEVEL",
+    choices: ["debug", "info", "warn", "error"],
+    default: "info",
+    help: "least severe event logged: debug adds quiet details, warn keeps warnings and errors only",
+  },
   { name: "quiet", kind: "flag", default: false, help: "do not log each connect and disconnect" },
   {
     name: "tls",
@@ -339,6 +347,7 @@ export interface ServerConfig {
   idleTimeout: number;
   lineTimeout: number;
   log: LogFormat;
+  logLevel: "debug" | "info" | "warn" | "error";
   quiet: boolean;
   tls: boolean;
   tlsCert: string | undefined;

@@ -131,7 +131,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   const web = webSpec(config, spec);
   if (config.workers > 1 && spec.transport !== "unix") {
     try {
-      const log = { format: config.log, quiet: config.quiet };
+      const log = { format: config.log, quiet: config.quiet, level: config.logLevel };
       return await serveWorkers({
         workers: config.workers,
         listen: spec,

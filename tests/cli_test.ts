@@ -18,6 +18,7 @@ Deno.test("server flags have the documented defaults", () => {
       idleTimeout: 0,
       lineTimeout: 30,
       log: "text",
+      logLevel: "info",
       quiet: false,
       tls: false,
       tlsCert: undefined,

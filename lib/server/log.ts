@@ -16,6 +16,9 @@ export type LogFormat = "text" | "json";
 /** Severity of an event. */
 export type LogLevel = "info" | "warn" | "error";
 
+/** The least severe event a logger writes (`--log-level`). */
+export type Threshold = "debug" | "info" | "warn" | "error";
+
 /** Structured detail of an event, e.g. `{ id: 3, remote: "127.0.0.1:5555" }`. */
 export type LogFields = Record<string, string | number | boolean>;
 
@@ -25,6 +28,8 @@ export interface Logger {
   readonly verbose: boolean;
   /** Logs an event that `--quiet` silences: connects and disconnects. */
   detail(event: string, msg: string, fields?: LogFields): void;
+  /** Logs an event only `--log-level debug` shows (written at level info). */
+  debug(event: string, msg: string, fields?: LogFields): void;
   /** Logs an event worth seeing always: listening, shutdown, summary. */
   info(event: string, msg: string, fields?: LogFields): void;
   warn(event: string, msg: string, fields?: LogFields): void;
@@ -37,6 +42,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Drop `detail` events. @default {false} */
   quiet?: boolean;
+  /** The least severe event written. @default {"info"} */
+  level?: Threshold;
   /** With `--workers`: which worker logs, shown as `w3:` in text and `"worker": 3` in JSON. */
   worker?: number;
   /** Receives each finished line, without a trailing newline. */
@@ -63,7 +70,8 @@ function formatJsonLine(
 
 /** Creates a logger writing through `options.write`. */
 export function createLogger(options: LoggerOptions): Logger {
-  const { format = "text", quiet = false, write, worker } = options;
+  const { format = "text", quiet = false, level = "info", write, worker } = options;
+  const rank = { debug: 0, info: 1, warn: 2, error: 3 }[level];
   function log(level: LogLevel, event: string, msg: string, fields?: LogFields): void {
     write(
       format === "json"
@@ -71,13 +79,21 @@ export function createLogger(options: LoggerOptions): Logger {
         : formatTextLine(level, msg, worker),
     );
   }
+  const verbose = !quiet && rank <= 1;
   return {
-    verbose: !quiet,
+    verbose,
     detail: (event, msg, fields) => {
-      if (!quiet) log("info", event, msg, fields);
+      if (verbose) log("info", event, msg, fields);
     },
-    info: (event, msg, fields) => log("info", event, msg, fields),
-    warn: (event, msg, fields) => log("warn", event, msg, fields),
+    debug: (event, msg, fields) => {
+      if (rank === 0) log("info", event, msg, fields);
+    },
+    info: (event, msg, fields) => {
+      if (rank <= 1) log("info", event, msg, fields);
+    },
+    warn: (event, msg, fields) => {
+      if (rank <= 2) log("warn", event, msg, fields);
+    },
     error: (event, msg, fields) => log("error", event, msg, fields),
   };
 }

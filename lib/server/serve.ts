@@ -440,7 +440,7 @@ export class Server implements ServerHandle {
       closeQuietly(stream);
       // A peer that never said a word (a browser's spare connection, closed or timed out) did not
       // fail at anything: no warning.
-      if (stream.silent) return;
+      if (stream.silent) return this.#silentClose(stream);
       this.#summary.failedHandshakes++;
       this.metrics.refused.add("handshake failed");
       if (!this.#stop.signal.aborted) {
@@ -461,9 +461,16 @@ export class Server implements ServerHandle {
     if (this.#stop.signal.aborted || result === false) {
       this.#registry.release(ip);
       closeQuietly(stream);
+      if (result === false && stream.silent) this.#silentClose(stream);
       return;
     }
     this.#open(stream, settings);
+  }
+
+  /** A peer that never said a word (a browser's spare connection): nothing to warn of. */
+  #silentClose(stream: Stream): void {
+    const remote = formatAddr(stream.remoteAddr);
+    this.#logger.debug("handshake_silent", `${remote} closed before a byte`, { remote });
   }
 
   /** A client from now on: it joins the room and its connection is served. */

@@ -10,7 +10,7 @@
 
 import { SharedRegistry, type SharedRegistryBuffers } from "../registry/shared.ts";
 import type { RegistryLimits } from "../registry/registry.ts";
-import type { LogFormat, Logger } from "../server/log.ts";
+import type { LogFormat, Logger, Threshold } from "../server/log.ts";
 import {
   addSummary,
   describeSummary,
@@ -55,6 +55,7 @@ export type WorkerCommand =
 export interface WorkerLogOptions {
   format: LogFormat;
   quiet: boolean;
+  level: Threshold;
 }
 
 /** What a worker tells the main thread. */
