@@ -167,6 +167,8 @@ Deno.test("host names: lower case, no trailing dot, labels of 1-63 letters, digi
       long.slice(0, 254),
       "[x]",
       "[10.0.0.1]",
+      "[::g]",
+      "[1::2::3]",
       "[::1",
       "x[::1]",
       "[::1]x",
