@@ -61,6 +61,22 @@ Deno.test("console /list, /kick and . manage clients", async () => {
   assertEquals(await server.stdout.next(), "no clients connected");
 });
 
+Deno.test("console /stats shows the server's numbers", async () => {
+  await using server = await startServer(["--mode", "console"], { stdin: true });
+  await using client = await TestClient.connect(server.port);
+  await client.send("one", "two");
+  await server.stdout.waitFor(/> two$/);
+  await server.type("/stats");
+  assertMatch(
+    await server.stdout.waitFor(/^clients /),
+    /^clients +1 open \(tcp 1\); 1 accepted; refused: none$/,
+  );
+  assertMatch(await server.stdout.next(), /^lines +2 in, 0 out; 8 B in, 0 B out$/);
+  assertMatch(await server.stdout.next(), /^queues +0 B waiting/);
+  assertMatch(await server.stdout.next(), /^closed +none$/);
+  assertMatch(await server.stdout.next(), /^memory +\d+ MiB resident$/);
+});
+
 Deno.test("console /quit shuts down gracefully and a client's . ends its conversation", async () => {
   await using server = await startServer(["--mode", "console"], { stdin: true });
   await using leaver = await TestClient.connect(server.port);

@@ -117,6 +117,28 @@ export interface MetricsSnapshot {
   ready: boolean;
 }
 
+/** `snapshot` for a person: what console mode's `/stats` prints. */
+export function describeMetrics(snapshot: MetricsSnapshot): string {
+  const m = snapshot.metrics;
+  const kib = (bytes: number) => bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`;
+  const list = (entries: [string, number][]) =>
+    entries.length === 0 ? "none" : entries.map(([what, n]) => `${what} ${n}`).join(", ");
+  const open = snapshot.open.reduce((sum, [, n]) => sum + n, 0);
+  return [
+    `clients   ${open} open (${list(snapshot.open)}); ${m.accepted} accepted; refused: ${
+      list(m.refused.entries())
+    }`,
+    `lines     ${m.linesIn + snapshot.liveLinesIn} in, ${m.linesOut + snapshot.liveLinesOut} out; ` +
+    `${kib(m.bytesIn + snapshot.liveBytesIn)} in, ${kib(m.bytesOut + snapshot.liveBytesOut)} out`,
+    `queues    ${kib(snapshot.queueBytes)} waiting, ${
+      kib(snapshot.queueMaxBytes)
+    } for the client most behind; ` +
+    `${m.throttled} throttled`,
+    `closed    ${list(m.closed.entries())}`,
+    `memory    ${(snapshot.rssBytes / 2 ** 20).toFixed(0)} MiB resident`,
+  ].join("\n");
+}
+
 /** Escapes a label value as the text format wants it. */
 function label(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");

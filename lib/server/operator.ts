@@ -21,6 +21,7 @@ export type OperatorCommand =
   | { kind: "send"; id: number; text: string }
   | { kind: "all"; text: string }
   | { kind: "list" }
+  | { kind: "stats" }
   | { kind: "kick"; id: number }
   /** Hold plain replies for client `id` until `/to` alone (`id` undefined) lets them follow again. */
   | { kind: "to"; id: number | undefined }
@@ -36,6 +37,7 @@ export const OPERATOR_HELP = [
   "@ID text    send to client ID",
   "/all text   send to every client",
   "/list       show connected clients",
+  "/stats      show the server's numbers (as /metrics of --admin counts them)",
   "/kick ID    disconnect client ID",
   "/to ID      hold plain replies for client ID (the prompt shows @ID>); /to alone follows the last sender again",
   ".           end the conversation with the current client",
@@ -77,6 +79,8 @@ export function parseOperatorCommand(line: string): OperatorCommand {
         : { kind: "all", text: rest };
     case "/list":
       return { kind: "list" };
+    case "/stats":
+      return { kind: "stats" };
     case "/help":
       return { kind: "help" };
     case "/quit":

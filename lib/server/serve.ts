@@ -31,7 +31,7 @@ import { Clock } from "./deadlines.ts";
 import { Connection, type ConnectionSettings } from "./connection.ts";
 import type { History } from "./history.ts";
 import { FloodLog, type Logger } from "./log.ts";
-import { ServerMetrics } from "./metrics.ts";
+import { describeMetrics, ServerMetrics } from "./metrics.ts";
 import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
 import type { Operator } from "./operator.ts";
 import { BufferPool } from "./output_queue.ts";
@@ -217,6 +217,15 @@ export class Server implements ServerHandle {
       logger,
       shutdown: (reason) => void this.shutdown(reason),
       signal: this.#stop.signal,
+      stats: () => {
+        const now = this.stats();
+        return describeMetrics({
+          ...now,
+          roomMembers: 0,
+          rssBytes: Deno.memoryUsage().rss,
+          ready: !now.draining && now.clients < now.maxConns,
+        });
+      },
     });
     const deadlines = { idleMs: idleTimeout * 1000, lineMs: lineTimeout * 1000 };
     const timeouts = [deadlines.idleMs, deadlines.lineMs].filter((t) => t > 0);

@@ -32,6 +32,8 @@ export interface ConsoleModeOptions {
   logger: Logger;
   /** Aborts when the server shuts down: operator input is no longer read. */
   signal: AbortSignal;
+  /** The server's numbers, for `/stats`. */
+  stats?: () => string;
 }
 
 /** A mode that also takes operator commands. */
@@ -119,6 +121,9 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
           break;
         case "list":
           print(formatClientList(room, current));
+          break;
+        case "stats":
+          print(options.stats?.() ?? "no numbers kept here");
           break;
         case "to": {
           if (command.id === undefined) {

@@ -33,6 +33,8 @@ export interface ModeContext {
   shutdown: (reason: string) => void;
   /** Aborts when the server shuts down. */
   signal: AbortSignal;
+  /** Console mode: the server's numbers, for `/stats`. */
+  stats?: () => string;
 }
 
 /** Creates the mode called `name`. */
