@@ -92,13 +92,13 @@ export interface LinkHealth {
   roundTripSeconds: number;
 }
 
-/** The numbers of one scrape: the counters, and what was read off the server and the link. */
-export interface MetricsSnapshot {
+/** A server's counters, and what was read off its connections at one moment. */
+export interface ServerNumbers {
   metrics: ServerMetrics;
-  /** Open connections, by transport (`tcp`, `tls`, `ws`, `unix`). */
-  open: [string, number][];
   /** The server's mode. */
   mode: string;
+  /** Open connections, by transport (`tcp`, `tls`, `ws`, `unix`). */
+  open: [string, number][];
   /** Lines and bytes of the open connections so far. */
   liveLinesIn: number;
   liveLinesOut: number;
@@ -107,13 +107,17 @@ export interface MetricsSnapshot {
   /** Bytes waiting in the output queues: the most in one, and in all. */
   queueMaxBytes: number;
   queueBytes: number;
+}
+
+/** The numbers of one scrape: the server's, and the room's, the link's and the process's. */
+export interface MetricsSnapshot extends ServerNumbers {
   /** Members of the chat room (0 in other modes). */
   roomMembers: number;
   /** With `--redis`: the link's state. */
   redis?: LinkHealth;
   /** The process's resident memory. */
   rssBytes: number;
-  /** Whether the server accepts new clients, and why not. */
+  /** Whether the server accepts new clients. */
   ready: boolean;
 }
 

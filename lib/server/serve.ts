@@ -31,7 +31,7 @@ import { Clock } from "./deadlines.ts";
 import { Connection, type ConnectionSettings } from "./connection.ts";
 import type { History } from "./history.ts";
 import { FloodLog, type Logger } from "./log.ts";
-import { describeMetrics, ServerMetrics } from "./metrics.ts";
+import { describeMetrics, ServerMetrics, type ServerNumbers } from "./metrics.ts";
 import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
 import type { Operator } from "./operator.ts";
 import { BufferPool } from "./output_queue.ts";
@@ -129,18 +129,8 @@ export interface ServerHandle extends AsyncDisposable {
   reload?(): Promise<string>;
 }
 
-/** A server's counters, and what was read off its connections at this moment. */
-export interface ServerStats {
-  metrics: ServerMetrics;
-  mode: string;
-  /** Open connections, by transport. */
-  open: [string, number][];
-  liveLinesIn: number;
-  liveLinesOut: number;
-  liveBytesIn: number;
-  liveBytesOut: number;
-  queueMaxBytes: number;
-  queueBytes: number;
+/** A server's numbers now, and whether it takes new clients. */
+export interface ServerStats extends ServerNumbers {
   /** Clients open, and the most at once (`--max-conns`). */
   clients: number;
   maxConns: number;
