@@ -636,14 +636,7 @@ function checkWeb(config: ServerConfig): void {
     if (hosts.length > 0) throw new UsageError("--web-host needs --web");
     return;
   }
-  const match = /^(?:(.*):)?(\d{1,5})$/.exec(raw);
-  const host = match?.[1] === undefined || match[1] === ""
-    ? config.host
-    : match[1].replace(/^\[(.*)\]$/, "$1");
-  const port = Number(match?.[2]);
-  if (match === null || port > 65535 || host === "") {
-    throw new UsageError(`--web must be [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080, got ${JSON.stringify(raw)}`);
-  }
+  const { host, port } = hostAndPort("--web", raw, config.host, 8080);
   // One port cannot serve both, on the same address or where either is every address.
   const wildcard = (address: string) => address === "0.0.0.0" || address === "::";
   const overlaps = host === config.host || wildcard(host) || wildcard(config.host);
@@ -666,17 +659,23 @@ function checkAdmin(config: ServerConfig): void {
   if (config.workers > 1) {
     throw new UsageError("--admin does not combine with --workers above 1 yet: each worker counts apart");
   }
+  config.admin = hostAndPort("--admin", raw, "127.0.0.1", 9090);
+}
+
+/**
+ * `[HOST:]PORT` of `flag`, its host `fallback` when left out (`8080`, `:8080`), an IPv6 address in
+ * brackets (`[::1]:8080`). `example` is the port the usage error shows.
+ */
+function hostAndPort(flag: string, raw: string, fallback: string, example: number): WebAddress {
   const match = /^(?:(.*):)?(\d{1,5})$/.exec(raw);
-  const host = match?.[1] === undefined || match[1] === ""
-    ? "127.0.0.1"
-    : match[1].replace(/^\[(.*)\]$/, "$1");
+  const host = match?.[1] === undefined || match[1] === "" ? fallback : match[1].replace(/^\[(.*)\]$/, "$1");
   const port = Number(match?.[2]);
   if (match === null || port > 65535 || host === "") {
     throw new UsageError(
-      `--admin must be [HOST:]PORT, e.g. 9090 or 0.0.0.0:9090, got ${JSON.stringify(raw)}`,
+      `${flag} must be [HOST:]PORT, e.g. ${example} or 0.0.0.0:${example}, got ${JSON.stringify(raw)}`,
     );
   }
-  config.admin = { host, port };
+  return { host, port };
 }
 
 /** Parses `parley-client` arguments. Throws {@linkcode UsageError}. */

@@ -42,6 +42,8 @@ Deno.test("hosts: brackets are dropped from an IPv6 address; nothing at all is r
   assertEquals(value(["--host", "[::1]"], "host"), "::1");
   assertEquals(value(["--host", "::1"], "host"), "::1");
   assertEquals(value(["--host", "[x"], "host"), "[x");
+  assertEquals(value(["--host", "x[::1]"], "host"), "x[::1]", "brackets only around the whole");
+  assertEquals(value(["--host", "[::1]x"], "host"), "[::1]x");
   for (const raw of ["", "[]"]) {
     assertEquals(refused(["--host", raw]), `--host needs an address or a host name, got ""`);
   }
@@ -87,7 +89,9 @@ Deno.test("sizes: 1 byte to 2G, with K, M, G in either case and an optional B or
 });
 
 Deno.test("seconds: 0 to 86400, fractions allowed", () => {
-  for (const [raw, seconds] of [["0", 0], ["0.5", 0.5], ["86400", 86400], ["007", 7]] as const) {
+  for (
+    const [raw, seconds] of [["0", 0], ["0.5", 0.5], ["0.25", 0.25], ["86400", 86400], ["007", 7]] as const
+  ) {
     assertEquals(value(["--idle-timeout", raw], "idleTimeout"), seconds);
   }
   for (const raw of ["86400.5", "86401", ".5", "1.", "-1", "1e3", "", " 1"]) {
@@ -119,6 +123,9 @@ Deno.test("choices name what they take", () => {
 Deno.test("bad command lines: unknown flags, stray arguments, missing and unwanted values", () => {
   assertEquals(refused(["--colour"]), "unknown flag --colour");
   assertEquals(refused(["-x"]), "unknown flag -x");
+  assertEquals(refused(["-undefined", "1"]), "unknown flag -u", "not a flag without a short form");
+  assertMatch(refused(["--allow", "nope"]), /^--allow: "nope" is not an IP address/);
+  assertMatch(refused(["--deny", "nope"]), /^--deny: "nope" is not an IP address/);
   assertEquals(refused(["chat"]), `unexpected argument "chat" (flags start with --)`);
   assertEquals(refused(["--port"]), "--port needs a value");
   assertEquals(refused(["--quiet=yes"]), "--quiet takes no value");
@@ -210,6 +217,7 @@ Deno.test("client: values are checked as the server's are; --unix and --tls do n
   };
   assertEquals(client([]).tls, false);
   assertEquals(client(["--ca", "ca.pem"]).tls, true);
+  assertEquals(client(["--ca", "a.pem", "--ca", "b.pem"]).ca, ["a.pem", "b.pem"]);
   throws(() => parseClientArgs(["--unix", "/tmp/x.sock", "--tls"]), UsageError);
   throws(() => parseClientArgs(["--unix", "/tmp/x.sock", "--ca", "ca.pem"]), UsageError);
   assertEquals(client(["--unix", "/tmp/x.sock"]).unix, "/tmp/x.sock");
@@ -326,4 +334,39 @@ Deno.test("--redis takes a Sentinel URL: the sentinels, the primary's name, cred
       new RegExp(`^--redis ${phrase.replace(/[()[\].*+?^$|]/g, "\\$&")}`),
     );
   }
+});
+
+Deno.test("--admin: [HOST:]PORT on 127.0.0.1 unless a host is given; --ready-needs-redis needs it and --redis", () => {
+  assertEquals(value(["--admin", "9090"], "admin"), { host: "127.0.0.1", port: 9090 });
+  assertEquals(value(["--admin", ":0"], "admin"), { host: "127.0.0.1", port: 0 });
+  assertEquals(value(["--admin", "[::1]:65535"], "admin"), { host: "::1", port: 65535 });
+  assertEquals(value(["--admin", "0.0.0.0:9090"], "admin"), { host: "0.0.0.0", port: 9090 });
+  assertEquals(value([], "admin"), undefined);
+  for (const raw of ["65536", "x", "host:", "[]:80", ""]) {
+    assertEquals(
+      refused(["--admin", raw]),
+      `--admin must be [HOST:]PORT, e.g. 9090 or 0.0.0.0:9090, got ${JSON.stringify(raw)}`,
+    );
+  }
+  assertEquals(refused(["--ready-needs-redis"]), "--ready-needs-redis needs --admin");
+  assertEquals(refused(["--admin", "9090", "--ready-needs-redis"]), "--ready-needs-redis needs --redis");
+  const redis = ["--mode", "chat", "--redis", "redis://127.0.0.1:6379", "--admin", "9090"];
+  assertEquals(value([...redis, "--ready-needs-redis"], "readyNeedsRedis"), true);
+  assertEquals(value(redis, "readyNeedsRedis"), false);
+  assertEquals(
+    refused(["--mode", "echo", "--workers", "2", "--admin", "9090"]),
+    "--admin does not combine with --workers above 1 yet: each worker counts apart",
+  );
+  assertEquals(value(["--mode", "echo", "--workers", "1", "--admin", "9090"], "workers"), 1);
+});
+
+Deno.test("--log-level takes debug, info, warn or error", () => {
+  for (const level of ["debug", "info", "warn", "error"]) {
+    assertEquals(value(["--log-level", level], "logLevel"), level);
+  }
+  assertEquals(value([], "logLevel"), "info");
+  assertEquals(
+    refused(["--log-level", "trace"]),
+    `--log-level must be one of debug, info, warn, error, got "trace"`,
+  );
 });
