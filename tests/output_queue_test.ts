@@ -210,6 +210,7 @@ Deno.test("progress: writes counts writes that took bytes; writing says whether 
   writer.release();
   await queue.drained;
   assertEquals([queue.writes, queue.writing], [2, false]);
+  assertEquals(queue.written, 4, "bytes written, counted across partial writes");
 });
 
 Deno.test("a line that exactly fills what is left of the buffer keeps every byte, text or bytes", async () => {
