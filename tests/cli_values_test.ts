@@ -370,3 +370,22 @@ Deno.test("--log-level takes debug, info, warn or error", () => {
     `--log-level must be one of debug, info, warn, error, got "trace"`,
   );
 });
+
+Deno.test("every flag that takes a value takes it, converted as its kind says", () => {
+  const config = server([
+    ...["--backlog", "16", "--line-timeout", "2.5", "--handshake-timeout", "3"],
+    ...["--allow-file", "a.txt", "--deny-file", "d.txt", "--deny-file", "e.txt"],
+  ]) as Record<string, unknown>;
+  assertEquals(
+    [config.backlog, config.lineTimeout, config.handshakeTimeout, config.allowFile, config.denyFile],
+    [16, 2.5, 3, ["a.txt"], ["d.txt", "e.txt"]],
+  );
+  const command = parseClientArgs(["--wait", "0.5", "--json"]);
+  if (command.kind !== "run") throw new Error(command.kind);
+  assertEquals([command.config.wait, command.config.json], [0.5, true]);
+  const plain = parseClientArgs([]);
+  if (plain.kind !== "run") throw new Error(plain.kind);
+  assertEquals([plain.config.wait, plain.config.json], [5, false]);
+  const error = throws(() => parseClientArgs(["--unix", "/tmp/x.sock", "--tls"]), UsageError);
+  assertEquals([error.name, error.message], ["UsageError", "--tls works over TCP only, not with --unix"]);
+});
