@@ -154,8 +154,10 @@ Deno.test("a flood slows the talkers: a client that reads is never dropped, one 
   await using reader = await join(server.port, "reader");
   const sleeper = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
+    // 40 MB in all: more than the kernel's buffers can hold for the sleeper (the server's send buffer
+    // grows to net.ipv4.tcp_wmem's maximum, 4 MiB on Debian), so its queue must overflow.
     const count = 10_000;
-    const text = "f".repeat(90);
+    const text = "f".repeat(990);
     // Each talker sends its lines as fast as the server takes them, and reads what it is sent.
     const flooding = talkers.map(async (talker, t) => {
       for (let i = 0; i < count; i += 500) {
