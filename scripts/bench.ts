@@ -5,7 +5,7 @@
  *
  *   deno task bench [--compare] [--duration S] [--workers N] [--server-workers N] [--rate MSGS]
  *                   [--flood-rate MSGS] [--cluster-rate MSGS] [--idle N] [--chart PATH]
- *                   [--only cluster|web]
+ *                   [--only cluster|web|admin]
  *
  * Scenarios: echo with 100 connections and 1 or 16 lines in flight (throughput, latency); echo with
  * 1,000 busy connections (fairness: Jain's index over per-connection round trips, starved
@@ -197,8 +197,8 @@ function jain(counts: number[]): number {
   return squares === 0 ? 0 : (sum * sum) / (counts.length * squares);
 }
 
-async function pingpong(kind: Kind, options: Options, conns: number, pipeline: number) {
-  await using server = await start(kind, "echo", options);
+async function pingpong(kind: Kind, options: Options, conns: number, pipeline: number, extra: string[] = []) {
+  await using server = await start(kind, "echo", options, extra);
   const results = await drive(options, conns, (share) => ({
     mode: "pingpong",
     port: server.port,
@@ -489,6 +489,45 @@ async function cluster(options: Options) {
   };
 }
 
+/**
+ * What `--admin` costs: echo with 100 connections with it and without it, three rounds each,
+ * interleaved (medians compared); and how long one scrape of `/metrics` takes with `options.idle`
+ * connections open (the median of five).
+ */
+async function adminCost(options: Options) {
+  const rates: Record<"off" | "on", number[]> = { off: [], on: [] };
+  for (let round = 0; round < 3; round++) {
+    rates.off.push((await pingpong("parley", options, 100, 1)).msgsPerSecond);
+    rates.on.push((await pingpong("parley", options, 100, 1, ["--admin", "0"])).msgsPerSecond);
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  await using server = await start("parley", "echo", options, ["--admin", "0"]);
+  const admin = /http:\/\/[\d.:]+/.exec(await server.stderr.waitFor(/admin endpoint on /))![0];
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < options.idle; i++) {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    }
+    const scrapes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const text = await (await fetch(`${admin}/metrics`)).text();
+      scrapes.push(performance.now() - started);
+      if (!text.includes(`parley_connections_open{transport="tcp",mode="echo"} ${options.idle}`)) {
+        throw new Error(`the scrape does not count ${options.idle} connections open`);
+      }
+    }
+    return {
+      offMsgsPerSecond: median(rates.off),
+      onMsgsPerSecond: median(rates.on),
+      rounds: rates,
+      scrapeMs: Math.round(median(scrapes) * 10) / 10,
+    };
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+}
+
 /** How long Redis is frozen in the stalled-cluster measurement. */
 const STALL_MS = 5000;
 
@@ -643,8 +682,8 @@ if (import.meta.main) {
       only: { type: "string" },
     },
   });
-  if (values.only !== undefined && values.only !== "cluster" && values.only !== "web") {
-    throw new TypeError(`--only takes "cluster" or "web", got "${values.only}"`);
+  if (values.only !== undefined && !["cluster", "web", "admin"].includes(values.only)) {
+    throw new TypeError(`--only takes "cluster", "web" or "admin", got "${values.only}"`);
   }
   const options: Options = {
     pin: await pinning(),
@@ -658,6 +697,26 @@ if (import.meta.main) {
   };
   if (Deno.build.os === "linux") {
     await ensureFileLimit(options.idle + 2000, new URL(import.meta.url).pathname, Deno.args);
+  }
+  if (values.only === "admin") {
+    progress.plan(1);
+    const cost = await progress.step("the cost of --admin, and a scrape", () => adminCost(options));
+    console.log([
+      "",
+      `--admin: echo, 100 connections, median of 3 interleaved rounds`,
+      `  msgs/s without --admin       ${cost.offMsgsPerSecond.toLocaleString("en")}  (${
+        cost.rounds.off.join(", ")
+      })`,
+      `  msgs/s with --admin          ${cost.onMsgsPerSecond.toLocaleString("en")}  (${
+        cost.rounds.on.join(", ")
+      })`,
+      `  with / without               ${(cost.onMsgsPerSecond / cost.offMsgsPerSecond).toFixed(3)}`,
+      `  one /metrics scrape, ${
+        options.idle.toLocaleString("en")
+      } connections open (ms, median of 5)  ${cost.scrapeMs}`,
+    ].join("\n"));
+    console.log(JSON.stringify({ options, admin: cost }));
+    Deno.exit(0);
   }
   const redis = (values.only === undefined || values.only === "cluster") && await haveRedis();
   const web = values.only === undefined || values.only === "web";
