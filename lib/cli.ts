@@ -656,9 +656,6 @@ function checkAdmin(config: ServerConfig): void {
   if (config.readyNeedsRedis && config.redis === undefined) {
     throw new UsageError("--ready-needs-redis needs --redis");
   }
-  if (config.workers > 1) {
-    throw new UsageError("--admin does not combine with --workers above 1 yet: each worker counts apart");
-  }
   config.admin = hostAndPort("--admin", raw, "127.0.0.1", 9090);
 }
 

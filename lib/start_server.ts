@@ -20,7 +20,7 @@ import {
 import type { Logger } from "./server/log.ts";
 import type { Operator } from "./server/operator.ts";
 import { serve, type ServerHandle, type ServeSummary } from "./server/serve.ts";
-import { serveAdmin } from "./server/admin.ts";
+import { type AdminOptions, serveAdmin } from "./server/admin.ts";
 import { fingerprint, pemToDer, selfSignedCertificate } from "./transport/certificate.ts";
 import { listen, type ListenSpec } from "./transport/listen.ts";
 import { describeNetError, formatAddress } from "./util/net.ts";
@@ -132,7 +132,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   if (config.workers > 1 && spec.transport !== "unix") {
     try {
       const log = { format: config.log, quiet: config.quiet, level: config.logLevel };
-      return await serveWorkers({
+      const pool = await serveWorkers({
         workers: config.workers,
         listen: spec,
         web,
@@ -143,8 +143,18 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
         log,
         logger,
         signal,
+        admin: config.admin !== undefined,
       });
+      await startAdmin(config, pool, {
+        stats: () => pool.stats(),
+        link: room.redis === undefined ? undefined : () => pool.linkHealth(),
+        access: () => new AccessList(access),
+        logger,
+        leave: () => Promise.resolve(),
+      });
+      return pool;
     } catch (error) {
+      if (error instanceof StartError) throw error;
       throw error instanceof WebListenError
         ? startError(error.cause, where(web!))
         : startError(error, where(spec));
@@ -168,7 +178,6 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       ? startError(error.cause, where(web!))
       : startError(error, where(spec));
   }
-  const adminStop = new AbortController();
   let accessList = new AccessList(access);
   const server = serve(listeners, {
     ...settings,
@@ -193,27 +202,45 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     const count = (entries.allow?.length ?? 0) + (entries.deny?.length ?? 0);
     return `reloaded the access lists (${count} ${count === 1 ? "entry" : "entries"})`;
   };
-  if (config.admin !== undefined) {
-    try {
-      await serveAdmin({
-        hostname: config.admin.host,
-        port: config.admin.port,
-        stats: () => server.stats(),
-        link: chat.link,
-        readyNeedsRedis: config.readyNeedsRedis,
-        access: () => accessList,
-        logger,
-        signal: adminStop.signal,
-      });
-    } catch (error) {
-      await server.shutdown("the admin endpoint cannot start");
-      await chat.leave();
-      throw startError(error, `${formatAddress(config.admin.host, config.admin.port)} for --admin`);
-    }
-    // The endpoint answers until every connection is closed: /readyz says 503 while draining.
-    void server.finished.finally(() => adminStop.abort());
-  }
+  await startAdmin(config, server, {
+    stats: () => server.stats(),
+    loopLag: server.metrics.loopLag,
+    link: chat.link,
+    access: () => accessList,
+    logger,
+    leave: chat.leave,
+  });
   return room.redis === undefined ? server : leavingAfter(server, chat.leave);
+}
+
+/**
+ * With `--admin`, serves the operator's endpoint for `server` until it has finished; a server whose
+ * endpoint cannot listen is shut down, and the reason is a {@linkcode StartError}.
+ */
+async function startAdmin(
+  config: ServerConfig,
+  server: ServerHandle,
+  options: Pick<AdminOptions, "stats" | "loopLag" | "link" | "access" | "logger"> & {
+    leave: () => Promise<void>;
+  },
+): Promise<void> {
+  if (config.admin === undefined) return;
+  const stop = new AbortController();
+  try {
+    await serveAdmin({
+      ...options,
+      hostname: config.admin.host,
+      port: config.admin.port,
+      readyNeedsRedis: config.readyNeedsRedis,
+      signal: stop.signal,
+    });
+  } catch (error) {
+    await server.shutdown("the admin endpoint cannot start");
+    await options.leave();
+    throw startError(error, `${formatAddress(config.admin.host, config.admin.port)} for --admin`);
+  }
+  // The endpoint answers until every connection is closed: /readyz says 503 while draining.
+  void server.finished.finally(() => stop.abort()).catch(() => {});
 }
 
 /** What went wrong starting to listen at `place`, as a {@linkcode StartError}. */

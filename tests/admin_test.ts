@@ -221,3 +221,33 @@ Deno.test("SIGHUP reloads the deny file: the newly denied address is refused; a 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("with --workers 2 one scrape covers every worker, summed, and passes promtool", {
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const { server, admin } = await withAdmin(["--mode", "echo", "--workers", "2"]);
+  await using _ = server;
+  const clients = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(server.port)));
+  try {
+    for (const [i, client] of clients.entries()) {
+      await client.send(`line ${i}`);
+      assertEquals(await client.lines.next(), `line ${i}`);
+    }
+    // Connections landed on both workers (the log tags each line with its worker).
+    let scrape = (await get(`${admin}/metrics`)).body;
+    // Each worker samples its event loop every 100 ms from its start.
+    for (let i = 0; i < 40 && !(sample(scrape, "parley_event_loop_lag_seconds_count")! > 0); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      scrape = (await get(`${admin}/metrics`)).body;
+    }
+    assertEquals(sample(scrape, 'parley_connections_open{transport="tcp",mode="echo"}'), 8);
+    assertEquals(sample(scrape, "parley_connections_accepted_total"), 8);
+    assertEquals(sample(scrape, "parley_lines_received_total"), 8);
+    assert(sample(scrape, "parley_event_loop_lag_seconds_count")! > 0, "the workers measure their loops");
+    const checked = await promtool(scrape);
+    assert(checked.ok, checked.output);
+    assertEquals(await get(`${admin}/readyz`), { status: 200, body: "ready\n" });
+  } finally {
+    await closeAll(clients);
+  }
+});

@@ -353,10 +353,7 @@ Deno.test("--admin: [HOST:]PORT on 127.0.0.1 unless a host is given; --ready-nee
   const redis = ["--mode", "chat", "--redis", "redis://127.0.0.1:6379", "--admin", "9090"];
   assertEquals(value([...redis, "--ready-needs-redis"], "readyNeedsRedis"), true);
   assertEquals(value(redis, "readyNeedsRedis"), false);
-  assertEquals(
-    refused(["--mode", "echo", "--workers", "2", "--admin", "9090"]),
-    "--admin does not combine with --workers above 1 yet: each worker counts apart",
-  );
+  assertEquals(value(["--mode", "echo", "--workers", "2", "--admin", "9090"], "workers"), 2);
   assertEquals(value(["--mode", "echo", "--workers", "1", "--admin", "9090"], "workers"), 1);
 });
 

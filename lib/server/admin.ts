@@ -13,7 +13,7 @@
 
 import type { AccessList } from "./access_list.ts";
 import type { Logger } from "./log.ts";
-import { type LinkHealth, renderMetrics, sampleLoopLag } from "./metrics.ts";
+import { type Histogram, type LinkHealth, renderMetrics, sampleLoopLag } from "./metrics.ts";
 import type { ServerStats } from "./serve.ts";
 import { formatAddress } from "../util/net.ts";
 
@@ -21,10 +21,12 @@ import { formatAddress } from "../util/net.ts";
 export interface AdminOptions {
   hostname: string;
   port: number;
-  /** The server's numbers now. */
-  stats: () => ServerStats;
+  /** The server's numbers now (a pool of workers asks each of them). */
+  stats: () => ServerStats | Promise<ServerStats>;
+  /** Where to record the event loop's lag; a pool of workers records it in each worker instead. */
+  loopLag?: Histogram;
   /** With `--redis`: the link's state now. */
-  link?: () => LinkHealth;
+  link?: () => LinkHealth | undefined;
   /** `/readyz` is 503 while the link to Redis is down. */
   readyNeedsRedis?: boolean;
   /** Who may ask now (the server's list, as reloaded); everyone by default. */
@@ -52,8 +54,7 @@ const METRICS = { "content-type": "text/plain; version=0.0.4; charset=utf-8" };
 /** Serves the admin endpoint; resolves with its address once it listens. */
 export function serveAdmin(options: AdminOptions): Promise<Deno.NetAddr> {
   const { stats, link, readyNeedsRedis = false, access, logger, signal } = options;
-  const metrics = stats().metrics;
-  sampleLoopLag(metrics.loopLag, signal);
+  if (options.loopLag !== undefined) sampleLoopLag(options.loopLag, signal);
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname: options.hostname,
@@ -64,7 +65,7 @@ export function serveAdmin(options: AdminOptions): Promise<Deno.NetAddr> {
       logger.warn("admin_error", `admin request failed: ${error}`, { error: String(error) });
       return new Response("internal error\n", { status: 500, headers: TEXT });
     },
-  }, (request, info) => {
+  }, async (request, info) => {
     const ip = info.remoteAddr.transport === "tcp" ? info.remoteAddr.hostname : undefined;
     if (access?.().refuses(ip) !== undefined) {
       return new Response("forbidden\n", { status: 403, headers: TEXT });
@@ -77,7 +78,7 @@ export function serveAdmin(options: AdminOptions): Promise<Deno.NetAddr> {
       return new Response("method not allowed\n", { status: 405, headers: { ...TEXT, allow: "GET, HEAD" } });
     }
     if (path === "/healthz") return new Response("ok\n", { headers: TEXT });
-    const now = stats();
+    const now = await stats();
     const health = link?.();
     const why = notReady(now, health, readyNeedsRedis);
     if (path === "/readyz") {

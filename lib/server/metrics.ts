@@ -24,6 +24,11 @@ export class Tally {
   entries(): [string, number][] {
     return [...this.#counts].sort(([a], [b]) => a.localeCompare(b));
   }
+
+  /** Adds every count of `entries` (another tally's) to this one. */
+  merge(entries: [string, number][]): void {
+    for (const [label, n] of entries) this.add(label, n);
+  }
 }
 
 /** A Prometheus histogram: cumulative buckets by upper bound, a sum and a count. */
@@ -48,6 +53,13 @@ export class Histogram {
   get cumulative(): readonly number[] {
     return this.#counts;
   }
+
+  /** Adds another histogram's observations (same bounds) to this one. */
+  merge(other: { cumulative: readonly number[]; sum: number; count: number }): void {
+    other.cumulative.forEach((n, i) => this.#counts[i] += n);
+    this.sum += other.sum;
+    this.count += other.count;
+  }
 }
 
 /** What a server counts as it goes. */
@@ -67,6 +79,48 @@ export class ServerMetrics {
   throttled = 0;
   /** How late the event loop ran a timer, in seconds. */
   readonly loopLag = new Histogram([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]);
+
+  /** These counts as plain data, to post to another isolate. */
+  plain(): PlainMetrics {
+    const { accepted, linesIn, linesOut, bytesIn, bytesOut, throttled, loopLag } = this;
+    return {
+      accepted,
+      refused: this.refused.entries(),
+      closed: this.closed.entries(),
+      linesIn,
+      linesOut,
+      bytesIn,
+      bytesOut,
+      throttled,
+      loopLag: { cumulative: [...loopLag.cumulative], sum: loopLag.sum, count: loopLag.count },
+    };
+  }
+
+  /** Adds the counts of another server (a worker's, as {@linkcode plain} gave them). */
+  merge(other: PlainMetrics): void {
+    this.accepted += other.accepted;
+    this.refused.merge(other.refused);
+    this.closed.merge(other.closed);
+    this.linesIn += other.linesIn;
+    this.linesOut += other.linesOut;
+    this.bytesIn += other.bytesIn;
+    this.bytesOut += other.bytesOut;
+    this.throttled += other.throttled;
+    this.loopLag.merge(other.loopLag);
+  }
+}
+
+/** {@linkcode ServerMetrics} as plain data. */
+export interface PlainMetrics {
+  accepted: number;
+  refused: [string, number][];
+  closed: [string, number][];
+  linesIn: number;
+  linesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  throttled: number;
+  loopLag: { cumulative: number[]; sum: number; count: number };
 }
 
 /** Measures the event loop's lag every `everyMs`, until the signal aborts. */

@@ -120,7 +120,7 @@ export interface ServerHandle extends AsyncDisposable {
    */
   shutdown(reason?: string): Promise<ServeSummary>;
   /** What it counts and what can be read off it now, for `/metrics`; absent where not kept. */
-  stats?(): ServerStats;
+  stats?(): ServerStats | Promise<ServerStats>;
   /**
    * Reads its settings again (SIGHUP): what can change without a restart changes for the
    * connections that come next; resolves with a sentence saying what was reloaded. Rejects, with

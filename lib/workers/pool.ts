@@ -16,9 +16,11 @@ import {
   describeSummary,
   emptySummary,
   type ServerHandle,
+  type ServerStats,
   type ServeSettings,
   type ServeSummary,
 } from "../server/serve.ts";
+import { type LinkHealth, type PlainMetrics, ServerMetrics } from "../server/metrics.ts";
 import type { AccessListOptions } from "../server/access_list.ts";
 import type { ListenSpec } from "../transport/listen.ts";
 import type { RoomSettings } from "../redis/room.ts";
@@ -48,8 +50,15 @@ export type WorkerCommand =
     relay: string | undefined;
     /** Chat mode: history, and the room each worker joins on Redis. */
     room: RoomSettings;
+    /** `--admin`: each worker measures its event loop's lag for `/metrics`. */
+    admin: boolean;
   }
-  | { kind: "shutdown"; reason: string };
+  | { kind: "shutdown"; reason: string }
+  /** Asks for the worker's numbers, for one scrape of `/metrics`. */
+  | { kind: "stats"; id: number };
+
+/** A worker's numbers, as plain data. */
+export type PlainStats = Omit<ServerStats, "metrics"> & { metrics: PlainMetrics };
 
 /** How each worker logs; it tags its lines with its number. */
 export interface WorkerLogOptions {
@@ -63,7 +72,8 @@ export type WorkerReport =
   | { kind: "listening" }
   /** `listen`: the port is the problem; `start`: anything else (Redis), said in `error`. */
   | { kind: "failed"; error: string; stage: "listen" | "start" }
-  | { kind: "finished"; summary: ServeSummary };
+  | { kind: "finished"; summary: ServeSummary }
+  | { kind: "stats"; id: number; stats: PlainStats; link?: LinkHealth };
 
 /** Workers could not be started, for a reason other than the port; the message is one sentence. */
 export class WorkerStartError extends Error {
@@ -111,6 +121,8 @@ export interface WorkerPoolOptions {
   logger: Logger;
   /** Aborting it shuts every worker down; its reason (a string) is logged. */
   signal?: AbortSignal;
+  /** `--admin`: the workers keep what `/metrics` shows. @default {false} */
+  admin?: boolean;
 }
 
 /**
@@ -144,7 +156,7 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
   const relay = mode === "chat" && room.redis === undefined
     ? `parley-chat-${crypto.randomUUID()}`
     : undefined;
-  const pool = new WorkerPool(addr, logger);
+  const pool = new WorkerPool(addr, logger, registry.maxConns);
   const started = Array.from({ length: workers }, (_, i) =>
     pool.start({
       kind: "start",
@@ -157,6 +169,7 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
       registry: registry.buffers,
       relay,
       room,
+      admin: options.admin ?? false,
     }));
   const failures = (await Promise.allSettled(started)).filter((r) => r.status === "rejected");
   if (failures.length > 0) {
@@ -188,10 +201,56 @@ export class WorkerPool implements ServerHandle {
   #finished: Promise<ServeSummary> | undefined;
   /** Log no summary at the end: it never started serving. */
   #abandoned = false;
+  #maxConns: number;
+  /** Scrapes waiting for the workers' numbers, by request id. */
+  #asked = new Map<number, { stats: PlainStats[]; links: LinkHealth[]; done: () => void }>();
+  #nextAsk = 0;
 
-  constructor(addr: Deno.NetAddr, logger: Logger) {
+  constructor(addr: Deno.NetAddr, logger: Logger, maxConns: number) {
     this.addr = addr;
     this.#logger = logger;
+    this.#maxConns = maxConns;
+  }
+
+  /**
+   * Every worker's numbers, summed: one scrape covers them all. A worker that does not answer
+   * within a second is left out of this one.
+   */
+  async stats(): Promise<ServerStats> {
+    const id = this.#nextAsk++;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const asked = { stats: [] as PlainStats[], links: [] as LinkHealth[], done: resolve };
+    this.#asked.set(id, asked);
+    for (const worker of this.#workers) worker.postMessage({ kind: "stats", id } satisfies WorkerCommand);
+    const timer = setTimeout(resolve, 1000);
+    await promise;
+    clearTimeout(timer);
+    this.#asked.delete(id);
+    return sumStats(asked.stats, this.#maxConns, this.#stopping);
+  }
+
+  /** The workers' links to Redis, as one: up when all are, counts summed. */
+  linkHealth(): LinkHealth | undefined {
+    return this.#lastLinks.length === 0 ? undefined : {
+      up: this.#lastLinks.every((link) => link.up),
+      outages: this.#lastLinks.reduce((sum, link) => sum + link.outages, 0),
+      unconfirmedBytes: this.#lastLinks.reduce((sum, link) => sum + link.unconfirmedBytes, 0),
+      roundTripSeconds: Math.max(...this.#lastLinks.map((link) => link.roundTripSeconds)),
+    };
+  }
+
+  /** The links the workers reported with the last scrape. */
+  #lastLinks: LinkHealth[] = [];
+
+  #heard(report: WorkerReport & { kind: "stats" }): void {
+    const asked = this.#asked.get(report.id);
+    if (asked === undefined) return;
+    asked.stats.push(report.stats);
+    if (report.link !== undefined) asked.links.push(report.link);
+    if (asked.stats.length === this.#workers.length) {
+      this.#lastLinks = asked.links;
+      asked.done();
+    }
   }
 
   /**
@@ -243,7 +302,8 @@ export class WorkerPool implements ServerHandle {
     };
     worker.onmessage = (event: MessageEvent<WorkerReport>) => {
       const report = event.data;
-      if (report.kind === "listening") listened();
+      if (report.kind === "stats") this.#heard(report);
+      else if (report.kind === "listening") listened();
       else if (report.kind === "failed") {
         failed(report.stage === "listen" ? new Error(report.error) : new WorkerStartError(report.error));
         end(emptySummary());
@@ -267,4 +327,38 @@ export class WorkerPool implements ServerHandle {
     }
     return listening;
   }
+}
+
+/** The numbers of several workers as one server's. */
+function sumStats(parts: PlainStats[], maxConns: number, draining: boolean): ServerStats {
+  const metrics = new ServerMetrics();
+  const open = new Map<string, number>();
+  const total: ServerStats = {
+    metrics,
+    mode: parts[0]?.mode ?? "echo",
+    open: [],
+    liveLinesIn: 0,
+    liveLinesOut: 0,
+    liveBytesIn: 0,
+    liveBytesOut: 0,
+    queueMaxBytes: 0,
+    queueBytes: 0,
+    clients: 0,
+    maxConns,
+    draining,
+  };
+  for (const part of parts) {
+    metrics.merge(part.metrics);
+    for (const [transport, n] of part.open) open.set(transport, (open.get(transport) ?? 0) + n);
+    total.liveLinesIn += part.liveLinesIn;
+    total.liveLinesOut += part.liveLinesOut;
+    total.liveBytesIn += part.liveBytesIn;
+    total.liveBytesOut += part.liveBytesOut;
+    total.queueMaxBytes = Math.max(total.queueMaxBytes, part.queueMaxBytes);
+    total.queueBytes += part.queueBytes;
+    total.clients += part.clients;
+    total.draining ||= part.draining;
+  }
+  total.open = [...open].sort(([a], [b]) => a.localeCompare(b));
+  return total;
 }

@@ -11,6 +11,7 @@ import { openChatRoom } from "../redis/room.ts";
 import { SharedRegistry } from "../registry/shared.ts";
 import { BroadcastChannelRelay } from "../relay/broadcast_channel.ts";
 import { createLogger, logUnhandledRejections } from "../server/log.ts";
+import { sampleLoopLag } from "../server/metrics.ts";
 import { serve } from "../server/serve.ts";
 import { AccessList } from "../server/access_list.ts";
 import { listen } from "../transport/listen.ts";
@@ -56,11 +57,24 @@ async function start(command: WorkerCommand & { kind: "start" }): Promise<void> 
     history: room.history,
     access: new AccessList(command.access),
   });
+  const sampling = new AbortController();
+  if (command.admin) sampleLoopLag(server.metrics.loopLag, sampling.signal);
   self.onmessage = (event: MessageEvent<WorkerCommand>) => {
-    if (event.data.kind === "shutdown") void server.shutdown(event.data.reason);
+    const message = event.data;
+    if (message.kind === "shutdown") void server.shutdown(message.reason);
+    else if (message.kind === "stats") {
+      const stats = server.stats();
+      report({
+        kind: "stats",
+        id: message.id,
+        stats: { ...stats, metrics: stats.metrics.plain() },
+        link: room.link?.(),
+      });
+    }
   };
   report({ kind: "listening" });
   server.finished.then(async (summary) => {
+    sampling.abort();
     await room.leave();
     await relay?.close();
     stopLogging();
