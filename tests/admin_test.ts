@@ -7,6 +7,7 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { closeAll, type ServerProcess, startServer, TestClient } from "./support/harness.ts";
 import { notReady } from "../lib/server/admin.ts";
 import { renderMetrics, ServerMetrics } from "../lib/server/metrics.ts";
+import { emptyStats } from "../lib/server/serve.ts";
 
 /** A server with `--admin 0`, and the port its endpoint took. */
 async function withAdmin(args: string[]): Promise<{ server: ServerProcess; admin: string }> {
@@ -146,20 +147,7 @@ Deno.test("every admin path is refused to an address outside --allow", async () 
 });
 
 Deno.test("readiness in-process: draining, then full, then the Redis link, in that order", () => {
-  const stats = {
-    metrics: new ServerMetrics(),
-    mode: "chat",
-    open: [],
-    liveLinesIn: 0,
-    liveLinesOut: 0,
-    liveBytesIn: 0,
-    liveBytesOut: 0,
-    queueMaxBytes: 0,
-    queueBytes: 0,
-    clients: 1,
-    maxConns: 2,
-    draining: false,
-  };
+  const stats = { ...emptyStats(new ServerMetrics(), "chat", 2, false), clients: 1 };
   const down = { up: false, outages: 1, unconfirmedBytes: 0, roundTripSeconds: 0 };
   assertEquals(notReady(stats, undefined, true), undefined);
   assertEquals(notReady(stats, down, false), undefined, "the link counts only with --ready-needs-redis");

@@ -138,6 +138,29 @@ export interface ServerStats extends ServerNumbers {
   draining: boolean;
 }
 
+/** A server's numbers before anything is added up: no connection, nothing queued. */
+export function emptyStats(
+  metrics: ServerMetrics,
+  mode: string,
+  maxConns: number,
+  draining: boolean,
+): ServerStats {
+  return {
+    metrics,
+    mode,
+    open: [],
+    liveLinesIn: 0,
+    liveLinesOut: 0,
+    liveBytesIn: 0,
+    liveBytesOut: 0,
+    queueMaxBytes: 0,
+    queueBytes: 0,
+    clients: 0,
+    maxConns,
+    draining,
+  };
+}
+
 /** After accept errors: 5 ms, doubling, at most one second. */
 const ACCEPT_BACKOFF = { initialMs: 5, maxMs: 1000 };
 
@@ -309,20 +332,13 @@ export class Server implements ServerHandle {
 
   stats(): ServerStats {
     const open = new Map<string, number>();
-    const stats: ServerStats = {
-      metrics: this.metrics,
-      mode: this.#modeName,
-      open: [],
-      liveLinesIn: 0,
-      liveLinesOut: 0,
-      liveBytesIn: 0,
-      liveBytesOut: 0,
-      queueMaxBytes: 0,
-      queueBytes: 0,
-      clients: this.#room.size,
-      maxConns: this.#registry.maxConns,
-      draining: this.#stop.signal.aborted,
-    };
+    const stats = emptyStats(
+      this.metrics,
+      this.#modeName,
+      this.#registry.maxConns,
+      this.#stop.signal.aborted,
+    );
+    stats.clients = this.#room.size;
     for (const conn of this.#room) open.set(conn.transport, (open.get(conn.transport) ?? 0) + 1);
     for (const conn of [...this.#room, ...this.#leaving]) {
       stats.liveLinesIn += conn.linesIn;

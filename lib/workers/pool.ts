@@ -14,6 +14,7 @@ import type { LogFormat, Logger, Threshold } from "../server/log.ts";
 import {
   addSummary,
   describeSummary,
+  emptyStats,
   emptySummary,
   type ServerHandle,
   type ServerStats,
@@ -333,20 +334,7 @@ export class WorkerPool implements ServerHandle {
 function sumStats(parts: PlainStats[], maxConns: number, draining: boolean): ServerStats {
   const metrics = new ServerMetrics();
   const open = new Map<string, number>();
-  const total: ServerStats = {
-    metrics,
-    mode: parts[0]?.mode ?? "echo",
-    open: [],
-    liveLinesIn: 0,
-    liveLinesOut: 0,
-    liveBytesIn: 0,
-    liveBytesOut: 0,
-    queueMaxBytes: 0,
-    queueBytes: 0,
-    clients: 0,
-    maxConns,
-    draining,
-  };
+  const total = emptyStats(metrics, parts[0]?.mode ?? "echo", maxConns, draining);
   for (const part of parts) {
     metrics.merge(part.metrics);
     for (const [transport, n] of part.open) open.set(transport, (open.get(transport) ?? 0) + n);
