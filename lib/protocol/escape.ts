@@ -34,7 +34,7 @@ function visible(char: string): string {
 }
 
 /** What {@linkcode escapeText} escapes: {@linkcode UNSAFE}, and the backslash. */
-const UNSAFE_OR_BACKSLASH = /\\|(?![\u200c\u200d])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const UNSAFE_OR_BACKSLASH = new RegExp(`\\\\|${UNSAFE.source}`, "gu");
 
 /**
  * Returns `text` with every control character replaced by a visible escape such as `\e` or `\x07`;

@@ -25,6 +25,8 @@ export const MAX_NAME_BYTES = 64;
 /** What a name may be made of, for `/help` and for an `ERR` that refuses one. */
 export const NAME_RULE = `1-${MAX_NAME_CHARS} letters, digits, - or _ (any one script)`;
 
+const encoder = new TextEncoder();
+
 /** The characters a name may have. */
 const NAME_CHARS = /^[\p{L}\p{M}\p{N}_-]+$/u;
 /** Characters that belong to no one script (digits 0-9, `_`, `-`, combining marks). */
@@ -160,10 +162,10 @@ export function parseName(text: string): { name: string } | NameError {
   const length = chars(name);
   if (length === 0 || !NAME_CHARS.test(name)) return { error: `use ${NAME_RULE}` };
   if (length > MAX_NAME_CHARS) return { error: `longer than ${MAX_NAME_CHARS} characters` };
-  if (new TextEncoder().encode(name).length > MAX_NAME_BYTES) {
+  if (encoder.encode(name).length > MAX_NAME_BYTES) {
     return { error: `longer than ${MAX_NAME_BYTES} bytes in UTF-8` };
   }
-  if (new TextEncoder().encode(nameKey(name)).length > MAX_NAME_BYTES) {
+  if (encoder.encode(nameKey(name)).length > MAX_NAME_BYTES) {
     return { error: `longer than ${MAX_NAME_BYTES} bytes once folded (NFKC)` };
   }
   const scripts = scriptsOf(name);

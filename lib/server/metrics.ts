@@ -209,6 +209,12 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) out.push(`${name}${labels} ${value}`);
   };
+  /** A family of one sample, without labels. */
+  const one = (name: string, type: string, help: string, value: number) =>
+    family(name, type, help, [["", value]]);
+  /** A counter with one sample per reason. */
+  const byReason = (name: string, help: string, tally: Tally) =>
+    family(name, "counter", help, tally.entries().map(([reason, n]) => [`{reason="${label(reason)}"}`, n]));
   const m = snapshot.metrics;
   const mode = `mode="${label(snapshot.mode)}"`;
   family(
@@ -217,69 +223,58 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
     "Client connections open now, by transport.",
     snapshot.open.map(([transport, n]) => [`{transport="${label(transport)}",${mode}}`, n]),
   );
-  family("parley_connections_accepted_total", "counter", "Client connections let in.", [["", m.accepted]]);
-  family(
+  one("parley_connections_accepted_total", "counter", "Client connections let in.", m.accepted);
+  byReason(
     "parley_connections_refused_total",
-    "counter",
     "Connections turned away before being served, by reason.",
-    m.refused.entries().map(([reason, n]) => [`{reason="${label(reason)}"}`, n]),
+    m.refused,
   );
-  family(
-    "parley_connections_closed_total",
+  byReason("parley_connections_closed_total", "Client connections closed, by reason.", m.closed);
+  one(
+    "parley_lines_received_total",
     "counter",
-    "Client connections closed, by reason.",
-    m.closed.entries().map(([reason, n]) => [`{reason="${label(reason)}"}`, n]),
-  );
-  family("parley_lines_received_total", "counter", "Lines received from clients.", [[
-    "",
+    "Lines received from clients.",
     m.linesIn + snapshot.liveLinesIn,
-  ]]);
-  family("parley_lines_sent_total", "counter", "Lines queued to clients.", [[
-    "",
-    m.linesOut + snapshot.liveLinesOut,
-  ]]);
-  family("parley_received_bytes_total", "counter", "Bytes read from clients.", [[
-    "",
-    m.bytesIn + snapshot.liveBytesIn,
-  ]]);
-  family("parley_sent_bytes_total", "counter", "Bytes written to clients.", [[
-    "",
-    m.bytesOut + snapshot.liveBytesOut,
-  ]]);
-  family("parley_output_queue_max_bytes", "gauge", "Bytes waiting for the client most behind.", [[
-    "",
+  );
+  one("parley_lines_sent_total", "counter", "Lines queued to clients.", m.linesOut + snapshot.liveLinesOut);
+  one("parley_received_bytes_total", "counter", "Bytes read from clients.", m.bytesIn + snapshot.liveBytesIn);
+  one("parley_sent_bytes_total", "counter", "Bytes written to clients.", m.bytesOut + snapshot.liveBytesOut);
+  one(
+    "parley_output_queue_max_bytes",
+    "gauge",
+    "Bytes waiting for the client most behind.",
     snapshot.queueMaxBytes,
-  ]]);
-  family("parley_output_queue_bytes", "gauge", "Bytes waiting for all clients together.", [[
-    "",
-    snapshot.queueBytes,
-  ]]);
-  family(
+  );
+  one("parley_output_queue_bytes", "gauge", "Bytes waiting for all clients together.", snapshot.queueBytes);
+  one(
     "parley_throttled_total",
     "counter",
     "Clients whose reading was held because they did not read their replies.",
-    [["", m.throttled]],
+    m.throttled,
   );
-  family("parley_room_members", "gauge", "Members of this server's chat room.", [["", snapshot.roomMembers]]);
-  family("parley_ready", "gauge", "1 when the server accepts new clients (see /readyz).", [[
-    "",
+  one("parley_room_members", "gauge", "Members of this server's chat room.", snapshot.roomMembers);
+  one(
+    "parley_ready",
+    "gauge",
+    "1 when the server accepts new clients (see /readyz).",
     snapshot.ready ? 1 : 0,
-  ]]);
-  if (snapshot.redis !== undefined) {
-    const redis = snapshot.redis;
-    family("parley_redis_up", "gauge", "1 while the link to Redis is up.", [["", redis.up ? 1 : 0]]);
-    family("parley_redis_outages_total", "counter", "Times the link to Redis went down.", [[
-      "",
-      redis.outages,
-    ]]);
-    family("parley_redis_unconfirmed_bytes", "gauge", "Bytes sent to Redis and not yet confirmed.", [[
-      "",
+  );
+  const redis = snapshot.redis;
+  if (redis !== undefined) {
+    one("parley_redis_up", "gauge", "1 while the link to Redis is up.", redis.up ? 1 : 0);
+    one("parley_redis_outages_total", "counter", "Times the link to Redis went down.", redis.outages);
+    one(
+      "parley_redis_unconfirmed_bytes",
+      "gauge",
+      "Bytes sent to Redis and not yet confirmed.",
       redis.unconfirmedBytes,
-    ]]);
-    family("parley_redis_round_trip_seconds", "gauge", "The last probe's round trip through Redis.", [[
-      "",
+    );
+    one(
+      "parley_redis_round_trip_seconds",
+      "gauge",
+      "The last probe's round trip through Redis.",
       redis.roundTripSeconds,
-    ]]);
+    );
   }
   const lag = m.loopLag;
   out.push(
@@ -292,9 +287,6 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
     `parley_event_loop_lag_seconds_sum ${lag.sum}`,
     `parley_event_loop_lag_seconds_count ${lag.count}`,
   );
-  family("parley_resident_memory_bytes", "gauge", "Resident memory of the server process.", [[
-    "",
-    snapshot.rssBytes,
-  ]]);
+  one("parley_resident_memory_bytes", "gauge", "Resident memory of the server process.", snapshot.rssBytes);
   return out.join("\n") + "\n";
 }
