@@ -6,7 +6,7 @@
  * last line was an `ERR`; 2 for bad flags; 130 for Ctrl+C.
  */
 
-import { clientHelp, parseClientArgs, UsageError, VERSION } from "./lib/cli.ts";
+import { clientHelp, parseClientArgs, UsageError, VERSION } from "./lib/app/cli.ts";
 import { ConnectError, runClient } from "./lib/client/run_client.ts";
 import { writeLine } from "./lib/util/write.ts";
 import { openTerminal } from "./lib/terminal.ts";

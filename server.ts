@@ -9,10 +9,10 @@
  * {@linkcode SAME_CTRL_C_MS} of the first is that same keypress; a person's second press comes later.
  */
 
-import { parseServerArgs, serverHelp, UsageError, VERSION } from "./lib/cli.ts";
-import { createLogger, logUnhandledRejections } from "./lib/server/log.ts";
+import { parseServerArgs, serverHelp, UsageError, VERSION } from "./lib/app/cli.ts";
+import { createLogger, logUnhandledRejections } from "./lib/log.ts";
 import type { ServerHandle } from "./lib/server/serve.ts";
-import { StartError, startServer } from "./lib/start_server.ts";
+import { StartError, startServer } from "./lib/app/start_server.ts";
 import { openTerminal } from "./lib/terminal.ts";
 import { describeNetError } from "./lib/util/net.ts";
 import { writeLine } from "./lib/util/write.ts";

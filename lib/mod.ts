@@ -47,7 +47,7 @@ export {
 } from "./server/serve.ts";
 export { Connection, type ConnectionOptions, type ConnectionSettings } from "./server/connection.ts";
 export type { CloseReason } from "./server/close_reason.ts";
-export { createLogger, type Logger, type LoggerOptions } from "./server/log.ts";
+export { createLogger, type Logger, type LoggerOptions } from "./log.ts";
 export { type Member, type Mode, MODE_NAMES, type ModeName } from "./server/modes/mod.ts";
 export type { Operator } from "./server/operator.ts";
 export { LineFramer, LineTooLongError } from "./protocol/framer.ts";
@@ -59,6 +59,6 @@ export { listenWeb, type WebListenOptions } from "./web/listener.ts";
 export type { NameEvents, Names, Refusal, Registry, RegistryLimits } from "./registry/registry.ts";
 export { MemoryRegistry } from "./registry/memory.ts";
 export type { LineKind, Relay, RelayHandlers } from "./relay/relay.ts";
-export { type History, type HistoryEntry, type HistorySnapshot, MemoryHistory } from "./server/history.ts";
-export { type ChatRoom, openChatRoom, type RoomSettings } from "./redis/room.ts";
+export { type History, type HistoryEntry, type HistorySnapshot, MemoryHistory } from "./history/history.ts";
+export { type ChatRoom, openChatRoom, type RoomSettings } from "./redis/mod.ts";
 export { type ClientOptions, type ClientOutcome, ConnectError, runClient } from "./client/run_client.ts";

@@ -7,10 +7,10 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { MemoryRegistry } from "../lib/registry/memory.ts";
 import type { NameEvents, Names } from "../lib/registry/registry.ts";
 import type { Relay, RelayHandlers } from "../lib/relay/relay.ts";
-import { type History, type HistorySnapshot, MemoryHistory } from "../lib/server/history.ts";
+import { type History, type HistorySnapshot, MemoryHistory } from "../lib/history/history.ts";
 import { createChatMode, LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
 import type { Mode } from "../lib/server/modes/mode.ts";
-import { Room } from "../lib/server/room.ts";
+import { Members } from "../lib/server/members.ts";
 import { bytes, FakeMember } from "./support/fake_member.ts";
 
 const decoder = new TextDecoder();
@@ -22,16 +22,16 @@ async function room(
   relay?: Relay,
   history?: History,
 ) {
-  const room = new Room<FakeMember>();
+  const room = new Members<FakeMember>();
   // Joins announced at once here: the grace before a join is told is the test of its own below.
-  const mode = createChatMode({ room, names, relay, history, settleMs: 0 });
+  const mode = createChatMode({ members: room, names, relay, history, settleMs: 0 });
   const members: FakeMember[] = [];
   for (let id = 1; id <= count; id++) members.push(await join(room, mode, id));
   for (const member of members) member.take();
   return { room, mode, members };
 }
 
-async function join(room: Room<FakeMember>, mode: Mode, id: number): Promise<FakeMember> {
+async function join(room: Members<FakeMember>, mode: Mode, id: number): Promise<FakeMember> {
   const member = new FakeMember(id);
   room.add(member);
   await mode.join(member);
@@ -252,8 +252,8 @@ class LateHistory implements History {
 Deno.test("what is said while a newcomer's history is fetched reaches it once, after the history", async () => {
   const history = new LateHistory();
   const relay = new RecordingRelay();
-  const r = new Room<FakeMember>();
-  const mode = createChatMode({ room: r, names: new MemoryRegistry().names, relay, history, settleMs: 0 });
+  const r = new Members<FakeMember>();
+  const mode = createChatMode({ members: r, names: new MemoryRegistry().names, relay, history, settleMs: 0 });
   const a = new FakeMember(1);
   r.add(a);
   const aJoined = mode.join(a);
@@ -332,9 +332,9 @@ Deno.test("clients of a server that died are announced here and to the other ser
 
 Deno.test("history a newcomer is sent is capped in bytes: the newest lines that fit", async () => {
   const history = new MemoryHistory(10);
-  const r = new Room<FakeMember>();
+  const r = new Members<FakeMember>();
   const mode = createChatMode({
-    room: r,
+    members: r,
     names: new MemoryRegistry().names,
     history,
     historyBytes: 150,
@@ -357,8 +357,8 @@ Deno.test("history a newcomer is sent is capped in bytes: the newest lines that 
 });
 
 Deno.test("a join is told once the newcomer settles: at its first line or after the grace; one gone before, never", async () => {
-  const r = new Room<FakeMember>();
-  const mode = createChatMode({ room: r, names: new MemoryRegistry().names, settleMs: 80 });
+  const r = new Members<FakeMember>();
+  const mode = createChatMode({ members: r, names: new MemoryRegistry().names, settleMs: 80 });
   const old = await join(r, mode, 1);
   await new Promise((resolve) => setTimeout(resolve, 100));
   old.take();

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch, throws } from "./support/assert.ts";
-import { clientHelp, parseClientArgs, parseServerArgs, serverHelp, UsageError } from "../lib/cli.ts";
+import { clientHelp, parseClientArgs, parseServerArgs, serverHelp, UsageError } from "../lib/app/cli.ts";
 
 Deno.test("server flags have the documented defaults", () => {
   assertEquals(parseServerArgs([]), {

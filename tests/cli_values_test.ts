@@ -4,7 +4,14 @@
  */
 
 import { assert, assertEquals, assertMatch, throws } from "./support/assert.ts";
-import { clientHelp, parseClientArgs, parseServerArgs, serverHelp, UsageError, VERSION } from "../lib/cli.ts";
+import {
+  clientHelp,
+  parseClientArgs,
+  parseServerArgs,
+  serverHelp,
+  UsageError,
+  VERSION,
+} from "../lib/app/cli.ts";
 
 /** The server's config for `args`, or the message of the usage error they get. */
 function server(args: string[]): Record<string, unknown> | string {

@@ -10,7 +10,7 @@ import { Clock } from "../lib/server/deadlines.ts";
 import { Connection, type ConnectionSettings, STALL_MS } from "../lib/server/connection.ts";
 import { BufferPool } from "../lib/server/output_queue.ts";
 import type { Member, Mode } from "../lib/server/modes/mode.ts";
-import { Room } from "../lib/server/room.ts";
+import { Members } from "../lib/server/members.ts";
 import { FakeStream } from "./support/fake_stream.ts";
 import { TestClient } from "./support/harness.ts";
 
@@ -139,7 +139,7 @@ Deno.test("a broken socket closes at once as connection lost, with the error as 
 Deno.test("a queue overflow during a broadcast closes that member after the broadcast, not inside it", async () => {
   // A stuck reader whose queue the line overflows twice over, between two healthy ones.
   const events: string[] = [];
-  const room = new Room<Connection>();
+  const room = new Members<Connection>();
   const onClose = (conn: Connection, reason: CloseReason) => {
     events.push(`leave #${conn.id}: ${reason}`);
     room.delete(conn);

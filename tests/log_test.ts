@@ -3,7 +3,7 @@
  */
 
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { createLogger, type Threshold } from "../lib/server/log.ts";
+import { createLogger, type Threshold } from "../lib/log.ts";
 import { startServer } from "./support/harness.ts";
 
 function events(level: Threshold, quiet = false): string[] {

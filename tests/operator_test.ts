@@ -4,10 +4,10 @@
  */
 
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { createLogger } from "../lib/server/log.ts";
+import { createLogger } from "../lib/log.ts";
 import { createConsoleMode } from "../lib/server/modes/console.ts";
 import { parseOperatorCommand } from "../lib/server/operator.ts";
-import { Room } from "../lib/server/room.ts";
+import { Members } from "../lib/server/members.ts";
 import { bytes, FakeMember } from "./support/fake_member.ts";
 
 Deno.test("operator commands parse into what they ask for", () => {
@@ -53,12 +53,12 @@ Deno.test("malformed operator commands explain themselves", () => {
 
 /** Console mode over `count` fake members, with what the operator sees collected in `shown`. */
 function consoleWith(count: number) {
-  const room = new Room<FakeMember>();
+  const room = new Members<FakeMember>();
   const shown: string[] = [];
   const stop = new AbortController();
   const shutdowns: string[] = [];
   const mode = createConsoleMode({
-    room,
+    members: room,
     operator: { lines: (async function* () {})(), print: (line) => shown.push(...line.split("\n")) },
     shutdown: (reason) => shutdowns.push(reason),
     logger: createLogger({ write: () => {} }),
@@ -113,9 +113,9 @@ Deno.test("with nobody to reply to, a plain line is refused with the reason", ()
 
 Deno.test("the prompt names the client a plain reply goes to", () => {
   const prompts: string[] = [];
-  const room = new Room<FakeMember>();
+  const room = new Members<FakeMember>();
   const mode = createConsoleMode({
-    room,
+    members: room,
     operator: { lines: (async function* () {})(), print: () => {}, prompt: (text) => prompts.push(text) },
     shutdown: () => {},
     logger: createLogger({ write: () => {} }),
@@ -168,10 +168,10 @@ Deno.test("/list marks the current client; /quit asks for a shutdown", () => {
 
 Deno.test("/to ID holds plain replies for that client while others speak; /to alone follows again", () => {
   const prompts: string[] = [];
-  const room = new Room<FakeMember>();
+  const room = new Members<FakeMember>();
   const shown: string[] = [];
   const mode = createConsoleMode({
-    room,
+    members: room,
     operator: {
       lines: (async function* () {})(),
       print: (line) => shown.push(line),

@@ -20,7 +20,7 @@ import { chatServer, member, RedisServer, who } from "./support/redis.ts";
 import { certificateFiles } from "./support/certificate_files.ts";
 import { mustEscape } from "./support/escape_oracle.ts";
 import { LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
-import { GONE_WITHIN_MS, HEARTBEAT_MS, SWEEP_MS } from "../lib/registry/redis.ts";
+import { GONE_WITHIN_MS, HEARTBEAT_MS, SWEEP_MS } from "../lib/redis/registry.ts";
 
 Deno.test(
   "three servers, one room: lines cross every way, once each, in order; /who is the same everywhere",

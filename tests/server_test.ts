@@ -1,7 +1,7 @@
 /** `serve()` used as a library: given a listener and an abort signal, in-process. */
 
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { createLogger } from "../lib/server/log.ts";
+import { createLogger } from "../lib/log.ts";
 import { MemoryRegistry } from "../lib/registry/memory.ts";
 import { describeSummary, serve } from "../lib/server/serve.ts";
 import { TestClient } from "./support/harness.ts";

@@ -25,7 +25,7 @@
 
 import { Buffer } from "node:buffer";
 import { createClient, createSentinel } from "@redis/client";
-import type { Logger } from "../server/log.ts";
+import type { Logger } from "../log.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import type { RedisAddress } from "./url.ts";
 

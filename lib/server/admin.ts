@@ -12,7 +12,7 @@
  */
 
 import type { AccessList } from "./access_list.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log.ts";
 import { type Histogram, type LinkHealth, renderMetrics, sampleLoopLag } from "./metrics.ts";
 import type { ServerStats } from "./serve.ts";
 import { formatAddress } from "../util/net.ts";

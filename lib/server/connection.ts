@@ -213,17 +213,17 @@ export class Connection implements Member, QueueOwner {
     const { maxLine, maxQueue, rounds, congestion } = this.#settings;
     const framer = new LineFramer(maxLine);
     const highWater = Math.max(maxQueue / 2, 1);
-    const room = mode.backPressure === "room";
+    const shared = mode.backPressure === "shared";
     const buffer = new ReadBuffer();
     let ended = false;
     try {
       const joined = mode.join(this);
       if (joined !== undefined) await joined;
       while (this.#closing === null) {
-        // Back-pressure: a client whose replies are not taken, or a room with a member backed up,
+        // Back-pressure: a client whose replies are not taken, or a shared mode with a member backed up,
         // is not read from. Meanwhile the client's silence is ours, not its: the clocks stop.
         if (this.#output.bytes >= highWater) await this.#paused(this.#output.below(highWater), true);
-        const cleared = room ? congestion.cleared() : undefined;
+        const cleared = shared ? congestion.cleared() : undefined;
         if (cleared !== undefined) await this.#paused(cleared);
         if (this.#closing !== null) break;
         // One read per round, so that a saturated server serves everyone in turn.
@@ -250,7 +250,7 @@ export class Connection implements Member, QueueOwner {
           // Backed up in the middle of a read (its own replies, or the room): the rest of the read
           // waits, in its buffer, so that one read's replies cannot overshoot the queue.
           if (this.#output.bytes >= highWater) await this.#paused(this.#output.below(highWater), true);
-          const cleared = room ? congestion.cleared() : undefined;
+          const cleared = shared ? congestion.cleared() : undefined;
           if (cleared !== undefined) await this.#paused(cleared);
           if (this.#closing !== null) break;
           this.#linesIn++;

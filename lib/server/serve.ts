@@ -29,13 +29,13 @@ import { type CloseReason, isViolation } from "./close_reason.ts";
 import { Congestion } from "./congestion.ts";
 import { Clock } from "./deadlines.ts";
 import { Connection, type ConnectionSettings } from "./connection.ts";
-import type { History } from "./history.ts";
-import { FloodLog, type Logger } from "./log.ts";
+import type { History } from "../history/history.ts";
+import { FloodLog, type Logger } from "../log.ts";
 import { describeMetrics, ServerMetrics, type ServerNumbers } from "./metrics.ts";
 import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
 import type { Operator } from "./operator.ts";
 import { BufferPool } from "./output_queue.ts";
-import { Room } from "./room.ts";
+import { Members } from "./members.ts";
 import { Rounds } from "./rounds.ts";
 
 /** How a server treats its clients: plain values, the same in every worker. */
@@ -182,7 +182,7 @@ export class Server implements ServerHandle {
   #listeners: Listener[];
   #logger: Logger;
   #registry: Registry;
-  #room = new Room<Connection>();
+  #members = new Members<Connection>();
   /** What the server counts as it goes, for `/metrics`. */
   readonly metrics = new ServerMetrics();
   /** Connections that left the room and are still closing: their counts are not final yet. */
@@ -220,7 +220,7 @@ export class Server implements ServerHandle {
     this.addr = listeners[0].addr;
     this.#modeName = mode;
     this.#mode = createMode(mode, {
-      room: this.#room,
+      members: this.#members,
       registry,
       relay: options.relay,
       history: options.history,
@@ -246,7 +246,7 @@ export class Server implements ServerHandle {
     if (timeouts.length > 0) {
       this.#sweeper = setInterval(() => {
         const now = clock.tick();
-        for (const conn of this.#room) conn.enforceTimeouts(now);
+        for (const conn of this.#members) conn.enforceTimeouts(now);
       }, sweepInterval(timeouts));
     }
 
@@ -297,10 +297,10 @@ export class Server implements ServerHandle {
     if (!this.#stop.signal.aborted) {
       this.#logger.info(
         "shutdown",
-        `shutting down (${reason}); closing ${count(this.#room.size, "connection")}`,
+        `shutting down (${reason}); closing ${count(this.#members.size, "connection")}`,
         {
           reason,
-          open: this.#room.size,
+          open: this.#members.size,
         },
       );
       this.#stop.abort();
@@ -312,7 +312,7 @@ export class Server implements ServerHandle {
           // The caller closed it already; either way no more accepts.
         }
       }
-      for (const conn of [...this.#room]) conn.close("server shutting down", SHUTTING_DOWN);
+      for (const conn of [...this.#members]) conn.close("server shutting down", SHUTTING_DOWN);
       for (const stream of this.#handshaking) closeQuietly(stream);
     }
     return this.finished;
@@ -338,9 +338,9 @@ export class Server implements ServerHandle {
       this.#registry.maxConns,
       this.#stop.signal.aborted,
     );
-    stats.clients = this.#room.size;
-    for (const conn of this.#room) open.set(conn.transport, (open.get(conn.transport) ?? 0) + 1);
-    for (const conn of [...this.#room, ...this.#leaving]) {
+    stats.clients = this.#members.size;
+    for (const conn of this.#members) open.set(conn.transport, (open.get(conn.transport) ?? 0) + 1);
+    for (const conn of [...this.#members, ...this.#leaving]) {
       stats.liveLinesIn += conn.linesIn;
       stats.liveLinesOut += conn.linesOut;
       stats.liveBytesIn += conn.bytesIn;
@@ -491,16 +491,20 @@ export class Server implements ServerHandle {
   /** A client from now on: it joins the room and its connection is served. */
   #open(stream: Stream, settings: ConnectionSettings): void {
     const conn = new Connection(stream, { id: this.#registry.nextId(), settings });
-    this.#room.add(conn);
+    this.#members.add(conn);
     this.#summary.connections++;
     this.metrics.accepted++;
     if (this.#logger.verbose) {
-      this.#logger.detail("connect", `#${conn.id} connected from ${conn.remote} (${this.#room.size} open)`, {
-        id: conn.id,
-        remote: conn.remote,
-        transport: conn.transport,
-        open: this.#room.size,
-      });
+      this.#logger.detail(
+        "connect",
+        `#${conn.id} connected from ${conn.remote} (${this.#members.size} open)`,
+        {
+          id: conn.id,
+          remote: conn.remote,
+          transport: conn.transport,
+          open: this.#members.size,
+        },
+      );
     }
     // No promise per connection is kept: it tells #finished when it is done.
     this.#serving++;
@@ -554,7 +558,7 @@ export class Server implements ServerHandle {
 
   /** A connection started closing (a microtask ago): it leaves the room and the mode. */
   #left(conn: Connection, reason: CloseReason): void {
-    this.#room.delete(conn);
+    this.#members.delete(conn);
     this.metrics.closed.add(reason);
     this.#leaving.add(conn);
     this.#registry.release(conn.ip);
@@ -573,12 +577,12 @@ export class Server implements ServerHandle {
       reason,
       linesIn: conn.linesIn,
       linesOut: conn.linesOut,
-      open: this.#room.size,
+      open: this.#members.size,
       ...(detail === undefined ? {} : { detail }),
     };
     const msg =
       `#${conn.id} disconnected: ${why} (${count(conn.linesIn, "line")} in, ${conn.linesOut} out; ` +
-      `${this.#room.size} open)`;
+      `${this.#members.size} open)`;
     if (isViolation(reason)) this.#logger.warn("disconnect", msg, fields);
     else this.#logger.detail("disconnect", msg, fields);
   }

@@ -24,8 +24,8 @@ import { isReserved, NAME_RULE, nameKey, parseName } from "../../protocol/names.
 import type { Names } from "../../registry/registry.ts";
 import type { LineKind, Relay } from "../../relay/relay.ts";
 import { andThen } from "../../util/awaitable.ts";
-import { formatHistoryEntry, type History, type HistorySnapshot } from "../history.ts";
-import type { Room } from "../room.ts";
+import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
+import type { Members } from "../members.ts";
 import type { Member, Mode, Step } from "./mode.ts";
 
 const SLASH = 0x2f;
@@ -66,7 +66,7 @@ interface Pending {
 /** Options for {@linkcode createChatMode}. */
 export interface ChatModeOptions {
   /** This server's clients. */
-  room: Room;
+  members: Members;
   /** Chat names, shared with every room that the relay links. */
   names: Names;
   /** The link to rooms served elsewhere (other workers, other servers), if any. */
@@ -89,7 +89,7 @@ export interface ChatModeOptions {
 
 /** Creates a chat mode. */
 export function createChatMode(options: ChatModeOptions): Mode {
-  const { room, names, relay, history, historyBytes = 1 << 19, settleMs = 1000 } = options;
+  const { members, names, relay, history, historyBytes = 1 << 19, settleMs = 1000 } = options;
   /** Newcomers welcomed whose join the others have not been told yet, with the timer that will. */
   const unsettled = new Map<Member, ReturnType<typeof setTimeout>>();
   /** The order members were welcomed in: a join is told to those who were there before it. */
@@ -154,7 +154,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
   });
   names.watch?.({
     lost(name, owner) {
-      const member = room.get(owner);
+      const member = members.get(owner);
       if (member === undefined || speakers.get(member)?.name !== name) return;
       const fallback = `user${owner}`;
       void names.claim(fallback, owner);
@@ -220,7 +220,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
     unsettled.delete(member);
     const current = speakers.get(member);
     // Gone meanwhile, or the server is shutting down (the room is emptied without leaves).
-    if (current === undefined || room.get(member.id) !== member) return;
+    if (current === undefined || members.get(member.id) !== member) return;
     changed(member, undefined, current.name);
     // Who came after it was welcomed with it in the count already, and is not told again.
     const line = `* ${current.name} joined`;
@@ -266,7 +266,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
   }
 
   return {
-    backPressure: "room",
+    backPressure: "shared",
     join(member) {
       const name = `user${member.id}`;
       // Ids are unique and user<digits> is reserved, so nobody else can hold this name: the

@@ -13,9 +13,9 @@ import { escapeText } from "../../protocol/escape.ts";
 import { KICKED, OPERATOR_ENDED } from "../../protocol/goodbye.ts";
 import { describeNetError } from "../../util/net.ts";
 import { clockTime } from "../../util/time.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../log.ts";
 import { type Operator, OPERATOR_HELP, parseOperatorCommand } from "../operator.ts";
-import type { Room } from "../room.ts";
+import type { Members } from "../members.ts";
 import type { Member, Mode } from "./mode.ts";
 
 const DOT = 0x2e;
@@ -23,7 +23,7 @@ const decoder = new TextDecoder();
 
 /** Options for {@linkcode createConsoleMode}. */
 export interface ConsoleModeOptions {
-  room: Room;
+  members: Members;
   /** Where commands come from and the conversation is shown; without one, nobody answers. */
   operator?: Operator;
   /** Asks the server to shut down gracefully. */
@@ -64,7 +64,7 @@ function formatClientList(members: Iterable<Member>, current: Member | undefined
 
 /** Creates console mode, and starts carrying out the operator's commands. */
 export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
-  const { room, operator, shutdown } = options;
+  const { members, operator, shutdown } = options;
   const print = operator?.print ?? (() => {});
   let current: Member | undefined;
   /** Whether the operator holds the current client (`/to ID`) rather than following the last sender. */
@@ -85,7 +85,7 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
   }
 
   function sendTo(id: number, text: string): void {
-    const member = room.get(id);
+    const member = members.get(id);
     if (member === undefined) note(`no client #${id}; /list shows who is connected; nothing sent`);
     else member.send(text);
   }
@@ -116,11 +116,11 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
           sendTo(command.id, command.text);
           break;
         case "all":
-          if (room.size === 0) note("no clients connected; nothing sent");
-          else room.broadcast(command.text);
+          if (members.size === 0) note("no clients connected; nothing sent");
+          else members.broadcast(command.text);
           break;
         case "list":
-          print(formatClientList(room, current));
+          print(formatClientList(members, current));
           break;
         case "stats":
           print(options.stats?.() ?? "no numbers kept here");
@@ -131,13 +131,13 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
             note("plain replies follow the last sender again");
             break;
           }
-          const member = room.get(command.id);
+          const member = members.get(command.id);
           if (member === undefined) note(`no client #${command.id}; /list shows who is connected`);
           else setCurrent(member, undefined, true);
           break;
         }
         case "kick": {
-          const member = room.get(command.id);
+          const member = members.get(command.id);
           if (member === undefined) note(`no client #${command.id}; /list shows who is connected`);
           else member.close("kicked by operator", KICKED);
           break;

@@ -5,10 +5,10 @@
 
 import type { Registry } from "../../registry/registry.ts";
 import type { Relay } from "../../relay/relay.ts";
-import type { History } from "../history.ts";
-import type { Logger } from "../log.ts";
+import type { History } from "../../history/history.ts";
+import type { Logger } from "../../log.ts";
 import type { Operator } from "../operator.ts";
-import type { Room } from "../room.ts";
+import type { Members } from "../members.ts";
 import { createChatMode } from "./chat.ts";
 import { createConsoleMode } from "./console.ts";
 import { createEchoMode } from "./echo.ts";
@@ -19,7 +19,7 @@ export type { Member, Mode, ModeName, Step } from "./mode.ts";
 
 /** What a mode may use; each takes what it needs. */
 export interface ModeContext {
-  room: Room;
+  members: Members;
   registry: Registry;
   relay?: Relay;
   /** Chat mode: the last lines said, for newcomers. */
@@ -44,7 +44,7 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
       return createEchoMode();
     case "chat":
       return createChatMode({
-        room: context.room,
+        members: context.members,
         names: context.registry.names,
         relay: context.relay,
         history: context.history,

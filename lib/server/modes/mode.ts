@@ -47,11 +47,11 @@ export type EndOfInput = "close" | "keep open";
 export interface Mode {
   /**
    * Whose backed-up output stops a client from being read: only its own (`own`: echo, where a
-   * client's lines come back to it alone), or anyone's in the room (`room`: chat, where every line
+   * client's lines come back to it alone), or anyone's on the server (`shared`: chat, where every line
    * goes to everyone, so overload must slow the talkers, not drop the readers). @default {"own"}
    */
-  readonly backPressure?: "own" | "room";
-  /** A client connected and is in the room. */
+  readonly backPressure?: "own" | "shared";
+  /** A client connected and is one of the members. */
   join(member: Member): Step;
   /** A client sent a line; `line` is valid only during the call (copy it to keep it). */
   line(member: Member, line: Uint8Array): Step;
@@ -60,6 +60,6 @@ export interface Mode {
    * open` leaves it open for lines to it until someone closes it.
    */
   ended?(member: Member): EndOfInput;
-  /** A client started closing and has left the room. */
+  /** A client started closing and is no longer a member. */
   leave(member: Member, reason: CloseReason): void;
 }

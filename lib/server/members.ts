@@ -1,13 +1,13 @@
 /**
- * The set of live members, by id: what the accept loop registers clients in, and what the modes
- * look clients up in and broadcast to. A member leaves the room when it starts closing (one
- * microtask later, see `Connection`); until then, lines sent to it are ignored.
+ * The server's members: every live client, by id. The accept loop adds a client once it is served
+ * and removes it when it starts closing (one microtask later, see `Connection`); the modes look
+ * clients up and broadcast here. Who is in which conversation is the mode's business, not this.
  */
 
 import type { Member } from "./modes/mode.ts";
 
 /** Live members by id, in the order they joined. */
-export class Room<M extends Member = Member> {
+export class Members<M extends Member = Member> {
   #members = new Map<number, M>();
 
   /** Number of live members. */

@@ -8,24 +8,24 @@
  */
 
 import { type ServerConfig, UsageError } from "./cli.ts";
-import { RedisLinkError } from "./redis/link.ts";
-import { type ChatRoom, openChatRoom, type RoomSettings } from "./redis/room.ts";
-import { MemoryRegistry } from "./registry/memory.ts";
+import { RedisLinkError } from "../redis/link.ts";
+import { type ChatRoom, openChatRoom, type RoomSettings } from "../redis/mod.ts";
+import { MemoryRegistry } from "../registry/memory.ts";
 import {
   AccessEntryError,
   AccessList,
   type AccessListOptions,
   listFileEntries,
-} from "./server/access_list.ts";
-import type { Logger } from "./server/log.ts";
-import type { Operator } from "./server/operator.ts";
-import { serve, type ServerHandle, type ServeSummary } from "./server/serve.ts";
-import { type AdminOptions, serveAdmin } from "./server/admin.ts";
-import { fingerprint, pemToDer, selfSignedCertificate } from "./transport/certificate.ts";
-import { listen, type ListenSpec } from "./transport/listen.ts";
-import { describeNetError, formatAddress } from "./util/net.ts";
-import type { Listener } from "./transport/transport.ts";
-import { listenWeb, WebListenError, type WebListenOptions } from "./web/listener.ts";
+} from "../server/access_list.ts";
+import type { Logger } from "../log.ts";
+import type { Operator } from "../server/operator.ts";
+import { serve, type ServerHandle, type ServeSummary } from "../server/serve.ts";
+import { type AdminOptions, serveAdmin } from "../server/admin.ts";
+import { fingerprint, pemToDer, selfSignedCertificate } from "../transport/certificate.ts";
+import { listen, type ListenSpec } from "../transport/listen.ts";
+import { describeNetError, formatAddress } from "../util/net.ts";
+import type { Listener } from "../transport/transport.ts";
+import { listenWeb, WebListenError, type WebListenOptions } from "../web/listener.ts";
 import { serveWorkers, WorkerStartError } from "./workers/pool.ts";
 
 /** The server cannot start; the message is one sentence for the user. */

@@ -19,10 +19,10 @@
 
 import { Buffer } from "node:buffer";
 import { escapeLine } from "../protocol/escape.ts";
-import type { RedisLink } from "../redis/link.ts";
-import type { History, HistoryEntry, HistorySnapshot } from "../server/history.ts";
-import type { Logger } from "../server/log.ts";
-import type { LineKind, Relay, RelayHandlers } from "./relay.ts";
+import type { RedisLink } from "./link.ts";
+import type { History, HistoryEntry, HistorySnapshot } from "../history/history.ts";
+import type { Logger } from "../log.ts";
+import type { LineKind, Relay, RelayHandlers } from "../relay/relay.ts";
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;

@@ -7,8 +7,8 @@
  * `JSON.stringify` escapes every control character, so a hostile line cannot break the framing.
  */
 
-import { escapeText } from "../protocol/escape.ts";
-import { clockTime, isoTime } from "../util/time.ts";
+import { escapeText } from "./protocol/escape.ts";
+import { clockTime, isoTime } from "./util/time.ts";
 
 /** How log lines are written. */
 export type LogFormat = "text" | "json";

@@ -19,11 +19,11 @@
  */
 
 import { nameKey, parseName } from "../protocol/names.ts";
-import type { RedisLink } from "../redis/link.ts";
-import type { Logger } from "../server/log.ts";
+import type { RedisLink } from "./link.ts";
+import type { Logger } from "../log.ts";
 import type { Awaitable } from "../util/awaitable.ts";
 import { delay, within } from "../util/delay.ts";
-import type { NameEvents, Names, Refusal, Registry } from "./registry.ts";
+import type { NameEvents, Names, Refusal, Registry } from "../registry/registry.ts";
 
 /** How long a server's presence key lives without a refresh. */
 export const PRESENCE_TTL_MS = 5000;

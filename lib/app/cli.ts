@@ -7,13 +7,13 @@
  */
 
 import { parseArgs } from "node:util";
-import denoConfig from "../deno.json" with { type: "json" };
-import { AccessEntryError, AccessList } from "./server/access_list.ts";
-import type { LogFormat } from "./server/log.ts";
-import { formatFingerprint, normalizeFingerprint } from "./transport/certificate.ts";
-import { MODE_NAMES, type ModeName } from "./server/modes/mode.ts";
-import { checkRedisUrl, type RedisAddress, ROOM_NAME } from "./redis/url.ts";
-import { normalizeHostName, normalizeOrigin } from "./web/origin.ts";
+import denoConfig from "../../deno.json" with { type: "json" };
+import { AccessEntryError, AccessList } from "../server/access_list.ts";
+import type { LogFormat } from "../log.ts";
+import { formatFingerprint, normalizeFingerprint } from "../transport/certificate.ts";
+import { MODE_NAMES, type ModeName } from "../server/modes/mode.ts";
+import { checkRedisUrl, type RedisAddress, ROOM_NAME } from "../redis/url.ts";
+import { normalizeHostName, normalizeOrigin } from "../web/origin.ts";
 
 /** The version in `deno.json`, embedded when compiled. */
 export const VERSION: string = denoConfig.version;

@@ -8,9 +8,9 @@
  * single server.
  */
 
-import { SharedRegistry, type SharedRegistryBuffers } from "../registry/shared.ts";
-import type { RegistryLimits } from "../registry/registry.ts";
-import type { LogFormat, Logger, Threshold } from "../server/log.ts";
+import { SharedRegistry, type SharedRegistryBuffers } from "../../registry/shared.ts";
+import type { RegistryLimits } from "../../registry/registry.ts";
+import type { LogFormat, Logger, Threshold } from "../../log.ts";
 import {
   addSummary,
   describeSummary,
@@ -20,14 +20,14 @@ import {
   type ServerStats,
   type ServeSettings,
   type ServeSummary,
-} from "../server/serve.ts";
-import { type LinkHealth, type PlainMetrics, ServerMetrics } from "../server/metrics.ts";
-import type { AccessListOptions } from "../server/access_list.ts";
-import type { ListenSpec } from "../transport/listen.ts";
-import type { RoomSettings } from "../redis/room.ts";
-import { WebListenError, type WebListenOptions } from "../web/listener.ts";
-import { listenTcp } from "../transport/tcp.ts";
-import { formatAddr } from "../util/net.ts";
+} from "../../server/serve.ts";
+import { type LinkHealth, type PlainMetrics, ServerMetrics } from "../../server/metrics.ts";
+import type { AccessListOptions } from "../../server/access_list.ts";
+import type { ListenSpec } from "../../transport/listen.ts";
+import type { RoomSettings } from "../../redis/mod.ts";
+import { WebListenError, type WebListenOptions } from "../../web/listener.ts";
+import { listenTcp } from "../../transport/tcp.ts";
+import { formatAddr } from "../../util/net.ts";
 
 /** Workers share a TCP port (with or without TLS); a Unix socket has one listener. */
 export type TcpOrTls = Extract<ListenSpec, { transport: "tcp" | "tls" }>;

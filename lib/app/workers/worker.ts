@@ -7,18 +7,18 @@
  * reports to the main thread. Started by `pool.ts` only.
  */
 
-import { openChatRoom } from "../redis/room.ts";
-import { SharedRegistry } from "../registry/shared.ts";
-import { BroadcastChannelRelay } from "../relay/broadcast_channel.ts";
-import { createLogger, logUnhandledRejections } from "../server/log.ts";
-import { sampleLoopLag } from "../server/metrics.ts";
-import { serve } from "../server/serve.ts";
-import { AccessList } from "../server/access_list.ts";
-import { listen } from "../transport/listen.ts";
-import type { Listener } from "../transport/transport.ts";
-import { listenWeb } from "../web/listener.ts";
-import { describeNetError } from "../util/net.ts";
-import { writeLine } from "../util/write.ts";
+import { openChatRoom } from "../../redis/mod.ts";
+import { SharedRegistry } from "../../registry/shared.ts";
+import { BroadcastChannelRelay } from "../../relay/broadcast_channel.ts";
+import { createLogger, logUnhandledRejections } from "../../log.ts";
+import { sampleLoopLag } from "../../server/metrics.ts";
+import { serve } from "../../server/serve.ts";
+import { AccessList } from "../../server/access_list.ts";
+import { listen } from "../../transport/listen.ts";
+import type { Listener } from "../../transport/transport.ts";
+import { listenWeb } from "../../web/listener.ts";
+import { describeNetError } from "../../util/net.ts";
+import { writeLine } from "../../util/write.ts";
 import type { WorkerCommand, WorkerReport } from "./pool.ts";
 
 function report(message: WorkerReport): void {

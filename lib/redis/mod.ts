@@ -8,10 +8,10 @@
 
 import type { Registry } from "../registry/registry.ts";
 import type { Relay } from "../relay/relay.ts";
-import { type History, MemoryHistory } from "../server/history.ts";
-import { RedisRegistry } from "../registry/redis.ts";
-import { RedisRelay } from "../relay/redis.ts";
-import type { Logger } from "../server/log.ts";
+import { type History, MemoryHistory } from "../history/history.ts";
+import { RedisRegistry } from "./registry.ts";
+import { RedisRelay } from "./relay.ts";
+import type { Logger } from "../log.ts";
 import type { LinkHealth } from "../server/metrics.ts";
 import { describeRedisError, RedisLink, RedisLinkError } from "./link.ts";
 import type { RedisAddress } from "./url.ts";
