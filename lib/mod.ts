@@ -5,17 +5,22 @@
  *
  * - `transport/`: where connections come from and what they read and write ({@linkcode Listener},
  *   {@linkcode Stream}): TCP, TLS, Unix sockets, WebSockets ({@linkcode WebSocketStream}).
- * - `protocol/`: pure wire rules: the capped line framer and terminal-safe escaping.
- * - `server/`: the accept loop ({@linkcode serve}), each client's lifecycle ({@linkcode Connection})
- *   with its output queue and deadlines, the room, the log, the operator, and `modes/`.
+ * - `protocol/`: pure wire rules: the capped line framer, terminal-safe escaping, names.
+ * - `server/`: the accept loop ({@linkcode serve}), admission, each client's lifecycle
+ *   ({@linkcode Connection}) with its output queue and deadlines, the members, the operator, the
+ *   admin endpoint, and `modes/`.
+ * - `backend.ts`: what a chat is served with ({@linkcode Backend}): a registry, a relay, a history.
  * - `registry/`: connection ids, admission limits and chat names ({@linkcode MemoryRegistry} in one
- *   process, shared memory for `--workers`, Redis for `--redis`).
- * - `relay/`: room events to rooms served elsewhere (the other workers, the other servers).
- * - `redis/`: a server's place in a chat room shared through Redis ({@linkcode openChatRoom}).
+ *   process, shared memory for `--workers`).
+ * - `relay/`: lines to the rooms served elsewhere (the other workers).
+ * - `history/`: the last lines said ({@linkcode MemoryHistory}).
+ * - `redis/`: the Redis backend, self-contained; not exported here, so that this module never
+ *   loads the Redis client (import `redis/mod.ts` for it).
  * - `web/`: the page and the HTTP side of the WebSocket bridge ({@linkcode listenWeb}).
- * - `workers/`: the `--workers` pool and its worker entry.
+ * - `app/`: the two programs' flags, and the only code that chooses implementations (the plan, the
+ *   backends, one composition root, the `--workers` pool); nothing in `lib/` imports it.
  * - `client/`: the client's sessions and reconnects ({@linkcode runClient}).
- * - `util/`: small helpers every side uses; `cli.ts` and `terminal.ts` serve the two programs.
+ * - `log.ts`, `terminal.ts`, `util/`: what every side uses.
  *
  * The server core (`server/`, `protocol/`) knows transports, registries and relays only as
  * interfaces, so a new kind of each plugs in without touching the modes.
@@ -58,7 +63,8 @@ export { WebSocketStream } from "./transport/websocket.ts";
 export { listenWeb, type WebListenOptions } from "./web/listener.ts";
 export type { NameEvents, Names, Refusal, Registry, RegistryLimits } from "./registry/registry.ts";
 export { MemoryRegistry } from "./registry/memory.ts";
-export type { LineKind, Relay, RelayHandlers } from "./relay/relay.ts";
-export { type History, type HistoryEntry, type HistorySnapshot, MemoryHistory } from "./history/history.ts";
-export { type ChatRoom, openChatRoom, type RoomSettings } from "./redis/mod.ts";
+export type { LineKind, Relay, RelayHandlers, RoomLine } from "./relay/relay.ts";
+export type { Backend, LinkHealth } from "./backend.ts";
+export type { History, HistoryEntry, HistorySnapshot } from "./history/history.ts";
+export { MemoryHistory } from "./history/memory.ts";
 export { type ClientOptions, type ClientOutcome, ConnectError, runClient } from "./client/run_client.ts";

@@ -26,13 +26,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { SERVER_PATH, startServer, taskPermissions, TestClient } from "../tests/support/harness.ts";
+import { SERVER_PATH, startServer, taskPermissions, TestClient } from "./support/harness.ts";
 import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
-import { cpuSeconds, ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
-import { RedisSentinels, RedisServer } from "../tests/support/redis.ts";
-import { certificateFiles } from "../tests/support/certificate_files.ts";
-import { WsLines } from "../tests/support/ws_lines.ts";
+import { cpuSeconds, ensureFileLimit, idleBytesPerConnection } from "./support/measure.ts";
+import { RedisSentinels, RedisServer } from "./support/redis.ts";
+import { certificateFiles } from "./support/certificate_files.ts";
+import { WsLines } from "./support/ws_lines.ts";
 
 /** The Node baseline: echo (one write per chunk) or chat (relay to the others), TCP_NODELAY on. */
 const NODE_SERVER = `

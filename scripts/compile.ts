@@ -15,7 +15,7 @@
 
 import { parseArgs } from "node:util";
 import denoConfig from "../deno.json" with { type: "json" };
-import { taskPermissions } from "../tests/support/harness.ts";
+import { taskPermissions } from "./support/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DIST = `${ROOT}dist`;
@@ -40,7 +40,7 @@ export const PROGRAMS = [
     name: "parley-server",
     entry: "server.ts",
     permissions: taskPermissions("server"),
-    include: ["lib/workers/worker.ts"],
+    include: ["lib/app/workers/worker.ts"],
     npm: ["@redis/client"],
   },
   { name: "parley-client", entry: "client.ts", permissions: taskPermissions("client"), include: [], npm: [] },

@@ -8,8 +8,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { TestBrowser } from "../tests/support/browser.ts";
-import { startServer, TestClient } from "../tests/support/harness.ts";
+import { TestBrowser } from "./support/browser.ts";
+import { startServer, TestClient } from "./support/harness.ts";
 
 const { values } = parseArgs({
   args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,

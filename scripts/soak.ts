@@ -12,9 +12,9 @@
 
 import { delay } from "../lib/util/delay.ts";
 import { connectPinned } from "../lib/transport/pinned_tls.ts";
-import { closeAll, startServer, TestClient } from "../tests/support/harness.ts";
-import { echoUntilShutdown, floodRoom } from "../tests/support/load.ts";
-import { ensureFileLimit, idleBytesPerConnection } from "../tests/support/measure.ts";
+import { closeAll, startServer, TestClient } from "./support/harness.ts";
+import { echoUntilShutdown, floodRoom } from "./support/load.ts";
+import { ensureFileLimit, idleBytesPerConnection } from "./support/measure.ts";
 
 const IDLE_CONNECTIONS = Number(Deno.env.get("SOAK_IDLE_CONNECTIONS") ?? 10_000);
 const MiB = 1024 * 1024;

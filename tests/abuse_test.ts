@@ -13,11 +13,11 @@
  */
 
 import { assert } from "./support/assert.ts";
-import { type CertificateFiles, certificateFiles } from "./support/certificate_files.ts";
-import { LINUX, type ServerProcess, startServer } from "./support/harness.ts";
-import { rss } from "./support/measure.ts";
-import { frame } from "./support/websocket.ts";
-import { WsLines } from "./support/ws_lines.ts";
+import { type CertificateFiles, certificateFiles } from "../scripts/support/certificate_files.ts";
+import { LINUX, type ServerProcess, startServer } from "../scripts/support/harness.ts";
+import { rss } from "../scripts/support/measure.ts";
+import { frame } from "../scripts/support/websocket.ts";
+import { WsLines } from "../scripts/support/ws_lines.ts";
 import type { Stream } from "../lib/transport/transport.ts";
 import { writeAll } from "../lib/util/write.ts";
 

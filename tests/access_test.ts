@@ -1,7 +1,7 @@
 /** `--allow` and `--deny` against real connections, IPv4 and IPv6. */
 
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { runToEnd, SERVER_PATH, startServer, TestClient } from "./support/harness.ts";
+import { runToEnd, SERVER_PATH, startServer, TestClient } from "../scripts/support/harness.ts";
 
 /** A client the server turned away: closed before a byte was read, and nothing sent to it. */
 async function assertRefused(port: number, hostname = "127.0.0.1"): Promise<void> {

@@ -4,7 +4,7 @@
  */
 
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { closeAll, type ServerProcess, startServer, TestClient } from "./support/harness.ts";
+import { closeAll, type ServerProcess, startServer, TestClient } from "../scripts/support/harness.ts";
 import { notReady } from "../lib/server/admin.ts";
 import { renderMetrics, ServerMetrics } from "../lib/server/metrics.ts";
 import { emptyStats } from "../lib/server/serve.ts";

@@ -34,16 +34,77 @@ function violations(from: string, forbidden: (imported: string) => boolean): str
   );
 }
 
-/** The seams: the server core may know these files of `transport/`, `registry/`, `relay/`. */
-const INTERFACES = ["lib/transport/transport.ts", "lib/registry/registry.ts", "lib/relay/relay.ts"];
+/** The seams: interfaces that the server core and the backends may know. */
+const INTERFACES = [
+  "lib/backend.ts",
+  "lib/transport/transport.ts",
+  "lib/registry/registry.ts",
+  "lib/relay/relay.ts",
+  "lib/history/history.ts",
+];
 
-Deno.test("the server core imports no CLI, client, workers, terminal, web, Redis, nor a particular transport, registry or relay", () => {
+Deno.test("the server core imports no app, client, terminal, web, Redis, nor a particular transport, registry, relay or history", () => {
   const forbidden = (imported: string) =>
-    imported === "lib/cli.ts" || imported === "lib/terminal.ts" || imported.startsWith("lib/client/") ||
-    imported.startsWith("lib/workers/") || imported.startsWith("lib/web/") ||
-    imported.startsWith("lib/redis/") ||
-    (/^lib\/(transport|registry|relay)\//.test(imported) && !INTERFACES.includes(imported));
+    imported.startsWith("lib/app/") || imported === "lib/terminal.ts" || imported.startsWith("lib/client/") ||
+    imported.startsWith("lib/web/") || imported.startsWith("lib/redis/") ||
+    (/^lib\/(transport|registry|relay|history)\//.test(imported) && !INTERFACES.includes(imported));
   assertEquals([...violations("lib/server", forbidden), ...violations("lib/protocol", forbidden)], []);
+});
+
+Deno.test("a backend folder imports only its own files, the seams, the log, the pure protocol and util", () => {
+  for (const folder of ["registry", "relay", "history", "redis"]) {
+    const allowed = (imported: string) =>
+      imported.startsWith(`lib/${folder}/`) || INTERFACES.includes(imported) || imported === "lib/log.ts" ||
+      imported.startsWith("lib/util/") || imported.startsWith("lib/protocol/");
+    assertEquals(violations(`lib/${folder}`, (imported) => !allowed(imported)), []);
+  }
+});
+
+Deno.test("nothing outside app/ imports app/: only the entry points do", () => {
+  const outside = modules("lib").filter((path) => !path.startsWith("lib/app/"));
+  const offenders = outside.flatMap((path) =>
+    importsOf(path).filter((imported) => imported.startsWith("lib/app/")).map((imported) =>
+      `${path} -> ${imported}`
+    )
+  );
+  assertEquals(offenders, []);
+});
+
+/**
+ * The part of the layout a module belongs to: its top folder under `lib/` (`server/modes/` is
+ * part of `server/`), or the module itself for a file at the top of `lib/`.
+ */
+function part(path: string): string {
+  const parts = path.split("/");
+  return parts.length > 2 ? `${parts[0]}/${parts[1]}/` : path;
+}
+
+Deno.test("no two parts of lib/ import each other, even through different files", () => {
+  const edges = new Map<string, Set<string>>();
+  for (const path of modules("lib")) {
+    for (const imported of importsOf(path)) {
+      if (!imported.startsWith("lib/") || part(imported) === part(path)) continue;
+      if (!edges.has(part(path))) edges.set(part(path), new Set());
+      edges.get(part(path))!.add(part(imported));
+    }
+  }
+  // A cycle of any length shows as a part that reaches itself.
+  const cycles: string[] = [];
+  for (const start of edges.keys()) {
+    const seen = new Set<string>();
+    const stack = [...edges.get(start)!];
+    while (stack.length > 0) {
+      const next = stack.pop()!;
+      if (next === start) {
+        cycles.push(start);
+        break;
+      }
+      if (seen.has(next)) continue;
+      seen.add(next);
+      stack.push(...(edges.get(next) ?? []));
+    }
+  }
+  assertEquals(cycles, []);
 });
 
 Deno.test("the protocol is pure: it imports only itself and calls no Deno API", () => {
@@ -59,10 +120,14 @@ Deno.test("the client side imports nothing of the server side", () => {
   assertEquals(violations("lib/client", serverSide), []);
 });
 
-Deno.test("lib imports neither tests nor scripts, and tests do not import scripts", () => {
+Deno.test("lib imports neither tests nor scripts; scripts never import tests; tests use only scripts/support", () => {
   const outside = (imported: string) => !imported.startsWith("lib/") && imported !== "deno.json";
   assertEquals(violations("lib", outside), []);
-  assertEquals(violations("tests", (imported) => imported.startsWith("scripts/")), []);
+  // scripts/support runs Parley, Redis and a browser as real processes, for benchmarks and tests alike.
+  const aScript = (imported: string) =>
+    imported.startsWith("scripts/") && !imported.startsWith("scripts/support/");
+  assertEquals(violations("tests", aScript), []);
+  assertEquals(violations("scripts", (imported) => imported.startsWith("tests/")), []);
 });
 
 Deno.test("lib never exits the process nor reads its arguments: the entry points do", () => {
@@ -91,12 +156,14 @@ function reachable(entry: string): Set<string> {
   return seen;
 }
 
-Deno.test("the Redis client is loaded only by the server's Redis modules, never by the client program", () => {
+Deno.test("the Redis client is loaded by one module, which neither the library entry nor the client program reaches", () => {
   const importsRedis = (path: string) =>
     /^import\b[^;]*\bfrom\s+"@redis\/client"/m.test(Deno.readTextFileSync(`${ROOT}${path}`));
-  assertEquals(modules("lib").filter(importsRedis), ["lib/redis/link.ts"]);
+  const loader = "lib/redis/client_link.ts";
+  assertEquals(modules("lib").filter(importsRedis), [loader]);
+  assertEquals(reachable("lib/mod.ts").has(loader), false);
   const client = [...reachable("client.ts")];
-  assertEquals(client.filter((path) => path.startsWith("lib/redis/link")), []);
+  assertEquals(client.filter((path) => path.startsWith("lib/redis/")), []);
   assertEquals(client.filter((path) => path.startsWith("lib/web/") && path !== "lib/web/origin.ts"), []);
-  assertEquals(reachable("server.ts").has("lib/redis/link.ts"), true);
+  assertEquals(reachable("server.ts").has(loader), true);
 });

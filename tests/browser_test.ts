@@ -7,8 +7,8 @@
  */
 
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { TestBrowser } from "./support/browser.ts";
-import { LINUX, type ServerProcess, spawnProcess, startServer } from "./support/harness.ts";
+import { TestBrowser } from "../scripts/support/browser.ts";
+import { LINUX, type ServerProcess, spawnProcess, startServer } from "../scripts/support/harness.ts";
 
 /** Browser tests need chromium and OpenBSD netcat: Linux, as CI installs them. */
 const ignore = !LINUX;

@@ -6,8 +6,9 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { MemoryRegistry } from "../lib/registry/memory.ts";
 import type { NameEvents, Names } from "../lib/registry/registry.ts";
-import type { Relay, RelayHandlers } from "../lib/relay/relay.ts";
-import { type History, type HistorySnapshot, MemoryHistory } from "../lib/history/history.ts";
+import type { Relay, RelayHandlers, RoomLine } from "../lib/relay/relay.ts";
+import type { History, HistorySnapshot } from "../lib/history/history.ts";
+import { MemoryHistory } from "../lib/history/memory.ts";
 import { createChatMode, LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
 import type { Mode } from "../lib/server/modes/mode.ts";
 import { Members } from "../lib/server/members.ts";
@@ -178,7 +179,7 @@ Deno.test("a member that leaves while its rename is pending does not keep the na
 /** A relay that records what is published and lets the test deliver lines from elsewhere. */
 class RecordingRelay implements Relay {
   published: string[] = [];
-  deliver: (line: Uint8Array, mark?: string) => void = () => {};
+  deliver: (line: RoomLine) => void = () => {};
   link: (up: boolean) => void = () => {};
   open(handlers: RelayHandlers): void {
     this.deliver = handlers.deliver;
@@ -195,7 +196,7 @@ Deno.test("what one room says goes to the relay; what the relay delivers reaches
   const { mode, members: [a, b] } = await room(2, undefined, relay);
   await say(mode, a, "across");
   assertEquals(relay.published, ["* user1 joined", "* user2 joined", "<user1> across"]);
-  relay.deliver(bytes("<elsewhere> hi all"));
+  relay.deliver({ line: bytes("<elsewhere> hi all"), kind: "said" });
   assertEquals(a.take(), ["<elsewhere> hi all"]);
   assertEquals(b.take(), ["<user1> across", "<elsewhere> hi all"]);
 });
@@ -215,8 +216,8 @@ Deno.test("a newcomer first gets the last lines said, marked as history with the
   await say(mode, a, "one");
   await say(mode, a, "/nick ann");
   await say(mode, a, "two \x1b]0;title\x07");
-  relay.deliver(bytes("* somebody joined"));
-  relay.deliver(bytes("<far> three"));
+  relay.deliver({ line: bytes("* somebody joined"), kind: "notice" });
+  relay.deliver({ line: bytes("<far> three"), kind: "said" });
   const before = Date.now();
   const b = await join(r, mode, 2);
   const lines = b.take();
@@ -244,7 +245,7 @@ class LateHistory implements History {
     const held = new Set(["m1", "m2"]);
     this.#waiting.shift()!({
       entries: entries.map((line) => ({ at: 0, line })),
-      holds: (mark) => held.has(mark),
+      holds: ({ mark }) => mark !== undefined && held.has(mark),
     });
   }
 }
@@ -263,8 +264,8 @@ Deno.test("what is said while a newcomer's history is fetched reaches it once, a
   r.add(c);
   const cJoined = mode.join(c);
   // While c waits: a line from elsewhere the history holds (m2), one it does not (m3), one said here.
-  relay.deliver(bytes("<far> in the history"), "m2");
-  relay.deliver(bytes("<far> after it"), "m3");
+  relay.deliver({ line: bytes("<far> in the history"), kind: "said", mark: "m2" });
+  relay.deliver({ line: bytes("<far> after it"), kind: "said", mark: "m3" });
   await say(mode, a, "said here meanwhile");
   assertEquals(c.take(), [], "nothing before the history");
   history.answer(["<far> in the history"]);

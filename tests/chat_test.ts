@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { closeAll, startServer, TestClient } from "./support/harness.ts";
+import { closeAll, startServer, TestClient } from "../scripts/support/harness.ts";
 
 async function join(port: number, label: string): Promise<TestClient> {
   const client = await TestClient.connect(port, { label });

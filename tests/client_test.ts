@@ -1,5 +1,11 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { receivedTexts, runClientProcess, spawnClient, startServer, TestClient } from "./support/harness.ts";
+import {
+  receivedTexts,
+  runClientProcess,
+  spawnClient,
+  startServer,
+  TestClient,
+} from "../scripts/support/harness.ts";
 
 Deno.test("piped client sends every line and prints every reply before exiting 0", async () => {
   await using server = await startServer(["--mode", "echo"]);

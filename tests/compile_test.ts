@@ -5,7 +5,7 @@
  */
 
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { runToEnd, taskPermissions, WINDOWS } from "./support/harness.ts";
+import { runToEnd, taskPermissions, WINDOWS } from "../scripts/support/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const COMPILE = `${ROOT}scripts/compile.ts`;

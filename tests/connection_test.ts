@@ -12,7 +12,7 @@ import { BufferPool } from "../lib/server/output_queue.ts";
 import type { Member, Mode } from "../lib/server/modes/mode.ts";
 import { Members } from "../lib/server/members.ts";
 import { FakeStream } from "./support/fake_stream.ts";
-import { TestClient } from "./support/harness.ts";
+import { TestClient } from "../scripts/support/harness.ts";
 
 const decoder = new TextDecoder();
 

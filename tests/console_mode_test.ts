@@ -1,6 +1,6 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { spawnClient, startServer, TestClient } from "./support/harness.ts";
-import { WsLines } from "./support/ws_lines.ts";
+import { spawnClient, startServer, TestClient } from "../scripts/support/harness.ts";
+import { WsLines } from "../scripts/support/ws_lines.ts";
 
 const STAMP = String.raw`\[\d\d:\d\d:\d\d\.\d{3}\]`;
 

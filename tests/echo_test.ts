@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { startServer, TestClient } from "./support/harness.ts";
+import { startServer, TestClient } from "../scripts/support/harness.ts";
 
 Deno.test("echo serves 100 concurrent clients, every reply checked", async () => {
   await using server = await startServer(["--mode", "echo"]);

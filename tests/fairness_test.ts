@@ -9,7 +9,7 @@
  */
 
 import { assert } from "./support/assert.ts";
-import { startServer } from "./support/harness.ts";
+import { startServer } from "../scripts/support/harness.ts";
 import { writeAll } from "../lib/util/write.ts";
 
 const encoder = new TextEncoder();

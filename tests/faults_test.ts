@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { LineReader, LINUX, SERVER_PATH, startServer, TestClient } from "./support/harness.ts";
+import { LineReader, LINUX, SERVER_PATH, startServer, TestClient } from "../scripts/support/harness.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { runToEnd, SERVER_PATH, startServer, TestClient, WINDOWS } from "./support/harness.ts";
+import { runToEnd, SERVER_PATH, startServer, TestClient, WINDOWS } from "../scripts/support/harness.ts";
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.test(

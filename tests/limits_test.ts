@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { delay } from "../lib/util/delay.ts";
-import { startServer, TestClient } from "./support/harness.ts";
+import { startServer, TestClient } from "../scripts/support/harness.ts";
 
 Deno.test("--max-conns refuses the connection beyond it; a freed slot is usable at once", async () => {
   await using server = await startServer(["--mode", "echo", "--max-conns", "3"]);

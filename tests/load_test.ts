@@ -1,8 +1,8 @@
 import { assert, assertEquals, assertMatch, waitUntil, waitUntilSteady } from "./support/assert.ts";
 import { delay } from "../lib/util/delay.ts";
-import { closeAll, LINUX, startServer, TestClient, WINDOWS } from "./support/harness.ts";
-import { echoUntilShutdown, floodRoom } from "./support/load.ts";
-import { rss } from "./support/measure.ts";
+import { closeAll, LINUX, startServer, TestClient, WINDOWS } from "../scripts/support/harness.ts";
+import { echoUntilShutdown, floodRoom } from "../scripts/support/load.ts";
+import { rss } from "../scripts/support/measure.ts";
 import { writeAll } from "../lib/util/write.ts";
 
 const encoder = new TextEncoder();

@@ -4,7 +4,7 @@
 
 import { assertEquals, assertMatch } from "./support/assert.ts";
 import { createLogger, type Threshold } from "../lib/log.ts";
-import { startServer } from "./support/harness.ts";
+import { startServer } from "../scripts/support/harness.ts";
 
 function events(level: Threshold, quiet = false): string[] {
   const lines: string[] = [];

@@ -11,7 +11,7 @@ import {
   spawnProcess,
   startServer,
   TestClient,
-} from "./support/harness.ts";
+} from "../scripts/support/harness.ts";
 
 /** `nc` connected to `port`; its stdin half-closes the socket when it ends (`-N`). */
 function spawnNc(port: number): ProcessHandle {

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
-import { runClientProcess, spawnClient, startServer } from "./support/harness.ts";
+import { runClientProcess, spawnClient, startServer } from "../scripts/support/harness.ts";
 
 Deno.test("client --reconnect comes back after the server restarts and resends nothing", async () => {
   const first = await startServer(["--mode", "echo"]);

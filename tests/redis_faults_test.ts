@@ -5,9 +5,9 @@
  */
 
 import { assert, assertEquals, waitUntil } from "./support/assert.ts";
-import { closeAll, LINUX, startServer } from "./support/harness.ts";
-import { rss } from "./support/measure.ts";
-import { chatServer, member, RedisSentinels, RedisServer, who } from "./support/redis.ts";
+import { closeAll, LINUX, startServer } from "../scripts/support/harness.ts";
+import { rss } from "../scripts/support/measure.ts";
+import { chatServer, member, RedisSentinels, RedisServer, who } from "../scripts/support/redis.ts";
 import { NetworkNamespace } from "./support/netns.ts";
 import { LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
 import { delay } from "../lib/util/delay.ts";

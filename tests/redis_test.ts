@@ -15,12 +15,12 @@ import {
   startServer,
   taskPermissions,
   TestClient,
-} from "./support/harness.ts";
-import { chatServer, member, RedisServer, who } from "./support/redis.ts";
-import { certificateFiles } from "./support/certificate_files.ts";
+} from "../scripts/support/harness.ts";
+import { chatServer, member, RedisServer, who } from "../scripts/support/redis.ts";
+import { certificateFiles } from "../scripts/support/certificate_files.ts";
 import { mustEscape } from "./support/escape_oracle.ts";
 import { LINK_BACK, LINK_LOST } from "../lib/server/modes/chat.ts";
-import { GONE_WITHIN_MS, HEARTBEAT_MS, SWEEP_MS } from "../lib/redis/registry.ts";
+import { GONE_WITHIN_MS, HEARTBEAT_MS, SWEEP_MS } from "../lib/redis/names.ts";
 
 Deno.test(
   "three servers, one room: lines cross every way, once each, in order; /who is the same everywhere",
@@ -414,7 +414,7 @@ Deno.test("hostile bytes written straight into Redis reach clients escaped, neve
     const raw = (line: string) => [...line].some((char) => mustEscape(char.codePointAt(0)!));
     const cli = (...args: string[]) =>
       new Deno.Command("redis-cli", { args: ["-p", String(redis.port), ...args], stdout: "null" }).output();
-    await cli("PUBLISH", "parley:{parley}:room", `intruder\n- <mallory> ${hostile}`);
+    await cli("PUBLISH", "parley:{parley}:room", `intruder\nS - <mallory> ${hostile}`);
     const relayed = await client.lines.waitFor(/^<mallory> /);
     assertEquals(relayed, "<mallory> \\e]0;PWNED\\x07\\e[2J\\u{202e}evil");
     await cli("XADD", "parley:{parley}:history", "*", "l", `<mallory> ${hostile}`);

@@ -4,7 +4,7 @@ import { assertEquals, assertMatch } from "./support/assert.ts";
 import { createLogger } from "../lib/log.ts";
 import { MemoryRegistry } from "../lib/registry/memory.ts";
 import { describeSummary, serve } from "../lib/server/serve.ts";
-import { TestClient } from "./support/harness.ts";
+import { TestClient } from "../scripts/support/harness.ts";
 
 Deno.test("serve() runs on a listener it is given and stops when the signal aborts", async () => {
   const logged: string[] = [];

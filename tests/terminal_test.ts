@@ -14,7 +14,7 @@ import {
   startServer,
   taskPermissions,
   TestClient,
-} from "./support/harness.ts";
+} from "../scripts/support/harness.ts";
 import { Tmux } from "./support/tmux.ts";
 import { delay } from "../lib/util/delay.ts";
 

@@ -14,7 +14,7 @@ import {
   spawnProcess,
   startServer,
   TestClient,
-} from "./support/harness.ts";
+} from "../scripts/support/harness.ts";
 import { connectPinned } from "../lib/transport/pinned_tls.ts";
 import { runClient } from "../lib/client/run_client.ts";
 import type { Terminal } from "../lib/terminal.ts";

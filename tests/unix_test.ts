@@ -12,7 +12,7 @@ import {
   spawnClient,
   startServer,
   taskPermissions,
-} from "./support/harness.ts";
+} from "../scripts/support/harness.ts";
 
 const ignore = !LINUX; // macOS works too, but CI here runs Linux.
 

@@ -13,10 +13,10 @@ import {
   spawnProcess,
   startServer,
   TestClient,
-} from "./support/harness.ts";
-import { exchange, frame, openRaw, readFrames } from "./support/websocket.ts";
-import { certificateFiles } from "./support/certificate_files.ts";
-import { rss } from "./support/measure.ts";
+} from "../scripts/support/harness.ts";
+import { exchange, frame, openRaw, readFrames } from "../scripts/support/websocket.ts";
+import { certificateFiles } from "../scripts/support/certificate_files.ts";
+import { rss } from "../scripts/support/measure.ts";
 import { writeAll } from "../lib/util/write.ts";
 
 /** A chat server with a web port on a free port. */

@@ -17,7 +17,7 @@ import {
   type FrameEvent,
   Utf8Validator,
 } from "../lib/protocol/websocket.ts";
-import { frame } from "./support/websocket.ts";
+import { frame } from "../scripts/support/websocket.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

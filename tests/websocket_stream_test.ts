@@ -5,7 +5,7 @@
 
 import { assert, assertEquals } from "./support/assert.ts";
 import { FakeStream } from "./support/fake_stream.ts";
-import { frame } from "./support/websocket.ts";
+import { frame } from "../scripts/support/websocket.ts";
 import { StreamViolation } from "../lib/transport/transport.ts";
 import { WebSocketStream } from "../lib/transport/websocket.ts";
 

@@ -5,7 +5,7 @@
  */
 
 import { assert, assertEquals, assertMatch, waitUntil } from "./support/assert.ts";
-import { echoUntilShutdown } from "./support/load.ts";
+import { echoUntilShutdown } from "../scripts/support/load.ts";
 import {
   closeAll,
   LIB_PATH,
@@ -16,7 +16,7 @@ import {
   type ServerProcess,
   startServer,
   TestClient,
-} from "./support/harness.ts";
+} from "../scripts/support/harness.ts";
 
 async function startWorkers(args: string[]): Promise<ServerProcess> {
   const server = await startServer(args);

@@ -1,49 +1,41 @@
 /**
- * One server's link to the Redis that joins its chat room to the rooms of other servers: two
- * connections (commands, and a subscriber, which Redis's pub/sub needs to itself), the names of
- * the room's keys, and whether the link is up.
- *
- * Joining fails fast: an unreachable Redis, a refused password or a TLS failure is one sentence
- * naming the URL ({@linkcode RedisLinkError}). Once joined, a lost connection is retried for as
- * long as the server runs, with a growing, jittered back-off; commands sent while it is down fail
- * at once instead of queueing (nothing said during an outage is replayed later), and whoever
- * watches the link is told once when it goes down and once when it is back.
- *
- * A Redis that stops answering without closing anything (a paused VM, a long fork, a path that
- * drops packets) is down too: every {@linkcode PROBE_MS} the link publishes a probe on a channel
- * only its own subscriber hears, so one round trip proves both connections, and when no probe has
- * come back for {@linkcode SILENT_MS} the link counts as down, exactly as if the connection had
- * been refused. It is up again once a probe comes back. No command waits longer than
- * {@linkcode COMMAND_TIMEOUT_MS}.
- *
- * Behind Sentinel (`redis+sentinel://`), each connection asks the sentinels which server is the
- * primary, and follows a failover by itself; to the room a failover is a short outage.
- *
- * Every key of a room shares the hash tag `{room}`, so a room lives in one slot of a Redis
- * Cluster and its scripts may touch several of its keys.
+ * The seam between the Redis backend and Redis: what the names, ids, relay and history of a room
+ * need of a link to the room's Redis, and no more. `client_link.ts` is the link over the network
+ * (the only module that loads `@redis/client`); the unit tests give the same pieces an in-memory
+ * Redis that runs the same scripts, by name, in TypeScript.
  */
 
-import { Buffer } from "node:buffer";
-import { createClient, createSentinel } from "@redis/client";
-import type { Logger } from "../log.ts";
-import { backoffDelay } from "../util/backoff.ts";
-import type { RedisAddress } from "./url.ts";
-
-/**
- * One connection to the room's Redis, whether to a server named in the URL or to the primary that
- * Sentinel names: what the link needs of it, and no more.
- */
-interface Connection {
-  connect(): Promise<unknown>;
-  send<T>(args: RedisArgument[]): Promise<T>;
-  subscribe(channel: string, listener: (message: Buffer) => void): Promise<unknown>;
-  on(event: "error" | "reconnecting" | "end" | "ready", listener: (error: unknown) => void): unknown;
-  close(): Promise<unknown>;
-  destroy(): unknown;
-}
+import type { Buffer } from "node:buffer";
+import type { RoomKeys } from "./keys.ts";
+import type { RedisScript } from "./scripts.ts";
 
 /** What can go into a command: text, or bytes as they are. */
 export type RedisArgument = string | Buffer;
+
+/** One server's (one worker's) link to the room's Redis. */
+export interface RedisLink {
+  /** This server's name in the room: new at every start. */
+  readonly node: string;
+  readonly keys: RoomKeys;
+  /** Where Redis is, without a password. */
+  readonly shown: string;
+  /** Whether Redis answers now. */
+  readonly up: boolean;
+  /** How many times the link went down. */
+  readonly outages: number;
+  /** The last liveness probe's round trip, in milliseconds. */
+  readonly roundTripMs: number;
+  /** Sends one command; commands and scripts run in the order they are sent. */
+  send<T>(args: RedisArgument[]): Promise<T>;
+  /** Runs `script` with `keys` and `args`. */
+  run<T>(script: RedisScript, keys: string[], args: RedisArgument[]): Promise<T>;
+  /** Calls `listener` with every message published on `channel`, as bytes; survives reconnects. */
+  subscribe(channel: string, listener: (message: Buffer) => void): Promise<void>;
+  /** From now on, `watcher` hears when the link goes down (`false`) and comes back (`true`). */
+  watch(watcher: (up: boolean) => void): void;
+  /** Leaves: what was sent is answered first. */
+  close(): Promise<void>;
+}
 
 /** Joining the room failed; the message is one sentence for the user. */
 export class RedisLinkError extends Error {
@@ -51,305 +43,6 @@ export class RedisLinkError extends Error {
     super(message, options);
     this.name = "RedisLinkError";
   }
-}
-
-/** The keys and the channel of one room. */
-export interface RoomKeys {
-  /** Counter that hands out blocks of connection ids. */
-  ids: string;
-  /** Set while Redis holds the room's data: gone, it lost them (FLUSHALL, an empty restart). */
-  epoch: string;
-  /** Set for a while after the data were found lost: no ids are handed out meanwhile. */
-  fence: string;
-  /** Set of the servers (nodes) in the room. */
-  nodes: string;
-  /** Hash of every name held: folded name -> `node|owner|since|joined|Name`. */
-  online: string;
-  /** Stream of the lines said, for `--history`. */
-  history: string;
-  /** Pub/sub channel of the room's lines. */
-  channel: string;
-  /** The key that says node `node` is alive (it expires when it stops refreshing it). */
-  presence(node: string): string;
-  /** The key that tells node `node`, when it comes back, that the room counted it as gone. */
-  tombstone(node: string): string;
-  /** The channel on which node `node` hears its own liveness probes. */
-  probe(node: string): string;
-  /** The key that holds the name `folded` (lower-cased). */
-  name(folded: string): string;
-  /** What {@linkcode name} puts before the folded name. */
-  namePrefix: string;
-}
-
-/** The keys of room `room`. */
-export function roomKeys(room: string): RoomKeys {
-  const prefix = `parley:{${room}}:`;
-  return {
-    ids: `${prefix}ids`,
-    epoch: `${prefix}epoch`,
-    fence: `${prefix}fence`,
-    nodes: `${prefix}nodes`,
-    online: `${prefix}online`,
-    history: `${prefix}history`,
-    channel: `${prefix}room`,
-    presence: (node) => `${prefix}node:${node}`,
-    tombstone: (node) => `${prefix}gone:${node}`,
-    probe: (node) => `${prefix}probe:${node}`,
-    name: (folded) => `${prefix}name:${folded}`,
-    namePrefix: `${prefix}name:`,
-  };
-}
-
-/** Options for {@linkcode RedisLink.open}. */
-export interface RedisLinkOptions {
-  address: RedisAddress;
-  /** The room's name (`--room`). */
-  room: string;
-  logger: Logger;
-  /** Give up joining after this long. @default {5000} */
-  connectTimeoutMs?: number;
-}
-
-/** How often the link checks that Redis answers. */
-export const PROBE_MS = 500;
-/** How long without an answer counts as down: a stall is noticed within this and one probe. */
-export const SILENT_MS = 2000;
-/** The longest any command waits for its reply. */
-export const COMMAND_TIMEOUT_MS = 3000;
-
-/** After a lost connection: 100 ms, doubling, at most 5 s, with jitter. */
-const RECONNECT_BACKOFF = { initialMs: 100, maxMs: 5000, random: Math.random };
-
-/** The link of one server (one worker) to the room's Redis. */
-export class RedisLink {
-  /** This server's name in the room: new at every start. */
-  readonly node: string = crypto.randomUUID();
-  readonly keys: RoomKeys;
-  /** Where Redis is, without a password. */
-  readonly shown: string;
-  #logger: Logger;
-  #commands: Connection;
-  #subscriber: Connection;
-  /** Whether each connection is ready: [commands, subscriber]. */
-  #ready = [false, false];
-  #up = false;
-  #joined = false;
-  #closing = false;
-  #downSince = 0;
-  #lastError = "";
-  /** Whether a probe came back within {@linkcode SILENT_MS}; when the last one did. */
-  #answering = true;
-  #lastAnswer = performance.now();
-  #prober: ReturnType<typeof setInterval> | undefined;
-  #probeSentAt = 0;
-  #roundTripMs = 0;
-  #outages = 0;
-  #watchers = new Set<(up: boolean) => void>();
-
-  private constructor(options: RedisLinkOptions) {
-    this.keys = roomKeys(options.room);
-    this.shown = options.address.shown;
-    this.#logger = options.logger;
-    // Joining fails at once; once joined, a lost connection is retried for good.
-    const retry = (retries: number) =>
-      this.#joined && !this.#closing ? backoffDelay(retries + 1, RECONNECT_BACKOFF) : false;
-    this.#commands = connection(options, retry);
-    this.#subscriber = connection(options, retry);
-    this.#watch(this.#commands, 0);
-    this.#watch(this.#subscriber, 1);
-  }
-
-  /**
-   * Connects to the Redis at `options.address` for room `options.room`. Rejects with a
-   * {@linkcode RedisLinkError} when it cannot.
-   */
-  static async open(options: RedisLinkOptions): Promise<RedisLink> {
-    const link = new RedisLink(options);
-    try {
-      await link.#commands.connect();
-      await link.#subscriber.connect();
-    } catch (error) {
-      link.#closing = true;
-      link.#commands.destroy();
-      link.#subscriber.destroy();
-      throw new RedisLinkError(`cannot join the room on ${link.shown}: ${describeRedisError(error)}`, {
-        cause: error,
-      });
-    }
-    link.#joined = true;
-    link.#up = true;
-    await link.#subscriber.subscribe(link.keys.probe(link.node), () => link.#answered());
-    link.#answering = true;
-    link.#lastAnswer = performance.now();
-    link.#prober = setInterval(() => link.#probe(), PROBE_MS);
-    return link;
-  }
-
-  /** Whether both connections are up. */
-  get up(): boolean {
-    return this.#up;
-  }
-
-  /** How many times the link went down. */
-  get outages(): number {
-    return this.#outages;
-  }
-
-  /** The last probe's round trip, in milliseconds. */
-  get roundTripMs(): number {
-    return this.#roundTripMs;
-  }
-
-  /** Sends one command; commands and scripts run in the order they are sent. */
-  send<T>(args: RedisArgument[]): Promise<T> {
-    return this.#commands.send<T>(args);
-  }
-
-  /**
-   * Calls `listener` with every message published on `channel`, as bytes. Subscriptions survive
-   * reconnects.
-   */
-  async subscribe(channel: string, listener: (message: Buffer) => void): Promise<void> {
-    await this.#subscriber.subscribe(channel, listener);
-  }
-
-  /** Runs a Lua script with `keys` and `args`. */
-  script<T>(source: string, keys: string[], args: RedisArgument[]): Promise<T> {
-    return this.#commands.send<T>(["EVAL", source, String(keys.length), ...keys, ...args]);
-  }
-
-  /** From now on, `watcher` hears when the link goes down (`false`) and comes back (`true`). */
-  watch(watcher: (up: boolean) => void): void {
-    this.#watchers.add(watcher);
-  }
-
-  /** Leaves: both connections close after the replies they wait for. */
-  async close(): Promise<void> {
-    this.#closing = true;
-    clearInterval(this.#prober);
-    this.#watchers.clear();
-    await Promise.allSettled([this.#commands.close(), this.#subscriber.close()]);
-    // A connection that was down has nothing to wait for; make sure no retry timer outlives us.
-    this.#commands.destroy();
-    this.#subscriber.destroy();
-  }
-
-  #watch(client: Connection, index: number): void {
-    client.on("error", (error: unknown) => {
-      this.#lastError = describeRedisError(error);
-      this.#set(index, false);
-    });
-    client.on("reconnecting", () => this.#set(index, false));
-    client.on("end", () => this.#set(index, false));
-    client.on("ready", () => this.#set(index, true));
-  }
-
-  /** Sends a probe, and counts the link as down when none came back for {@linkcode SILENT_MS}. */
-  #probe(): void {
-    if (!this.#ready[0] || !this.#ready[1]) return;
-    this.#probeSentAt = performance.now();
-    this.#commands.send(["PUBLISH", this.keys.probe(this.node), "1"]).catch(
-      () => {/* the silence tells */},
-    );
-    if (this.#answering && performance.now() - this.#lastAnswer > SILENT_MS) {
-      this.#answering = false;
-      this.#lastError = `no answer for ${SILENT_MS / 1000} s`;
-      this.#update();
-    }
-  }
-
-  #answered(): void {
-    this.#lastAnswer = performance.now();
-    this.#roundTripMs = this.#lastAnswer - this.#probeSentAt;
-    if (this.#answering) return;
-    this.#answering = true;
-    this.#update();
-  }
-
-  #set(index: number, ready: boolean): void {
-    const wasReady = this.#ready[0] && this.#ready[1];
-    this.#ready[index] = ready;
-    // Connections made anew count once a probe has gone round them both: a subscriber still on a
-    // failed primary, or one not subscribed again yet, would otherwise make the link flap.
-    if (!wasReady && this.#ready[0] && this.#ready[1]) {
-      this.#answering = false;
-      this.#probe();
-    }
-    this.#update();
-  }
-
-  #update(): void {
-    if (!this.#joined || this.#closing) return;
-    const up = this.#ready[0] && this.#ready[1] && this.#answering;
-    if (up === this.#up) return;
-    this.#up = up;
-    if (!up) {
-      this.#outages++;
-      this.#downSince = Date.now();
-      this.#logger.warn(
-        "redis_down",
-        `lost the link to Redis at ${this.shown} (${this.#lastError || "connection closed"}); ` +
-          "serving this server's room only, reconnecting",
-        { redis: this.shown, error: this.#lastError },
-      );
-    } else {
-      const seconds = (Date.now() - this.#downSince) / 1000;
-      this.#logger.info("redis_up", `link to Redis at ${this.shown} is back after ${seconds.toFixed(1)} s`, {
-        redis: this.shown,
-        downSeconds: seconds,
-      });
-    }
-    for (const watcher of this.#watchers) watcher(up);
-  }
-}
-
-/**
- * A connection that fails commands at once while disconnected, and reconnects as `retry` says: to
- * the server in the URL, or to the primary the sentinels name.
- */
-function connection(options: RedisLinkOptions, retry: (retries: number) => number | false): Connection {
-  const { address } = options;
-  const socket = {
-    connectTimeout: options.connectTimeoutMs ?? 5000,
-    reconnectStrategy: retry,
-    ...(address.ca === undefined && !address.tls
-      ? {}
-      : { tls: true as const, ca: address.ca ? [address.ca] : undefined }),
-  };
-  if (address.sentinel === undefined) {
-    const client = createClient({
-      url: address.url,
-      disableOfflineQueue: true,
-      commandOptions: { timeout: COMMAND_TIMEOUT_MS },
-      socket,
-    });
-    return {
-      connect: () => client.connect(),
-      send: <T>(args: RedisArgument[]) => client.sendCommand<T>(args),
-      subscribe: (channel, listener) => client.subscribe(channel, listener, true),
-      on: (event, listener) => client.on(event, listener),
-      close: () => client.close(),
-      destroy: () => client.destroy(),
-    };
-  }
-  const { name, nodes, username, password } = address.sentinel;
-  const sentinel = createSentinel({
-    name,
-    sentinelRootNodes: nodes,
-    // How often the sentinels are asked who the primary is, besides when a connection fails.
-    scanInterval: 1000,
-    commandOptions: { timeout: COMMAND_TIMEOUT_MS },
-    nodeClientOptions: { username, password, disableOfflineQueue: true, socket },
-    sentinelClientOptions: { socket: { connectTimeout: socket.connectTimeout } },
-  });
-  return {
-    connect: () => sentinel.connect(),
-    send: <T>(args: RedisArgument[]) => sentinel.sendCommand<T>(false, args),
-    subscribe: (channel, listener) => sentinel.subscribe(channel, listener, true),
-    on: (event, listener) => sentinel.on(event, listener),
-    close: () => sentinel.close(),
-    destroy: () => sentinel.destroy(),
-  };
 }
 
 /** A Redis client's error in plain words. */

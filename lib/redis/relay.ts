@@ -1,10 +1,10 @@
 /**
  * The relay between servers that share a chat room through Redis (`--redis`): every line this
  * server's room tells its clients is published on the room's channel, and every line another
- * server publishes there is delivered here. With `--history N`, it is also the room's history: a
- * script appends each said line to a capped stream (`XADD MAXLEN ~ N`) and publishes it, marked
- * with its stream id, in one step, so that a newcomer's history and the live lines it is sent
- * after it fit together exactly.
+ * server publishes there is delivered here. With `--history N`, it also keeps the room's history
+ * as it publishes: a script appends each said line to a capped stream (`XADD MAXLEN ~ N`) and
+ * publishes it, marked with its stream id, in one step, so that a newcomer's history
+ * (`history.ts`) and the live lines it is sent after it fit together exactly.
  *
  * Lines are batched until the current burst of work is done (one command per batch), and a
  * message starts with the publishing server's node id, so that none comes back to its sender.
@@ -13,19 +13,20 @@
  * ({@linkcode MAX_UNCONFIRMED_BYTES}): a Redis that is slow but alive slows the room's talkers, as
  * a backed-up client does, instead of growing this server's memory.
  *
- * A message is `node\n` then one record per line, `mark line`, joined by `\n`; `mark` is the
- * line's stream id, or `-`.
+ * A message is `node\n` then one record per line, `kind mark line`, joined by `\n`: `kind` is `S`
+ * (said) or `N` (a notice), and `mark` is the line's stream id, or `-`.
  */
 
 import { Buffer } from "node:buffer";
 import { escapeLine } from "../protocol/escape.ts";
-import type { RedisLink } from "./link.ts";
-import type { History, HistoryEntry, HistorySnapshot } from "../history/history.ts";
 import type { Logger } from "../log.ts";
 import type { LineKind, Relay, RelayHandlers } from "../relay/relay.ts";
+import type { RedisLink } from "./link.ts";
+import { PUBLISH_AND_KEEP } from "./scripts.ts";
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
+const SAID_BYTE = 0x53; // "S"
 /** A batch bigger than this is sent at once rather than at the end of the burst. */
 const BATCH_BYTES = 1 << 18;
 /**
@@ -33,22 +34,6 @@ const BATCH_BYTES = 1 << 18;
  * back-pressure) until half of it is confirmed; while the link is down nothing is sent or kept.
  */
 export const MAX_UNCONFIRMED_BYTES = 1 << 20;
-/** A newcomer waits at most this long for the history; past it, it gets none. */
-const HISTORY_TIMEOUT_MS = 500;
-
-/**
- * KEYS[1]: the stream. ARGV: node, channel, most entries, then the batch: one record per line,
- * `S line\n` for a said line (kept in the stream) or `N line\n` for a notice.
- */
-const PUBLISH_AND_KEEP = `
-local out = {ARGV[1]}
-for kind, line in string.gmatch(ARGV[4], '([SN]) ([^\\n]*)\\n') do
-  local mark = '-'
-  if kind == 'S' then mark = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'l', line) end
-  out[#out + 1] = mark .. ' ' .. line
-end
-redis.call('PUBLISH', ARGV[2], table.concat(out, '\\n'))
-return 1`;
 
 /** Options for {@linkcode RedisRelay.open}. */
 export interface RedisRelayOptions {
@@ -57,8 +42,8 @@ export interface RedisRelayOptions {
   logger: Logger;
 }
 
-/** One server's end of the room's channel, and the room's history. */
-export class RedisRelay implements Relay, History {
+/** One server's end of the room's channel. */
+export class RedisRelay implements Relay {
   #link: RedisLink;
   #logger: Logger;
   #history: number;
@@ -106,48 +91,19 @@ export class RedisRelay implements Relay, History {
   publish(line: string | Uint8Array, kind: LineKind = "notice"): void {
     if (!this.#link.up) return;
     const bytes = typeof line === "string" ? Buffer.from(line) : line;
-    if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
+    if (this.#batch.length === 0) queueMicrotask(() => this.flush());
     this.#batch.push({ line: bytes, kind });
     this.#batchBytes += bytes.length + 3;
-    if (this.#batchBytes > BATCH_BYTES) this.#flush();
-  }
-
-  /** Said lines are kept as they are published; nothing to do here. */
-  record(): void {}
-
-  recent(): Promise<HistorySnapshot> {
-    // Lines said here before now go out first, so the stream holds them when it is read.
-    this.#flush();
-    const none: HistorySnapshot = { entries: [], holds: () => false };
-    if (!this.#link.up || this.#history === 0) return Promise.resolve(none);
-    const read = this.#link.send<[string, string[]][]>([
-      "XREVRANGE",
-      this.#link.keys.history,
-      "+",
-      "-",
-      "COUNT",
-      String(this.#history),
-    ]).then((reply) => {
-      const newest = reply[0]?.[0];
-      const entries: HistoryEntry[] = reply.reverse().map(([id, fields]) => ({
-        at: Number(id.slice(0, id.indexOf("-"))),
-        line: escapeLine(Buffer.from(fields[fields.indexOf("l") + 1] ?? ""), { escaped: true }),
-      }));
-      return { entries, holds: (mark: string) => newest !== undefined && compareIds(mark, newest) <= 0 };
-    }, () => none);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<HistorySnapshot>((resolve) => {
-      timer = setTimeout(() => resolve(none), HISTORY_TIMEOUT_MS);
-    });
-    return Promise.race([read, late]).finally(() => clearTimeout(timer));
+    if (this.#batchBytes > BATCH_BYTES) this.flush();
   }
 
   async close(): Promise<void> {
-    this.#flush();
+    this.flush();
     await Promise.allSettled(this.#flushing);
   }
 
-  #flush(): void {
+  /** Sends the lines batched so far now, rather than at the end of the burst. */
+  flush(): void {
     if (this.#batch.length === 0) return;
     const parts: Uint8Array[] = [];
     if (this.#history > 0) {
@@ -156,7 +112,9 @@ export class RedisRelay implements Relay, History {
       }
     } else {
       parts.push(Buffer.from(this.#link.node));
-      for (const { line } of this.#batch) parts.push(UNMARKED, line);
+      for (const { line, kind } of this.#batch) {
+        parts.push(kind === "said" ? SAID_UNMARKED : NOTICE_UNMARKED, line);
+      }
     }
     this.#batch = [];
     this.#batchBytes = 0;
@@ -165,7 +123,7 @@ export class RedisRelay implements Relay, History {
     if (this.#unconfirmed > MAX_UNCONFIRMED_BYTES) this.#setBackedUp(true);
     const keys = this.#link.keys;
     const sent = this.#history > 0
-      ? this.#link.script(PUBLISH_AND_KEEP, [keys.history], [
+      ? this.#link.run(PUBLISH_AND_KEEP, [keys.history], [
         this.#link.node,
         keys.channel,
         String(this.#history),
@@ -204,14 +162,15 @@ export class RedisRelay implements Relay, History {
     while (start < message.length) {
       let end = message.indexOf(NEWLINE, start);
       if (end === -1) end = message.length;
-      const space = message.indexOf(SPACE, start);
-      if (space !== -1 && space < end) {
-        const mark = message.toString("latin1", start, space);
+      const space = message.indexOf(SPACE, start + 2);
+      if (message[start + 1] === SPACE && space !== -1 && space < end) {
+        const mark = message.toString("latin1", start + 2, space);
         // Servers escape what they publish; whoever else can write to Redis is not trusted.
-        handlers.deliver(
-          escapeLine(message.subarray(space + 1, end), { escaped: true }),
-          mark === "-" ? undefined : mark,
-        );
+        handlers.deliver({
+          line: escapeLine(message.subarray(space + 1, end), { escaped: true }),
+          kind: message[start] === SAID_BYTE ? "said" : "notice",
+          mark: mark === "-" ? undefined : mark,
+        });
       }
       start = end + 1;
     }
@@ -221,12 +180,6 @@ export class RedisRelay implements Relay, History {
 const SAID = Buffer.from("S ");
 const NOTICE = Buffer.from("N ");
 const NEWLINE_BYTES = Buffer.from("\n");
-/** Without history, the batch goes straight to the receivers: `node`, then `\n- line` per line. */
-const UNMARKED = Buffer.from("\n- ");
-
-/** Orders two stream ids, `ms-seq`. */
-function compareIds(a: string, b: string): number {
-  const [aMs, aSeq] = a.split("-").map(Number);
-  const [bMs, bSeq] = b.split("-").map(Number);
-  return aMs - bMs || aSeq - bSeq;
-}
+/** Without history, the batch goes straight to the receivers: `node`, then `\nS - line` per line. */
+const SAID_UNMARKED = Buffer.from("\nS - ");
+const NOTICE_UNMARKED = Buffer.from("\nN - ");

@@ -3,17 +3,22 @@
  * are batched until the current burst of work is done, so a busy room costs one message per
  * worker per batch rather than one per line. A BroadcastChannel never delivers a message to the
  * object that posted it, so nothing comes back to its sender.
+ *
+ * A batch is one record per line: `S` (said) or `N` (a notice), the line, `\n`. No line contains
+ * a `\n`, since the framer split on it.
  */
 
-import type { Relay, RelayHandlers } from "./relay.ts";
+import type { LineKind, Relay, RelayHandlers } from "./relay.ts";
 
 const NEWLINE = 0x0a;
+const SAID = 0x53; // "S"
+const NOTICE = 0x4e; // "N"
 const encoder = new TextEncoder();
 
 /** One worker's end of the channel that links the chat rooms of every worker. */
 export class BroadcastChannelRelay implements Relay {
   #channel: BroadcastChannel;
-  #batch: Uint8Array[] = [];
+  #batch: { line: Uint8Array; kind: LineKind }[] = [];
   #batchBytes = 0;
 
   /** Joins the channel called `name`. */
@@ -23,21 +28,20 @@ export class BroadcastChannelRelay implements Relay {
 
   open({ deliver }: RelayHandlers): void {
     this.#channel.onmessage = (event: MessageEvent<Uint8Array>) => {
-      // A batch is its lines joined by \n; no line contains one, since the framer split on it.
       const batch = event.data;
       let start = 0;
       for (let end = batch.indexOf(NEWLINE); end !== -1; end = batch.indexOf(NEWLINE, start)) {
-        deliver(batch.subarray(start, end));
+        deliver({ line: batch.subarray(start + 1, end), kind: batch[start] === SAID ? "said" : "notice" });
         start = end + 1;
       }
     };
   }
 
-  publish(line: string | Uint8Array): void {
+  publish(line: string | Uint8Array, kind: LineKind = "notice"): void {
     const bytes = typeof line === "string" ? encoder.encode(line) : line;
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
-    this.#batch.push(bytes);
-    this.#batchBytes += bytes.length + 1;
+    this.#batch.push({ line: bytes, kind });
+    this.#batchBytes += bytes.length + 2;
   }
 
   close(): void {
@@ -49,10 +53,11 @@ export class BroadcastChannelRelay implements Relay {
     if (this.#batch.length === 0) return;
     const joined = new Uint8Array(this.#batchBytes);
     let offset = 0;
-    for (const line of this.#batch) {
-      joined.set(line, offset);
-      joined[offset + line.length] = NEWLINE;
-      offset += line.length + 1;
+    for (const { line, kind } of this.#batch) {
+      joined[offset] = kind === "said" ? SAID : NOTICE;
+      joined.set(line, offset + 1);
+      joined[offset + 1 + line.length] = NEWLINE;
+      offset += line.length + 2;
     }
     this.#batch = [];
     this.#batchBytes = 0;

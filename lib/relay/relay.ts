@@ -12,13 +12,22 @@
 /** What a line is: something a client said, or a notice from a server. */
 export type LineKind = "said" | "notice";
 
+/** A line another room published, as it is delivered. */
+export interface RoomLine {
+  /** The finished line, escaped, without its `\n`. */
+  line: Uint8Array;
+  kind: LineKind;
+  /**
+   * Where the backend's history keeps the line, when it keeps it as it relays it (a Redis stream
+   * id): `HistorySnapshot.holds` compares it, so that a newcomer is not sent a line twice.
+   */
+  mark?: string;
+}
+
 /** What a relay tells the room it serves. */
 export interface RelayHandlers {
-  /**
-   * A line another room published. A relay that keeps the room's history marks the lines it kept
-   * (see `HistorySnapshot.holds`).
-   */
-  deliver(line: Uint8Array, mark?: string): void;
+  /** A line another room published. */
+  deliver(line: RoomLine): void;
   /** The link to the other rooms went down (`false`) or came back (`true`). */
   link?(up: boolean): void;
 }

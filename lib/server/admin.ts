@@ -13,7 +13,8 @@
 
 import type { AccessList } from "./access_list.ts";
 import type { Logger } from "../log.ts";
-import { type Histogram, type LinkHealth, renderMetrics, sampleLoopLag } from "./metrics.ts";
+import type { LinkHealth } from "../backend.ts";
+import { type Histogram, renderMetrics, sampleLoopLag } from "./metrics.ts";
 import type { ServerStats } from "./serve.ts";
 import { formatAddress } from "../util/net.ts";
 

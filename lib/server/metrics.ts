@@ -9,6 +9,8 @@
  * hot paths carry nothing for a scrape that may never come.
  */
 
+import type { LinkHealth } from "../backend.ts";
+
 /** Counts by one label's value. */
 export class Tally {
   #counts = new Map<string, number>();
@@ -133,17 +135,6 @@ export function sampleLoopLag(into: Histogram, signal: AbortSignal, everyMs = 10
   }, everyMs);
   Deno.unrefTimer(timer);
   signal.addEventListener("abort", () => clearInterval(timer), { once: true });
-}
-
-/** The state of a room's link to the other servers (Redis), as `/metrics` and `/readyz` see it. */
-export interface LinkHealth {
-  up: boolean;
-  /** Times the link went down. */
-  outages: number;
-  /** Bytes sent and not yet confirmed. */
-  unconfirmedBytes: number;
-  /** The last liveness probe's round trip. */
-  roundTripSeconds: number;
 }
 
 /** A server's counters, and what was read off its connections at one moment. */

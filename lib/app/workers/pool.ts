@@ -2,10 +2,10 @@
  * `--workers N`: N isolates serve one port, each on its own thread with its own listener, accept
  * loop and event loop. The listeners share the port with SO_REUSEPORT, so the kernel spreads new
  * connections over them and no thread hands sockets to another. Each worker runs the same
- * `serve()` as a single process, given a `SharedRegistry` (ids, limits and chat names in shared
- * memory) and a `BroadcastChannelRelay` (chat lines to the other workers); this thread only starts
- * them, passes shutdown on and adds up what they served. The pool is a `ServerHandle` like a
- * single server.
+ * plan and assembles itself as a single process does (`../assemble.ts`), given a `SharedRegistry`
+ * (ids, limits and chat names in shared memory) and, in chat mode, a BroadcastChannel to the other
+ * workers; this thread only starts them, passes shutdown on and adds up what they served. The pool
+ * is a `ServerHandle` like a single server.
  */
 
 import { SharedRegistry, type SharedRegistryBuffers } from "../../registry/shared.ts";
@@ -18,19 +18,21 @@ import {
   emptySummary,
   type ServerHandle,
   type ServerStats,
-  type ServeSettings,
   type ServeSummary,
 } from "../../server/serve.ts";
-import { type LinkHealth, type PlainMetrics, ServerMetrics } from "../../server/metrics.ts";
-import type { AccessListOptions } from "../../server/access_list.ts";
+import type { LinkHealth } from "../../backend.ts";
+import { type PlainMetrics, ServerMetrics } from "../../server/metrics.ts";
 import type { ListenSpec } from "../../transport/listen.ts";
-import type { RoomSettings } from "../../redis/mod.ts";
-import { WebListenError, type WebListenOptions } from "../../web/listener.ts";
+import { WebListenError } from "../../web/listener.ts";
+import type { ServerPlan } from "../plan.ts";
 import { listenTcp } from "../../transport/tcp.ts";
 import { formatAddr } from "../../util/net.ts";
 
 /** Workers share a TCP port (with or without TLS); a Unix socket has one listener. */
 export type TcpOrTls = Extract<ListenSpec, { transport: "tcp" | "tls" }>;
+
+/** The plan of a server whose workers share its port. */
+export type WorkerPlan = ServerPlan & { listen: TcpOrTls };
 
 /** What the main thread tells a worker. */
 export type WorkerCommand =
@@ -38,19 +40,10 @@ export type WorkerCommand =
     kind: "start";
     /** 1-based, as the log shows it. */
     index: number;
-    /** With the real port, when 0 was asked for. */
-    listen: TcpOrTls;
-    /** `--web`, with the real port. */
-    web: WebListenOptions | undefined;
-    /** Who may connect. */
-    access: AccessListOptions;
-    settings: ServeSettings;
+    /** What to serve, with the real ports when 0 was asked for. */
+    plan: WorkerPlan;
     log: WorkerLogOptions;
     registry: SharedRegistryBuffers;
-    /** Chat mode: the name of the channel between the workers, unless they meet through Redis. */
-    relay: string | undefined;
-    /** Chat mode: history, and the room each worker joins on Redis. */
-    room: RoomSettings;
     /** `--admin`: each worker measures its event loop's lag for `/metrics`. */
     admin: boolean;
   }
@@ -93,7 +86,7 @@ const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
  */
 function checkWorkerModuleReadable(): void {
   if (Deno.build.standalone || WORKER_MODULE.protocol !== "file:") return;
-  const folder = decodeURIComponent(new URL("..", WORKER_MODULE).pathname);
+  const folder = decodeURIComponent(new URL("../..", WORKER_MODULE).pathname);
   if (Deno.permissions.querySync({ name: "read", path: folder }).state !== "granted") {
     throw new WorkerStartError(
       `--workers needs read access to ${folder} to load its workers (add --allow-read=${folder})`,
@@ -105,18 +98,13 @@ function checkWorkerModuleReadable(): void {
 export interface WorkerPoolOptions {
   /** How many workers. */
   workers: number;
-  /** Where they listen; each worker opens its own listener there with SO_REUSEPORT. */
-  listen: TcpOrTls;
-  /** Where browsers connect, if anywhere; each worker listens there too. */
-  web?: WebListenOptions;
-  /** Who may connect. @default {everyone} */
-  access?: AccessListOptions;
-  /** How every worker serves. */
-  settings: ServeSettings;
+  /**
+   * What every worker serves. Each opens its own listeners there with SO_REUSEPORT (the web port
+   * too), and its own backend.
+   */
+  plan: WorkerPlan;
   /** Limits over all workers together. */
   limits: RegistryLimits;
-  /** Chat mode: history, and the Redis room every worker joins. @default {no history, no Redis} */
-  room?: RoomSettings;
   log: WorkerLogOptions;
   /** The main thread's log; each worker logs on its own, tagged with its number. */
   logger: Logger;
@@ -133,14 +121,14 @@ export interface WorkerPoolOptions {
  */
 export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPool> {
   checkWorkerModuleReadable();
-  const { workers, settings, logger } = options;
-  const mode = settings.mode ?? "console";
+  const { workers, plan, logger } = options;
+  const mode = plan.settings.mode ?? "console";
   // One plain bind first: it fails like a single server would when the port is taken, even by
   // another SO_REUSEPORT group we must not silently join, and it turns port 0 into a real port.
-  const probe = listenTcp({ ...options.listen, reusePort: false });
+  const probe = listenTcp({ ...plan.listen, reusePort: false });
   const addr = probe.addr as Deno.NetAddr;
   probe.close();
-  let web = options.web;
+  let web = plan.web;
   if (web !== undefined) {
     let webProbe;
     try {
@@ -152,9 +140,8 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
     webProbe.close();
   }
   const registry = SharedRegistry.create({ ...options.limits, workers });
-  const room = options.room ?? { history: 0, room: "parley" };
   // Through Redis, each worker is a server of the room like any other; a channel would repeat it.
-  const relay = mode === "chat" && room.redis === undefined
+  const channel = mode === "chat" && plan.backend.redis === undefined
     ? `parley-chat-${crypto.randomUUID()}`
     : undefined;
   const pool = new WorkerPool(addr, logger, registry.maxConns);
@@ -162,14 +149,14 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
     pool.start({
       kind: "start",
       index: i + 1,
-      listen: { ...options.listen, port: addr.port, reusePort: true },
-      web,
-      access: options.access ?? {},
-      settings,
+      plan: {
+        ...plan,
+        listen: { ...plan.listen, port: addr.port, reusePort: true },
+        web,
+        backend: { ...plan.backend, channel },
+      },
       log: options.log,
       registry: registry.buffers,
-      relay,
-      room,
       admin: options.admin ?? false,
     }));
   const failures = (await Promise.allSettled(started)).filter((r) => r.status === "rejected");

@@ -22,14 +22,13 @@
 import { escapeLine, escapeText } from "../../protocol/escape.ts";
 import { isReserved, NAME_RULE, nameKey, parseName } from "../../protocol/names.ts";
 import type { Names } from "../../registry/registry.ts";
-import type { LineKind, Relay } from "../../relay/relay.ts";
+import type { LineKind, Relay, RoomLine } from "../../relay/relay.ts";
 import { andThen } from "../../util/awaitable.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
 import type { Members } from "../members.ts";
 import type { Member, Mode, Step } from "./mode.ts";
 
 const SLASH = 0x2f;
-const LESS_THAN = 0x3c;
 /** Most changes named in the one line that tells the other rooms what they missed in an outage. */
 const MAX_CHANGES_SHOWN = 5;
 /**
@@ -57,10 +56,10 @@ function speaker(name: string): Speaker {
   return { name, prefix: encoder.encode(`<${name}> `) };
 }
 
-/** A line that reached the room while a newcomer waited for the history. */
+/** A line that reached the room while a newcomer waited for the history; `from` if delivered. */
 interface Pending {
   line: string | Uint8Array;
-  mark?: string;
+  from?: RoomLine;
 }
 
 /** Options for {@linkcode createChatMode}. */
@@ -136,9 +135,9 @@ export function createChatMode(options: ChatModeOptions): Mode {
   }
 
   relay?.open({
-    deliver(line, mark) {
-      if (line[0] === LESS_THAN) history?.record(line, Date.now());
-      tell(line, undefined, mark);
+    deliver(delivered) {
+      history?.record(delivered, Date.now());
+      tell(delivered.line, undefined, delivered);
     },
     link: (up) => {
       linkUp = up;
@@ -175,12 +174,12 @@ export function createChatMode(options: ChatModeOptions): Mode {
   });
 
   /** Tells everyone here but `except`; newcomers waiting for the history get it after. */
-  function tell(line: string | Uint8Array, except?: Member, mark?: string): void {
+  function tell(line: string | Uint8Array, except?: Member, from?: RoomLine): void {
     for (const member of speakers.keys()) {
       if (member !== except) member.send(line);
     }
     if (joining.size === 0) return;
-    for (const pending of joining.values()) pending?.push({ line, mark });
+    for (const pending of joining.values()) pending?.push({ line, from });
   }
 
   /** Tells everyone, here and elsewhere, but `except`. */
@@ -203,8 +202,8 @@ export function createChatMode(options: ChatModeOptions): Mode {
     }
     member.send(`* welcome, ${name}: ${online} online; /help for commands`);
     if (!linkUp) member.send(LINK_LOST);
-    for (const { line, mark } of pending) {
-      if (mark === undefined || !snapshot?.holds(mark)) member.send(line);
+    for (const { line, from } of pending) {
+      if (from === undefined || !snapshot?.holds(from)) member.send(line);
     }
     speakers.set(member, speaker(name));
     welcomed.set(member, ++welcomes);
@@ -296,7 +295,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
       const relayed = new Uint8Array(current.prefix.length + text.length);
       relayed.set(current.prefix);
       relayed.set(text, current.prefix.length);
-      history?.record(relayed, Date.now());
+      history?.record({ line: relayed, kind: "said" }, Date.now());
       broadcast(relayed, member, "said");
     },
     leave(member) {

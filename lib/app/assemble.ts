@@ -1,0 +1,84 @@
+/**
+ * The composition root of one accept loop: backend, then listeners, then `serve()`, and the
+ * backend left once the server has finished. A single process and each worker of `--workers`
+ * assemble themselves here from the same plain plan, so there is one copy of the wiring.
+ */
+
+import type { Backend } from "../backend.ts";
+import type { Logger } from "../log.ts";
+import type { Registry } from "../registry/registry.ts";
+import { AccessList } from "../server/access_list.ts";
+import type { Operator } from "../server/operator.ts";
+import { serve, type Server, type ServerHandle, type ServeSummary } from "../server/serve.ts";
+import { listen } from "../transport/listen.ts";
+import type { Listener } from "../transport/transport.ts";
+import { listenWeb } from "../web/listener.ts";
+import { openBackend } from "./backends.ts";
+import type { ServerPlan } from "./plan.ts";
+
+/** Options for {@linkcode assemble}. */
+export interface AssembleOptions {
+  /** Admission limits: a `MemoryRegistry`, or a worker's `SharedRegistry`. */
+  local: Registry;
+  logger: Logger;
+  /** Aborting it shuts the server down. */
+  signal?: AbortSignal;
+  /** Console mode's operator, if any. */
+  operator?: Operator;
+}
+
+/** A server assembled: the server itself, its backend, and the handle that leaves the backend too. */
+export interface Assembled {
+  server: Server;
+  backend: Backend;
+  /** `server`, which has finished only once it has also left its backend. */
+  handle: ServerHandle;
+}
+
+/**
+ * Opens the backend, then the listeners, then serves. Rejects with a `RedisLinkError` when the
+ * backend cannot be joined, and with the listener's error (a `WebListenError` for the web port)
+ * when it cannot listen, having left what it had opened.
+ */
+export async function assemble(plan: ServerPlan, options: AssembleOptions): Promise<Assembled> {
+  const { local, logger, signal, operator } = options;
+  const backend = await openBackend(plan.backend, { local, logger });
+  const listeners: Listener[] = [];
+  try {
+    listeners.push(await listen(plan.listen));
+    if (plan.web !== undefined) listeners.push(await listenWeb(plan.web));
+  } catch (error) {
+    for (const listener of listeners) listener.close();
+    await backend.leave();
+    throw error;
+  }
+  const server = serve(listeners, {
+    ...plan.settings,
+    registry: backend.registry,
+    relay: backend.relay,
+    history: backend.history,
+    access: new AccessList(plan.access),
+    logger,
+    signal,
+    operator,
+  });
+  return { server, backend, handle: leavingAfter(server, backend.leave) };
+}
+
+/** `server`, which has finished only once `leave` has too. */
+function leavingAfter(server: Server, leave: () => Promise<void>): ServerHandle {
+  const finished: Promise<ServeSummary> = server.finished.finally(leave);
+  return {
+    addr: server.addr,
+    finished,
+    stats: () => server.stats(),
+    reload: () => server.reload?.() ?? Promise.reject(new Error("nothing to reload")),
+    shutdown(reason) {
+      void server.shutdown(reason).catch(() => {/* reported by finished */});
+      return finished;
+    },
+    async [Symbol.asyncDispose]() {
+      await this.shutdown();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * The one place that chooses a server's backend, from plain settings: a ring of history in memory
+ * for one process; the same, with a BroadcastChannel to the other workers, for `--workers`; or the
+ * Redis room (`--redis`), where ids, names, lines and history are the room's. Admission limits are
+ * always the server's own (`local`): a `MemoryRegistry`, or the workers' `SharedRegistry`.
+ */
+
+import type { Backend } from "../backend.ts";
+import { MemoryHistory } from "../history/memory.ts";
+import type { Logger } from "../log.ts";
+import { openRedisBackend } from "../redis/mod.ts";
+import type { RedisAddress } from "../redis/url.ts";
+import type { Registry } from "../registry/registry.ts";
+import { BroadcastChannelRelay } from "../relay/broadcast_channel.ts";
+
+/** Which backend, as plain data that can be posted to a worker. */
+export interface BackendPlan {
+  /** Lines of history; 0 for none. */
+  history: number;
+  /** The Redis that joins this server's chat to other servers', if any. */
+  redis?: RedisAddress;
+  /** The room's name on that Redis (`--room`). */
+  room: string;
+  /** `--workers` without Redis: the name of the BroadcastChannel between the workers. */
+  channel?: string;
+}
+
+/** What a backend is opened with besides its plan. */
+export interface BackendContext {
+  /** This server's admission limits (and, without Redis, its ids and names). */
+  local: Registry;
+  logger: Logger;
+}
+
+/**
+ * Opens the backend `plan` describes. Rejects with a `RedisLinkError` when Redis cannot be joined.
+ */
+export async function openBackend(plan: BackendPlan, context: BackendContext): Promise<Backend> {
+  const { local, logger } = context;
+  if (plan.redis !== undefined) {
+    return await openRedisBackend({
+      address: plan.redis,
+      room: plan.room,
+      history: plan.history,
+      local,
+      logger,
+    });
+  }
+  const relay = plan.channel === undefined ? undefined : new BroadcastChannelRelay(plan.channel);
+  return {
+    registry: local,
+    relay,
+    history: plan.history > 0 ? new MemoryHistory(plan.history) : undefined,
+    leave: async () => await relay?.close(),
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * The backend seam: what a server's chat is served with. A backend gives ids, admission and names
+ * (the registry), lines to and from the other isolates or servers (the relay), and the last lines
+ * said (the history); it may also say how its link to the others is (Redis), and it is left once
+ * the server has finished. One process, the workers of one server and servers joined through
+ * Redis differ only in the backend that `app/backends.ts` chooses; nothing below it knows which.
+ */
+
+import type { History } from "./history/history.ts";
+import type { Registry } from "./registry/registry.ts";
+import type { Relay } from "./relay/relay.ts";
+
+/** The state of a backend's link to the other servers (Redis), as `/metrics` and `/readyz` see it. */
+export interface LinkHealth {
+  up: boolean;
+  /** Times the link went down. */
+  outages: number;
+  /** Bytes sent and not yet confirmed. */
+  unconfirmedBytes: number;
+  /** The last liveness probe's round trip. */
+  roundTripSeconds: number;
+}
+
+/** What a server's chat is served with. */
+export interface Backend {
+  registry: Registry;
+  /** The link to rooms served elsewhere (other workers, other servers), if any. */
+  relay?: Relay;
+  /** The last lines said (`--history`), if kept. */
+  history?: History;
+  /** The link's state now, where there is a link to watch (Redis). */
+  health?(): LinkHealth;
+  /** Leaves whatever the backend joined; call it once the server has finished. */
+  leave(): Promise<void>;
+}

@@ -1,0 +1,168 @@
+/**
+ * Every Lua script the Redis backend runs, in one place. A script is how several keys of one room
+ * change in one step, with no other server in between; all of a script's keys share the room's
+ * hash tag (`keys.ts`), so a room's scripts also run on a Redis Cluster. Each script has a name,
+ * which an in-memory Redis (for the unit tests) implements under the same name.
+ *
+ * The stored values of names are `node|owner|since|joined|Name`: the server that holds the name,
+ * the connection that holds it, when it was first claimed (microseconds), when that connection
+ * first claimed a name (for `/who`'s order), and the name as spelled.
+ */
+
+/** A Lua script, and the name it goes by. */
+export interface RedisScript {
+  readonly name: string;
+  readonly lua: string;
+}
+
+/**
+ * Claims KEYS[1] (a name) for ARGV = node, owner, since, joined, Name, ttl, folded, unless someone
+ * else holds it; lists it in KEYS[2] (the online hash). Returns 1 when claimed.
+ */
+export const CLAIM: RedisScript = {
+  name: "claim",
+  lua: `
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, #ARGV[1] + #ARGV[2] + 2) ~= ARGV[1] .. '|' .. ARGV[2] .. '|' then
+  return 0
+end
+local value = ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[6])
+redis.call('HSET', KEYS[2], ARGV[7], value)
+return 1`,
+};
+
+/** Gives KEYS[1] (a name) up, and its entry ARGV[3] in KEYS[2], if ARGV = node, owner holds it. */
+export const RELEASE: RedisScript = {
+  name: "release",
+  lua: `
+local mine = ARGV[1] .. '|' .. ARGV[2] .. '|'
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, #mine) == mine then redis.call('DEL', KEYS[1]) end
+local listed = redis.call('HGET', KEYS[2], ARGV[3])
+if listed and string.sub(listed, 1, #mine) == mine then redis.call('HDEL', KEYS[2], ARGV[3]) end
+return 1`,
+};
+
+/**
+ * The heartbeat: refreshes this node's presence (KEYS[1], for ARGV[2] ms) and membership of
+ * KEYS[2], then each name KEYS[8..] it holds (for ARGV[3] ms), whose value is ARGV[6..] (and
+ * folded name ARGV[6 + n..]). A name that expired is set again; one that someone else holds goes
+ * to the earlier claim (the lower node id, on a tie).
+ *
+ * It also keeps the room's data honest after Redis lost it (FLUSHALL, a restart from an empty
+ * dump, an eviction) without the link dropping: the id counter KEYS[7] is raised to at least this
+ * node's highest id ARGV[4], every time; and when the room's epoch key KEYS[5] is gone, it is set
+ * again with a fence KEYS[6] (for ARGV[5] ms) during which no block of ids is handed out
+ * (`TAKE_BLOCK`), so that every live server has raised the counter first.
+ *
+ * Returns: 1 if the node had been reaped as gone (its tombstone KEYS[4] was there), else 0; 1 if
+ * the room's data had been lost, else 0; then the 0-based indexes of the names lost.
+ */
+export const KEEP: RedisScript = {
+  name: "keep",
+  lua: `
+local function fields(value) return string.match(value, '^([^|]*)|([^|]*)|([^|]*)|') end
+local fixed = 7
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+local reply = {redis.call('DEL', KEYS[4]), 0}
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  redis.call('SET', KEYS[5], '1')
+  redis.call('SET', KEYS[6], '1', 'PX', ARGV[5])
+  reply[2] = 1
+end
+local counter = tonumber(redis.call('GET', KEYS[7]) or '0')
+if counter < tonumber(ARGV[4]) then redis.call('SET', KEYS[7], ARGV[4]) end
+local n = #KEYS - fixed
+for i = 1, n do
+  local value = ARGV[5 + i]
+  local held = redis.call('GET', KEYS[fixed + i])
+  local take = not held
+  if held then
+    local node, owner, since = fields(held)
+    local my_node, my_owner, my_since = fields(value)
+    take = (node == my_node and owner == my_owner) or tonumber(my_since) < tonumber(since)
+      or (tonumber(my_since) == tonumber(since) and my_node < node)
+  end
+  if take then
+    redis.call('SET', KEYS[fixed + i], value, 'PX', ARGV[3])
+    redis.call('HSET', KEYS[3], ARGV[5 + n + i], value)
+  else
+    reply[#reply + 1] = i - 1
+  end
+end
+return reply`,
+};
+
+/**
+ * Removes node ARGV[1] from the room (KEYS[2]) with every name it held (in KEYS[3], and the keys
+ * ARGV[2] .. folded), if its presence KEYS[1] is gone; "leave" as ARGV[3] is the node leaving
+ * by itself. A reaped node gets a tombstone, KEYS[4], to learn it was counted as gone. Returns
+ * the online entries (node|owner|since|joined|Name) it removed; only the first caller gets them.
+ */
+export const REAP: RedisScript = {
+  name: "reap",
+  lua: `
+local leaving = ARGV[3] == 'leave'
+if leaving then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[1])
+elseif redis.call('EXISTS', KEYS[1]) == 1 or redis.call('SREM', KEYS[2], ARGV[1]) == 0 then
+  return {}
+else
+  redis.call('SET', KEYS[4], '1', 'PX', 3600000)
+end
+local mine = ARGV[1] .. '|'
+local gone = {}
+local all = redis.call('HGETALL', KEYS[3])
+for i = 1, #all, 2 do
+  local value = all[i + 1]
+  if string.sub(value, 1, #mine) == mine then
+    redis.call('HDEL', KEYS[3], all[i])
+    local key = ARGV[2] .. all[i]
+    local held = redis.call('GET', key)
+    if held and string.sub(held, 1, #mine) == mine then redis.call('DEL', key) end
+    gone[#gone + 1] = value
+  end
+end
+return gone`,
+};
+
+/**
+ * Takes a block of ARGV[1] ids from the counter KEYS[1]: returns its highest id, or -1 while the
+ * fence KEYS[2] stands (see `KEEP`). Marks the room as known (its epoch KEYS[3]).
+ */
+export const TAKE_BLOCK: RedisScript = {
+  name: "take-block",
+  lua: `
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('SET', KEYS[3], '1', 'NX')
+return redis.call('INCRBY', KEYS[1], ARGV[1])`,
+};
+
+/** Raises the id counter KEYS[1] to at least ARGV[1] (after Redis lost its data). */
+export const RAISE: RedisScript = {
+  name: "raise",
+  lua: `
+local now = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`,
+};
+
+/**
+ * KEYS[1]: the stream. ARGV: node, channel, most entries, then the batch: one record per line,
+ * `S line\n` for a said line (kept in the stream) or `N line\n` for a notice.
+ */
+export const PUBLISH_AND_KEEP: RedisScript = {
+  name: "publish-and-keep",
+  lua: `
+local out = {ARGV[1]}
+for kind, line in string.gmatch(ARGV[4], '([SN]) ([^\\n]*)\\n') do
+  local mark = '-'
+  if kind == 'S' then mark = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'l', line) end
+  out[#out + 1] = kind .. ' ' .. mark .. ' ' .. line
+end
+redis.call('PUBLISH', ARGV[2], table.concat(out, '\\n'))
+return 1`,
+};
