@@ -6,7 +6,8 @@
  * last line was an `ERR`; 2 for bad flags; 130 for Ctrl+C.
  */
 
-import { clientHelp, parseClientArgs, UsageError, VERSION } from "./lib/app/cli.ts";
+import { UsageError, VERSION } from "./lib/app/cli/flags.ts";
+import { clientHelp, parseClientArgs } from "./lib/app/cli/client_flags.ts";
 import { ConnectError, runClient } from "./lib/client/run_client.ts";
 import { writeLine } from "./lib/util/write.ts";
 import { openTerminal } from "./lib/terminal.ts";

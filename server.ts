@@ -9,7 +9,8 @@
  * {@linkcode SAME_CTRL_C_MS} of the first is that same keypress; a person's second press comes later.
  */
 
-import { parseServerArgs, serverHelp, UsageError, VERSION } from "./lib/app/cli.ts";
+import { UsageError, VERSION } from "./lib/app/cli/flags.ts";
+import { parseServerArgs, serverHelp } from "./lib/app/cli/server_flags.ts";
 import { createLogger, logUnhandledRejections } from "./lib/log.ts";
 import type { ServerHandle } from "./lib/server/serve.ts";
 import { StartError, startServer } from "./lib/app/start_server.ts";

@@ -41,7 +41,12 @@ const GROUPS: { name: string; mutate: string[]; tests: string[] }[] = [
   },
   {
     name: "flags",
-    mutate: ["lib/cli.ts"],
+    mutate: [
+      "lib/app/cli/flags.ts",
+      "lib/app/cli/values.ts",
+      "lib/app/cli/server_flags.ts",
+      "lib/app/cli/client_flags.ts",
+    ],
     tests: ["tests/cli_test.ts", "tests/cli_values_test.ts"],
   },
 ];

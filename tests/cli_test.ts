@@ -1,5 +1,7 @@
 import { assertEquals, assertMatch, throws } from "./support/assert.ts";
-import { clientHelp, parseClientArgs, parseServerArgs, serverHelp, UsageError } from "../lib/app/cli.ts";
+import { clientHelp, parseClientArgs } from "../lib/app/cli/client_flags.ts";
+import { UsageError } from "../lib/app/cli/flags.ts";
+import { parseServerArgs, serverHelp } from "../lib/app/cli/server_flags.ts";
 
 Deno.test("server flags have the documented defaults", () => {
   assertEquals(parseServerArgs([]), {

@@ -4,14 +4,9 @@
  */
 
 import { assert, assertEquals, assertMatch, throws } from "./support/assert.ts";
-import {
-  clientHelp,
-  parseClientArgs,
-  parseServerArgs,
-  serverHelp,
-  UsageError,
-  VERSION,
-} from "../lib/app/cli.ts";
+import { clientHelp, parseClientArgs } from "../lib/app/cli/client_flags.ts";
+import { UsageError, VERSION } from "../lib/app/cli/flags.ts";
+import { parseServerArgs, serverHelp } from "../lib/app/cli/server_flags.ts";
 
 /** The server's config for `args`, or the message of the usage error they get. */
 function server(args: string[]): Record<string, unknown> | string {

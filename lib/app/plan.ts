@@ -18,7 +18,8 @@ import type { ListenSpec } from "../transport/listen.ts";
 import { describeNetError } from "../util/net.ts";
 import type { WebListenOptions } from "../web/listener.ts";
 import type { BackendPlan } from "./backends.ts";
-import { type ServerConfig, UsageError } from "./cli.ts";
+import { UsageError } from "./cli/flags.ts";
+import type { ServerConfig } from "./cli/server_flags.ts";
 
 /** The server cannot start; the message is one sentence for the user. */
 export class StartError extends Error {

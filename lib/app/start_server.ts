@@ -17,7 +17,7 @@ import type { ListenSpec } from "../transport/listen.ts";
 import { describeNetError, formatAddress } from "../util/net.ts";
 import { WebListenError, type WebListenOptions } from "../web/listener.ts";
 import { assemble } from "./assemble.ts";
-import type { ServerConfig } from "./cli.ts";
+import type { ServerConfig } from "./cli/server_flags.ts";
 import { accessEntries, planServer, type ServerPlan, StartError } from "./plan.ts";
 import { serveWorkers, WorkerStartError } from "./workers/pool.ts";
 

@@ -51,6 +51,16 @@ function contains(block: Block, ip: Uint8Array): boolean {
   return (block.bytes[whole] & mask) === (ip[whole] & mask);
 }
 
+/**
+ * The entries of `list`, comma-separated ("a, b" or "a,b"), each checked: throws
+ * {@linkcode AccessEntryError} naming the first that is neither an address nor a CIDR block.
+ */
+export function checkedEntries(list: string): string[] {
+  const entries = list.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  for (const entry of entries) parseBlock(entry);
+  return entries;
+}
+
 /** The entries of a list file: one per line, `#` starts a comment, blank lines are skipped. */
 export function listFileEntries(text: string): string[] {
   return text.split("\n").map((line) => line.replace(/#.*/, "").trim()).filter((line) => line !== "");
@@ -72,11 +82,7 @@ export class AccessList {
   /** Throws {@linkcode AccessEntryError} naming the first bad entry. */
   constructor(options: AccessListOptions) {
     // "a, b" and "a,b" alike: a list may be comma-separated within one flag.
-    const blocks = (entries: string[] = []) =>
-      entries.flatMap((entry) => entry.split(",")).map((entry) => entry.trim()).filter((entry) =>
-        entry !== ""
-      )
-        .map(parseBlock);
+    const blocks = (entries: string[] = []) => entries.flatMap(checkedEntries).map(parseBlock);
     this.#allow = blocks(options.allow);
     this.#deny = blocks(options.deny);
   }
