@@ -25,6 +25,7 @@ export class FrameError extends Error {
 /** Close codes used here. */
 export const CLOSE = {
   normal: 1000,
+  goingAway: 1001,
   /** Reported for a close frame with no code; never sent. */
   noStatus: 1005,
   protocolError: 1002,
@@ -32,6 +33,7 @@ export const CLOSE = {
   invalidData: 1007,
   policy: 1008,
   tooBig: 1009,
+  internalError: 1011,
 } as const;
 
 /** Throws on bytes that are not UTF-8, as a close frame's reason must be. */

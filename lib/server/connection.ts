@@ -21,9 +21,10 @@
  */
 
 import { LineFramer, LineTooLongError } from "../protocol/framer.ts";
-import { type Stream, StreamViolation } from "../transport/transport.ts";
+import { type Stream, type StreamEnd, StreamViolation } from "../transport/transport.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 import { describeNetError, formatAddr, ipOf, isDisconnect } from "../util/net.ts";
-import type { CloseReason } from "./close_reason.ts";
+import { type CloseReason, isViolation } from "./close_reason.ts";
 import type { Congestion } from "./congestion.ts";
 import { type Clock, type DeadlineLimits, Deadlines } from "./deadlines.ts";
 import type { Member, Mode } from "./modes/mode.ts";
@@ -100,6 +101,8 @@ export class Connection implements Member, QueueOwner {
   #throttled = false;
   #closing: CloseReason | null = null;
   #detail: string | undefined;
+  /** What the client was told last when it broke a limit (its `ERR` line, without `ERR`). */
+  #endMessage: string | undefined;
   #finished: Promise<void> | null = null;
   /** Bytes still queued when the drain timeout cut the close short. */
   #unsent = 0;
@@ -360,7 +363,17 @@ export class Connection implements Member, QueueOwner {
   #reject(reason: CloseReason, message: string, detail?: string): void {
     if (this.#closing !== null) return;
     this.#detail = detail;
+    this.#endMessage = message;
     this.close(reason, `ERR ${message}`);
+  }
+
+  /** Why the stream ends, as its transport may tell the peer (a WebSocket's close frame). */
+  #end(): StreamEnd {
+    const reason = this.#closing;
+    const message = this.#endMessage;
+    if (reason === "internal error") return { reason: "error", message };
+    if (reason !== null && isViolation(reason)) return { reason: "violation", message };
+    return { reason: reason === "server shutting down" ? "going away" : "done" };
   }
 
   /** Ends the connection at once, without flushing: the peer is gone or the socket is broken. */
@@ -395,7 +408,7 @@ export class Connection implements Member, QueueOwner {
     this.#unsent = await this.#output.flush(this.#settings.drainTimeoutMs);
     if (this.#unsent === 0 && this.#stream.halfOpen !== false) {
       try {
-        await this.#stream.closeWrite();
+        await this.#stream.closeWrite(this.#end());
         const stop = new AbortController();
         await Promise.race([this.#inputDone.promise, delay(LINGER_MS, { signal: stop.signal })]);
         stop.abort();
@@ -428,10 +441,7 @@ export class Connection implements Member, QueueOwner {
 
   #closeSocket(): void {
     this.#socketClosed = true;
-    try {
-      this.#stream.close();
-    } catch {
-      // Already closed: #finish and #abort can both get here.
-    }
+    // #finish and #abort can both get here.
+    closeQuietly(this.#stream, this.#end());
   }
 }

@@ -14,29 +14,39 @@
  * shutdown ends a loop.
  */
 
-import { count } from "../util/plural.ts";
+import type { History } from "../history/history.ts";
+import type { Logger } from "../log.ts";
 import { SHUTTING_DOWN } from "../protocol/goodbye.ts";
 import type { Registry } from "../registry/registry.ts";
-import type { AccessList } from "./access_list.ts";
-import { describeRefusal } from "../registry/registry.ts";
 import type { Relay } from "../relay/relay.ts";
 import { type Listener, type Stream, transportOf } from "../transport/transport.ts";
 import { backoffDelay } from "../util/backoff.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 import { delay } from "../util/delay.ts";
-import { describeNetError, formatAddr, ipOf } from "../util/net.ts";
-import { writeAll } from "../util/write.ts";
+import { describeNetError, formatAddr } from "../util/net.ts";
+import { count } from "../util/plural.ts";
+import type { AccessList } from "./access_list.ts";
+import { Door } from "./admit.ts";
 import { type CloseReason, isViolation } from "./close_reason.ts";
 import { Congestion } from "./congestion.ts";
-import { Clock } from "./deadlines.ts";
 import { Connection, type ConnectionSettings } from "./connection.ts";
-import type { History } from "../history/history.ts";
-import { FloodLog, type Logger } from "../log.ts";
-import { describeMetrics, ServerMetrics, type ServerNumbers } from "./metrics.ts";
+import { Clock } from "./deadlines.ts";
+import { describeMetrics, ServerMetrics } from "./metrics.ts";
 import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
 import type { Operator } from "./operator.ts";
 import { BufferPool } from "./output_queue.ts";
 import { Members } from "./members.ts";
 import { Rounds } from "./rounds.ts";
+import { describeSummary, emptyStats, emptySummary, type ServerStats, type ServeSummary } from "./summary.ts";
+
+export {
+  addSummary,
+  describeSummary,
+  emptyStats,
+  emptySummary,
+  type ServerStats,
+  type ServeSummary,
+} from "./summary.ts";
 
 /** How a server treats its clients: plain values, the same in every worker. */
 export interface ServeSettings {
@@ -73,41 +83,6 @@ export interface ServeOptions extends ServeSettings {
   access?: AccessList;
 }
 
-/** What a server did, reported when it has finished. */
-export interface ServeSummary {
-  connections: number;
-  linesIn: number;
-  linesOut: number;
-  /** Connections closed at the door by the access list. */
-  denied: number;
-  /** Connections whose handshake (TLS, WebSocket) failed or timed out. */
-  failedHandshakes: number;
-}
-
-/** A summary of nothing yet. */
-export function emptySummary(): ServeSummary {
-  return { connections: 0, linesIn: 0, linesOut: 0, denied: 0, failedHandshakes: 0 };
-}
-
-/** `total` plus `more`, field by field. */
-export function addSummary(total: ServeSummary, more: ServeSummary): ServeSummary {
-  for (const key of Object.keys(total) as (keyof ServeSummary)[]) total[key] += more[key];
-  return total;
-}
-
-/** `served 3 connections, 12 lines in, 14 lines out; 2 denied`, as the log says it. */
-export function describeSummary(summary: ServeSummary): string {
-  const { connections, linesIn, linesOut, denied, failedHandshakes } = summary;
-  const turnedAway = [
-    ...(denied > 0 ? [`${denied} denied`] : []),
-    ...(failedHandshakes > 0 ? [count(failedHandshakes, "failed handshake")] : []),
-  ];
-  return `served ${count(connections, "connection")}, ${count(linesIn, "line")} in, ${
-    count(linesOut, "line")
-  } out` +
-    (turnedAway.length > 0 ? `; ${turnedAway.join(", ")}` : "");
-}
-
 /** A running server, however it runs: one accept loop, or a pool of workers. */
 export interface ServerHandle extends AsyncDisposable {
   /** Where it listens (its first listener), with the real port. */
@@ -127,38 +102,6 @@ export interface ServerHandle extends AsyncDisposable {
    * the settings unchanged, when anything fails. Absent where nothing can be reloaded.
    */
   reload?(): Promise<string>;
-}
-
-/** A server's numbers now, and whether it takes new clients. */
-export interface ServerStats extends ServerNumbers {
-  /** Clients open, and the most at once (`--max-conns`). */
-  clients: number;
-  maxConns: number;
-  /** Whether it is shutting down. */
-  draining: boolean;
-}
-
-/** A server's numbers before anything is added up: no connection, nothing queued. */
-export function emptyStats(
-  metrics: ServerMetrics,
-  mode: string,
-  maxConns: number,
-  draining: boolean,
-): ServerStats {
-  return {
-    metrics,
-    mode,
-    open: [],
-    liveLinesIn: 0,
-    liveLinesOut: 0,
-    liveBytesIn: 0,
-    liveBytesOut: 0,
-    queueMaxBytes: 0,
-    queueBytes: 0,
-    clients: 0,
-    maxConns,
-    draining,
-  };
 }
 
 /** After accept errors: 5 ms, doubling, at most one second. */
@@ -192,12 +135,7 @@ export class Server implements ServerHandle {
   #tasks = new Set<Promise<void>>();
   #stop = new AbortController();
   #summary: ServeSummary = emptySummary();
-  #access: AccessList | undefined;
-  #handshakeTimeoutMs: number;
-  /** Connections still in their handshake: not yet clients, closed at shutdown. */
-  #handshaking = new Set<Stream>();
-  #deniedLog: FloodLog;
-  #handshakeLog: FloodLog;
+  #door: Door;
   #drainTimeoutMs: number;
   #rounds = new Rounds();
   /** Connections being served, and a promise for when the last one has finished. */
@@ -212,11 +150,18 @@ export class Server implements ServerHandle {
     this.#listeners = listeners;
     this.#logger = logger;
     this.#registry = registry;
-    this.#access = options.access?.empty ? undefined : options.access;
-    this.#handshakeTimeoutMs = handshakeTimeout * 1000;
-    this.#deniedLog = new FloodLog(logger, "denied", "denied connections");
-    this.#handshakeLog = new FloodLog(logger, "handshake_failed", "failed handshakes");
     this.#drainTimeoutMs = drainTimeout * 1000;
+    this.#door = new Door({
+      registry,
+      access: options.access,
+      logger,
+      metrics: this.metrics,
+      summary: this.#summary,
+      handshakeTimeoutMs: handshakeTimeout * 1000,
+      drainTimeoutMs: this.#drainTimeoutMs,
+      stopped: this.#stop.signal,
+      track: (task) => this.#track(task),
+    });
     this.addr = listeners[0].addr;
     this.#modeName = mode;
     this.#mode = createMode(mode, {
@@ -305,15 +250,10 @@ export class Server implements ServerHandle {
       );
       this.#stop.abort();
       clearInterval(this.#sweeper);
-      for (const listener of this.#listeners) {
-        try {
-          listener.close();
-        } catch {
-          // The caller closed it already; either way no more accepts.
-        }
-      }
+      // The caller may have closed one already; either way no more accepts.
+      for (const listener of this.#listeners) closeQuietly(listener);
       for (const conn of [...this.#members]) conn.close("server shutting down", SHUTTING_DOWN);
-      for (const stream of this.#handshaking) closeQuietly(stream);
+      this.#door.closeAll();
     }
     return this.finished;
   }
@@ -327,7 +267,7 @@ export class Server implements ServerHandle {
 
   /** From now on, the access list decides who may connect (open connections stay). */
   setAccess(access: AccessList | undefined): void {
-    this.#access = access?.empty ? undefined : access;
+    this.#door.setAccess(access);
   }
 
   stats(): ServerStats {
@@ -360,8 +300,7 @@ export class Server implements ServerHandle {
       await this.#allFinished.promise;
     }
     await this.#rounds.close();
-    this.#deniedLog.flush();
-    this.#handshakeLog.flush();
+    this.#door.flushLogs();
     this.#logger.info("summary", describeSummary(this.#summary), { ...this.#summary });
     return { ...this.#summary };
   }
@@ -404,88 +343,12 @@ export class Server implements ServerHandle {
         stream.close();
         break;
       }
-      this.#start(stream, settings);
+      this.#door.enter(
+        stream,
+        listener.kind ?? settings.transport,
+        (admitted) => this.#open(admitted, settings),
+      );
     }
-  }
-
-  #start(stream: Stream, settings: ConnectionSettings): void {
-    const ip = ipOf(stream.remoteAddr);
-    const denied = this.#access?.refuses(ip);
-    if (denied !== undefined) return this.#deny(stream, denied);
-    const refusal = this.#registry.admit(ip);
-    if (refusal !== undefined) {
-      this.metrics.refused.add(refusal === "server full" ? "server full" : "too many from one address");
-      this.#refuse(stream, refusal, describeRefusal(refusal, this.#registry, ip));
-      return;
-    }
-    if (stream.handshake === undefined) this.#open(stream, settings);
-    else this.#track(this.#handshake(stream, settings, ip));
-  }
-
-  /** Closed at once, before a byte is read: the access list refuses the peer. */
-  #deny(stream: Stream, why: "denied" | "not allowed"): void {
-    this.#summary.denied++;
-    this.metrics.refused.add(why === "denied" ? "denied" : "not allowed");
-    const remote = formatAddr(stream.remoteAddr);
-    closeQuietly(stream);
-    this.#deniedLog.warn(`denied ${remote}: ${why === "denied" ? "in --deny" : "not in --allow"}`, {
-      remote,
-      reason: why,
-    });
-  }
-
-  /**
-   * Finishes a handshake (TLS, a WebSocket's HTTP upgrade) under the handshake timeout; only then
-   * is the peer a client. One that never finishes, or speaks plain text to a TLS port, costs its
-   * socket until then, nothing more. One that asked for a web page and got it is no client.
-   */
-  async #handshake(stream: Stream, settings: ConnectionSettings, ip: string | undefined): Promise<void> {
-    this.#handshaking.add(stream);
-    const stop = new AbortController();
-    const timedOut = delay(this.#handshakeTimeoutMs, { signal: stop.signal }).then(() => {
-      if (!stop.signal.aborted) {
-        throw new Deno.errors.TimedOut(`timed out after ${this.#handshakeTimeoutMs / 1000} s`);
-      }
-    });
-    let result: unknown;
-    try {
-      result = await Promise.race([stream.handshake!(), timedOut]);
-    } catch (error) {
-      this.#registry.release(ip);
-      closeQuietly(stream);
-      // A peer that never said a word (a browser's spare connection, closed or timed out) did not
-      // fail at anything: no warning.
-      if (stream.silent) return this.#silentClose(stream);
-      this.#summary.failedHandshakes++;
-      this.metrics.refused.add("handshake failed");
-      if (!this.#stop.signal.aborted) {
-        const remote = formatAddr(stream.remoteAddr);
-        const reason = error instanceof Deno.errors.TimedOut ? error.message : describeNetError(error);
-        const kind = settings.transport === "tls" ? "TLS" : "WebSocket";
-        this.#handshakeLog.warn(`${kind} handshake with ${remote} failed: ${reason}`, {
-          remote,
-          transport: settings.transport,
-          reason,
-        });
-      }
-      return;
-    } finally {
-      stop.abort();
-      this.#handshaking.delete(stream);
-    }
-    if (this.#stop.signal.aborted || result === false) {
-      this.#registry.release(ip);
-      closeQuietly(stream);
-      if (result === false && stream.silent) this.#silentClose(stream);
-      return;
-    }
-    this.#open(stream, settings);
-  }
-
-  /** A peer that never said a word (a browser's spare connection): nothing to warn of. */
-  #silentClose(stream: Stream): void {
-    const remote = formatAddr(stream.remoteAddr);
-    this.#logger.debug("handshake_silent", `${remote} closed before a byte`, { remote });
   }
 
   /** A client from now on: it joins the room and its connection is served. */
@@ -540,22 +403,6 @@ export class Server implements ServerHandle {
     if (--this.#serving === 0) this.#allFinished?.resolve();
   }
 
-  /** Turns a connection away at the door: it gets one ERR line and is never served. */
-  #refuse(stream: Stream, refusal: string, message: string): void {
-    const remote = formatAddr(stream.remoteAddr);
-    this.#logger.warn("refused", `refused ${remote}: ${refusal}`, { remote, reason: refusal });
-    const stop = new AbortController();
-    this.#track(
-      Promise.race([
-        writeAll(stream, `ERR ${message}\n`).catch(() => {/* it left already; nothing to tell */}),
-        delay(this.#drainTimeoutMs, { signal: stop.signal }),
-      ]).finally(() => {
-        stop.abort();
-        closeQuietly(stream);
-      }),
-    );
-  }
-
   /** A connection started closing (a microtask ago): it leaves the room and the mode. */
   #left(conn: Connection, reason: CloseReason): void {
     this.#members.delete(conn);
@@ -585,13 +432,5 @@ export class Server implements ServerHandle {
       `${this.#members.size} open)`;
     if (isViolation(reason)) this.#logger.warn("disconnect", msg, fields);
     else this.#logger.detail("disconnect", msg, fields);
-  }
-}
-
-function closeQuietly(stream: Stream): void {
-  try {
-    stream.close();
-  } catch {
-    // Closed already.
   }
 }

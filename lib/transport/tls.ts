@@ -53,6 +53,7 @@ export function listenTls(options: TlsListenOptions): Listener {
   return {
     addr: listener.addr,
     transport: "tls",
+    kind: "TLS",
     details: { certificate: fingerprint },
     accept: () => listener.accept(),
     close: () => listener.close(),

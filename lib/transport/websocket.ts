@@ -29,7 +29,8 @@ import {
   FrameError,
 } from "../protocol/websocket.ts";
 import { writeAll } from "../util/write.ts";
-import { type Stream, StreamViolation } from "./transport.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
+import { NotAClient, type Stream, type StreamEnd, StreamViolation } from "./transport.ts";
 
 const LF = 0x0a;
 /** How long a pong may stay unsent while the client sends more pings (as the slow-consumer rule). */
@@ -44,7 +45,15 @@ const READ_SIZE = 256;
 const MAX_READ_SIZE = 16 * 1024;
 /** How long closing may wait for the close frame to leave and the client to close its side. */
 const CLOSE_GRACE_MS = 1000;
-const decoder = new TextDecoder();
+
+/** The close code for each reason the server ends a stream. */
+const CLOSE_CODES: Record<StreamEnd["reason"], number> = {
+  done: CLOSE.normal,
+  "going away": CLOSE.goingAway,
+  refused: CLOSE.policy,
+  violation: CLOSE.policy,
+  error: CLOSE.internalError,
+};
 
 /**
  * The HTTP exchange that comes before the frames: resolves with the bytes the client sent after
@@ -90,13 +99,21 @@ export class WebSocketStream implements Stream {
     this.#decoder = new FrameDecoder(options.maxLine);
   }
 
-  /** Whether the client has sent nothing yet (see `Stream.silent`). */
-  get silent(): boolean {
-    return this.#silent;
+  /**
+   * The socket's handshake (TLS), then the HTTP exchange. A peer that asked for a page and got it,
+   * or that closed (or was closed) before a byte, is {@linkcode NotAClient}: a browser opens spare
+   * connections in case a page needs one.
+   */
+  async handshake(): Promise<void> {
+    try {
+      await this.#handshake();
+    } catch (error) {
+      if (error instanceof NotAClient || !this.#silent) throw error;
+      throw new NotAClient("closed before a byte", { cause: error });
+    }
   }
 
-  /** The socket's handshake (TLS), then the HTTP exchange; `false` when the peer is no client. */
-  async handshake(): Promise<boolean> {
+  async #handshake(): Promise<void> {
     await this.#socket.handshake?.();
     const socket = this.#socket;
     // The HTTP exchange reads through this, so that a client that sends nothing can be told apart.
@@ -112,10 +129,9 @@ export class WebSocketStream implements Stream {
       close: () => socket.close(),
     };
     const rest = await this.#upgrade(heard);
-    if (rest === false) return false;
+    if (rest === false) throw new NotAClient("it asked for a page and got it");
     this.#buffer = new Uint8Array(READ_SIZE);
     if (rest.length > 0) this.#decoder.feed(rest.slice());
-    return true;
   }
 
   async read(p: Uint8Array): Promise<number | null> {
@@ -177,7 +193,6 @@ export class WebSocketStream implements Stream {
       await this.#send(encodeText(p));
       return p.length;
     }
-    this.#noteFarewell(p.subarray(0, taken));
     await this.#send(frames);
     return taken;
   }
@@ -209,11 +224,13 @@ export class WebSocketStream implements Stream {
   }
 
   /** A WebSocket has no half-close: the close frame ends both directions. */
-  async closeWrite(): Promise<void> {
+  async closeWrite(end?: StreamEnd): Promise<void> {
+    this.#setEnd(end);
     await this.#sendClose();
   }
 
-  close(): void {
+  close(end?: StreamEnd): void {
+    this.#setEnd(end);
     if (this.#closed) return;
     this.#closed = true;
     if (this.#buffer === undefined) return this.#socket.close();
@@ -224,11 +241,7 @@ export class WebSocketStream implements Stream {
     const lingered = this.#sendClose().then(() => this.#drain()).catch(() => {/* the socket is gone */});
     Promise.race([lingered, late]).finally(() => {
       clearTimeout(timer);
-      try {
-        this.#socket.close();
-      } catch {
-        // Closed already.
-      }
+      closeQuietly(this.#socket);
     });
   }
 
@@ -250,13 +263,10 @@ export class WebSocketStream implements Stream {
     this.#socket.setNoDelay?.(noDelay);
   }
 
-  /** An `ERR` line written last is why the connection closes: the close frame will say so too. */
-  #noteFarewell(lines: Uint8Array): void {
-    const end = lines.length - 1;
-    const start = lines.lastIndexOf(LF, end - 1) + 1;
-    if (lines[start] !== 0x45 || lines[start + 1] !== 0x52 || lines[start + 2] !== 0x52) return; // "ERR"
-    const reason = decoder.decode(lines.subarray(start + 4, end));
-    this.#setClose(CLOSE.policy, reason);
+  /** Why the server ends the stream, as the close frame will say it (unless a reason came first). */
+  #setEnd(end: StreamEnd | undefined): void {
+    if (end === undefined) return;
+    this.#setClose(CLOSE_CODES[end.reason], end.message ?? "");
   }
 
   #setClose(code: number, reason: string): void {

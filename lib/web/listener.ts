@@ -56,6 +56,7 @@ export async function listenWeb(options: WebListenOptions): Promise<Listener> {
   return {
     addr: inner.addr,
     transport: tls === undefined ? "ws" : "wss",
+    kind: "WebSocket",
     details: { page, ...(tls === undefined ? {} : { certificate: tls.fingerprint }) },
     accept: async () => new WebSocketStream(await inner.accept(), { maxLine, upgrade: site.answer }),
     close: () => inner.close(),
