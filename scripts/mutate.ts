@@ -17,27 +17,35 @@ const STRYKER = "npm:@stryker-mutator/core@10.1.1/stryker";
 
 /** Which modules are mutated, against which unit tests. */
 const GROUPS: { name: string; mutate: string[]; tests: string[] }[] = [
-  { name: "framer", mutate: ["lib/protocol/framer.ts"], tests: ["tests/lines_test.ts"] },
+  { name: "framer", mutate: ["lib/protocol/framer.ts"], tests: ["tests/unit/lines_test.ts"] },
   {
     name: "escape",
     mutate: ["lib/protocol/escape.ts", "lib/protocol/goodbye.ts"],
-    tests: ["tests/escape_test.ts", "tests/properties_test.ts", "tests/goodbye_test.ts"],
+    tests: ["tests/unit/escape_test.ts", "tests/unit/properties_test.ts", "tests/unit/goodbye_test.ts"],
   },
-  { name: "websocket", mutate: ["lib/protocol/websocket.ts"], tests: ["tests/websocket_frames_test.ts"] },
+  {
+    name: "websocket",
+    mutate: ["lib/protocol/websocket.ts"],
+    tests: ["tests/unit/websocket_frames_test.ts"],
+  },
   {
     name: "access",
     mutate: ["lib/server/access_list.ts", "lib/util/ip.ts", "lib/web/host.ts", "lib/web/origin.ts"],
-    tests: ["tests/access_list_test.ts", "tests/ip_test.ts", "tests/web_host_test.ts"],
+    tests: ["tests/unit/access_list_test.ts", "tests/unit/ip_test.ts", "tests/unit/web_host_test.ts"],
   },
   {
     name: "queue",
     mutate: ["lib/server/output_queue.ts", "lib/server/deadlines.ts", "lib/server/congestion.ts"],
-    tests: ["tests/output_queue_test.ts", "tests/deadlines_test.ts", "tests/congestion_test.ts"],
+    tests: [
+      "tests/unit/output_queue_test.ts",
+      "tests/unit/deadlines_test.ts",
+      "tests/unit/congestion_test.ts",
+    ],
   },
   {
     name: "registry",
     mutate: ["lib/registry/memory.ts", "lib/registry/shared.ts", "lib/protocol/names.ts"],
-    tests: ["tests/registry_test.ts", "tests/names_test.ts", "tests/chat_mode_test.ts"],
+    tests: ["tests/unit/registry_test.ts", "tests/unit/names_test.ts", "tests/unit/chat_mode_test.ts"],
   },
   {
     name: "flags",
@@ -47,7 +55,7 @@ const GROUPS: { name: string; mutate: string[]; tests: string[] }[] = [
       "lib/app/cli/server_flags.ts",
       "lib/app/cli/client_flags.ts",
     ],
-    tests: ["tests/cli_test.ts", "tests/cli_values_test.ts"],
+    tests: ["tests/unit/cli_test.ts", "tests/unit/cli_values_test.ts"],
   },
 ];
 

@@ -1,0 +1,325 @@
+/**
+ * What the Redis backend promises above its link: names unique across servers, ids never handed
+ * out twice, lines relayed with their kind and mark to every other server and never back, a
+ * history that knows which live lines it holds, and a server's names freed when it leaves or dies.
+ * The same cases run over the in-memory Redis (`tests/unit`, in milliseconds) and over a real
+ * `redis-server` (`tests/e2e`), so the fake cannot drift from what Redis does.
+ */
+
+import type { Backend } from "../../lib/backend.ts";
+import { createLogger } from "../../lib/log.ts";
+import { joinRoom } from "../../lib/redis/mod.ts";
+import type { RedisArgument, RedisLink } from "../../lib/redis/link.ts";
+import { CLAIM, type RedisScript } from "../../lib/redis/scripts.ts";
+import type { Buffer } from "node:buffer";
+import { FENCE_MS, GONE_WITHIN_MS, HEARTBEAT_MS } from "../../lib/redis/names.ts";
+import { MemoryRegistry } from "../../lib/registry/memory.ts";
+import type { NameEvents } from "../../lib/registry/registry.ts";
+import type { RoomLine } from "../../lib/relay/relay.ts";
+import { assert, assertEquals } from "./assert.ts";
+
+/** A Redis the cases run on. */
+export interface RedisUnderTest {
+  /** A new server's link to the room. */
+  link(): Promise<RedisLink>;
+  /** Lets `ms` pass as far as the keys' TTLs go (the fake moves its clock; a real one waits). */
+  advance(ms: number): Promise<void>;
+  /** Stops whatever it started. */
+  close(): Promise<void>;
+}
+
+/** Where the cases get a fresh Redis from. */
+export interface RedisFixture {
+  /** Put before every case's name: `fake Redis`, `redis-server`. */
+  label: string;
+  ignore?: boolean;
+  open(): Promise<RedisUnderTest>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * A link that the test can cut as a dead process or a dead path would: from then on nothing it
+ * sends arrives, nothing published reaches it, and it says it is down.
+ */
+class CuttableLink implements RedisLink {
+  #link: RedisLink;
+  #cut = false;
+  #watchers = new Set<(up: boolean) => void>();
+
+  constructor(link: RedisLink) {
+    this.#link = link;
+    link.watch((up) => {
+      if (!this.#cut) { for (const watcher of this.#watchers) watcher(up); }
+    });
+  }
+
+  get node(): string {
+    return this.#link.node;
+  }
+  get keys(): RedisLink["keys"] {
+    return this.#link.keys;
+  }
+  get shown(): string {
+    return this.#link.shown;
+  }
+  get up(): boolean {
+    return !this.#cut && this.#link.up;
+  }
+  get outages(): number {
+    return this.#link.outages;
+  }
+  get roundTripMs(): number {
+    return this.#link.roundTripMs;
+  }
+
+  /** From now on nothing gets through, and the link is down. */
+  cut(): void {
+    this.#cut = true;
+    for (const watcher of this.#watchers) watcher(false);
+  }
+
+  /** The path is back. */
+  restore(): void {
+    this.#cut = false;
+    for (const watcher of this.#watchers) watcher(this.#link.up);
+  }
+
+  send<T>(args: RedisArgument[]): Promise<T> {
+    return this.#cut ? Promise.reject(new Error("cut")) : this.#link.send<T>(args);
+  }
+  run<T>(script: RedisScript, keys: string[], args: RedisArgument[]): Promise<T> {
+    return this.#cut ? Promise.reject(new Error("cut")) : this.#link.run<T>(script, keys, args);
+  }
+  subscribe(channel: string, listener: (message: Buffer) => void): Promise<void> {
+    return this.#link.subscribe(channel, (message) => this.#cut || listener(message));
+  }
+  watch(watcher: (up: boolean) => void): void {
+    this.#watchers.add(watcher);
+  }
+  close(): Promise<void> {
+    return this.#link.close();
+  }
+}
+
+/** A server of the room: its backend, and what its relay and its names' events told it. */
+interface TestServer {
+  backend: Backend;
+  link: CuttableLink;
+  delivered: RoomLine[];
+  departed: string[];
+  lost: string[];
+  logged: string[];
+}
+
+async function join(redis: RedisUnderTest, history = 0): Promise<TestServer> {
+  const logged: string[] = [];
+  const logger = createLogger({ write: (line) => logged.push(line) });
+  const link = new CuttableLink(await redis.link());
+  const backend = await joinRoom(link, { history, local: new MemoryRegistry(), logger });
+  const server: TestServer = { backend, link, delivered: [], departed: [], lost: [], logged };
+  backend.relay!.open({ deliver: (line) => server.delivered.push(line) });
+  const events: NameEvents = {
+    lost: (name) => server.lost.push(name),
+    departed: (names) => server.departed.push(...names),
+    returned: () => {},
+  };
+  backend.registry.names.watch?.(events);
+  return server;
+}
+
+/** Resolves once `condition` holds; fails after `ms`. */
+export async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Registers the cases against the Redis that `fixture` opens. */
+export function redisBackendCases(fixture: RedisFixture): void {
+  const test = (name: string, body: (redis: RedisUnderTest) => Promise<void>) =>
+    Deno.test({
+      name: `${fixture.label}: ${name}`,
+      ignore: fixture.ignore,
+      // The backend's heartbeat and sweep timers run until leave(), which every case calls.
+      async fn() {
+        const redis = await fixture.open();
+        try {
+          await body(redis);
+        } finally {
+          await redis.close();
+        }
+      },
+    });
+
+  test("a name held on one server is refused on another, and free again once released", async (redis) => {
+    const [a, b] = [await join(redis), await join(redis)];
+    try {
+      assertEquals(await a.backend.registry.names.claim("zoe", 1), true);
+      assertEquals(await b.backend.registry.names.claim("ZOE", 2), false, "the same name, folded");
+      assertEquals(await b.backend.registry.names.list(), ["zoe"]);
+      await a.backend.registry.names.release("zoe", 1);
+      assertEquals(await b.backend.registry.names.claim("Zoe", 2), true);
+      assertEquals(await a.backend.registry.names.count(), 1);
+    } finally {
+      await b.backend.leave();
+      await a.backend.leave();
+    }
+  });
+
+  test("two servers never hand out the same id", async (redis) => {
+    const [a, b] = [await join(redis), await join(redis)];
+    try {
+      // Past a block each: the next block is fetched while the first is used up, as clients come.
+      const ids = new Set<number>();
+      for (let i = 1; i <= 1500; i++) {
+        ids.add(a.backend.registry.nextId());
+        ids.add(b.backend.registry.nextId());
+        if (i % 100 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assertEquals(ids.size, 3000);
+      assertEquals(a.logged.concat(b.logged).filter((line) => line.includes("ids may repeat")), []);
+    } finally {
+      await b.backend.leave();
+      await a.backend.leave();
+    }
+  });
+
+  test("a line goes to every other server with its kind, and never back to its own", async (redis) => {
+    const [a, b, c] = [await join(redis), await join(redis), await join(redis)];
+    try {
+      a.backend.relay!.publish("<ann> hi", "said");
+      a.backend.relay!.publish("* bob joined");
+      await until(() => b.delivered.length === 2 && c.delivered.length === 2, 2000, "both lines on b and c");
+      const shown = (lines: RoomLine[]) => lines.map(({ line, kind }) => `${kind} ${decoder.decode(line)}`);
+      assertEquals(shown(b.delivered), ["said <ann> hi", "notice * bob joined"]);
+      assertEquals(shown(c.delivered), shown(b.delivered));
+      assertEquals(a.delivered, []);
+    } finally {
+      for (const server of [c, b, a]) await server.backend.leave();
+    }
+  });
+
+  test("the history keeps said lines, not notices, and knows which delivered lines it holds", async (redis) => {
+    const [a, b] = [await join(redis, 10), await join(redis, 10)];
+    try {
+      a.backend.relay!.publish(encoder.encode("<ann> one"), "said");
+      a.backend.relay!.publish("* ann is now anna");
+      a.backend.relay!.publish(encoder.encode("<anna> two"), "said");
+      await until(() => b.delivered.length === 3, 2000, "three lines on b");
+      const snapshot = await b.backend.history!.recent();
+      assertEquals(snapshot.entries.map((entry) => decoder.decode(entry.line as Uint8Array)), [
+        "<ann> one",
+        "<anna> two",
+      ]);
+      const [one, notice, two] = b.delivered;
+      assert.ok(one.mark !== undefined && snapshot.holds(one), "a said line carries its mark");
+      assertEquals(notice.mark, undefined);
+      assert.ok(snapshot.holds(two));
+      a.backend.relay!.publish(encoder.encode("<anna> three"), "said");
+      await until(() => b.delivered.length === 4, 2000, "the fourth line on b");
+      assertEquals(snapshot.holds(b.delivered[3]), false, "a line said after the snapshot");
+    } finally {
+      await b.backend.leave();
+      await a.backend.leave();
+    }
+  });
+
+  test("a server that leaves frees its names, and the others hear who left", async (redis) => {
+    const [a, b] = [await join(redis), await join(redis)];
+    try {
+      await a.backend.registry.names.claim("ann", 1);
+      await a.backend.registry.names.claim("user7", 7);
+      await a.backend.leave();
+      assertEquals((await b.backend.registry.names.list()).sort(), []);
+      assertEquals(await b.backend.registry.names.claim("ann", 2), true);
+    } finally {
+      await b.backend.leave();
+    }
+  });
+
+  test("a server that dies is reaped: its names are freed and its clients announced as gone", async (redis) => {
+    const [a, b] = [await join(redis), await join(redis)];
+    try {
+      await a.backend.registry.names.claim("ann", 1);
+      // Dies: nothing it sends arrives any more, and it says nothing of leaving.
+      a.link.cut();
+      await redis.advance(GONE_WITHIN_MS);
+      await until(() => b.departed.length > 0, GONE_WITHIN_MS + 2000, "ann announced as gone");
+      assertEquals(b.departed, ["ann"]);
+      assertEquals(await b.backend.registry.names.claim("ann", 2), true);
+    } finally {
+      await a.backend.leave();
+      await b.backend.leave();
+    }
+  });
+
+  test("entries in Redis that no server wrote are left out of /who, and said once in the log", async (redis) => {
+    const a = await join(redis);
+    const intruder = await redis.link();
+    try {
+      await a.backend.registry.names.claim("ann", 1);
+      await intruder.run(
+        CLAIM,
+        [intruder.keys.name("x"), intruder.keys.online],
+        ["node", "1", "2", "3", "\x1b[2Jbad", "60000", "x"],
+      );
+      assertEquals(await a.backend.registry.names.list(), ["ann"]);
+      assertEquals(await a.backend.registry.names.list(), ["ann"]);
+      assertEquals(a.logged.filter((line) => line.includes("no server wrote")).length, 1);
+    } finally {
+      await intruder.close();
+      await a.backend.leave();
+    }
+  });
+
+  test("a name taken on both sides of an outage goes to the earlier claim; the other holder is told", async (redis) => {
+    const [a, b] = [await join(redis), await join(redis)];
+    try {
+      a.link.cut();
+      assertEquals(await a.backend.registry.names.claim("zoe", 1), true, "decided here while down");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      assertEquals(await b.backend.registry.names.claim("zoe", 2), true, "free in Redis meanwhile");
+      a.link.restore();
+      await until(() => b.lost.length > 0, 3 * HEARTBEAT_MS, "b told it lost zoe");
+      assertEquals(b.lost, ["zoe"]);
+      assertEquals(a.lost, []);
+      assertEquals(await b.backend.registry.names.list(), ["zoe"]);
+      assertEquals(await b.backend.registry.names.claim("zoe", 2), false);
+    } finally {
+      await b.backend.leave();
+      await a.backend.leave();
+    }
+  });
+
+  test("a Redis that lost its data gets each server's names and ids back", async (redis) => {
+    const a = await join(redis);
+    const other = await redis.link();
+    try {
+      await a.backend.registry.names.claim("ann", 1);
+      const before = a.backend.registry.nextId();
+      await other.send(["FLUSHALL"]);
+      await until(
+        () => a.logged.some((line) => line.includes("lost the room's data")),
+        3 * HEARTBEAT_MS,
+        "restored",
+      );
+      assertEquals(await a.backend.registry.names.list(), ["ann"]);
+      // No block of ids is handed out until every live server has raised the counter (the fence).
+      await redis.advance(FENCE_MS);
+      const b = await join(redis);
+      try {
+        assert.ok(b.backend.registry.nextId() > before, "ids go on from where they were");
+        assertEquals(await b.backend.registry.names.claim("ann", 9), false);
+      } finally {
+        await b.backend.leave();
+      }
+    } finally {
+      await other.close();
+      await a.backend.leave();
+    }
+  });
+}

@@ -1,0 +1,378 @@
+/**
+ * Chat mode in-process, against fake members, the in-memory registry and a recording relay: what
+ * each client sees, names and their races, and what crosses to other rooms.
+ */
+
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { MemoryRegistry } from "../../lib/registry/memory.ts";
+import type { NameEvents, Names } from "../../lib/registry/registry.ts";
+import type { Relay, RelayHandlers, RoomLine } from "../../lib/relay/relay.ts";
+import type { History, HistorySnapshot } from "../../lib/history/history.ts";
+import { MemoryHistory } from "../../lib/history/memory.ts";
+import { createChatMode, LINK_BACK, LINK_LOST } from "../../lib/server/modes/chat.ts";
+import type { Mode } from "../../lib/server/modes/mode.ts";
+import { Members } from "../../lib/server/members.ts";
+import { bytes, FakeMember } from "../support/fake_member.ts";
+
+const decoder = new TextDecoder();
+
+/** A room of `count` members joined in order, each with what it received so far taken. */
+async function room(
+  count: number,
+  names: Names = new MemoryRegistry().names,
+  relay?: Relay,
+  history?: History,
+) {
+  const room = new Members<FakeMember>();
+  // Joins announced at once here: the grace before a join is told is the test of its own below.
+  const mode = createChatMode({ members: room, names, relay, history, settleMs: 0 });
+  const members: FakeMember[] = [];
+  for (let id = 1; id <= count; id++) members.push(await join(room, mode, id));
+  for (const member of members) member.take();
+  return { room, mode, members };
+}
+
+async function join(room: Members<FakeMember>, mode: Mode, id: number): Promise<FakeMember> {
+  const member = new FakeMember(id);
+  room.add(member);
+  await mode.join(member);
+  return member;
+}
+
+async function say(mode: Mode, member: FakeMember, text: string): Promise<void> {
+  member.linesIn++;
+  await mode.line(member, bytes(text));
+}
+
+Deno.test("a newcomer is welcomed with the count, and the others are told", async () => {
+  const { room: r, mode, members: [alice, bob] } = await room(2);
+  const carol = await join(r, mode, 3);
+  assertEquals(carol.take(), ["* welcome, user3: 3 online; /help for commands"]);
+  assertEquals(alice.take(), ["* user3 joined"]);
+  assertEquals(bob.take(), ["* user3 joined"]);
+});
+
+Deno.test("a line goes to everyone else with the sender's name; // says a line starting with /", async () => {
+  const { mode, members: [a, b, c] } = await room(3);
+  await say(mode, a, "hello");
+  await say(mode, a, "//etc/passwd is a path");
+  assertEquals(a.take(), []);
+  for (const other of [b, c]) assertEquals(other.take(), ["<user1> hello", "<user1> /etc/passwd is a path"]);
+});
+
+Deno.test("/nick renames and announces; taken, reserved and invalid names are refused", async () => {
+  const { mode, members: [a, b] } = await room(2);
+  await say(mode, a, "/nick Alice");
+  assertEquals(a.take(), ["* you are now Alice"]);
+  assertEquals(b.take(), ["* user1 is now Alice"]);
+  for (const name of ["alice", "ALICE"]) await say(mode, b, `/nick ${name}`);
+  await say(mode, b, "/nick user9");
+  await say(mode, b, "/nick two words");
+  await say(mode, b, "/nick");
+  assertEquals(b.take(), [
+    "ERR name alice is taken",
+    "ERR name ALICE is taken",
+    "ERR name user9 is reserved",
+    'ERR invalid name "two words": use 1-32 letters, digits, - or _ (any one script)',
+    'ERR invalid name "": use 1-32 letters, digits, - or _ (any one script)',
+  ]);
+  assertEquals(a.take(), [], "failed renames are not announced");
+  await say(mode, a, "/nick alice");
+  assertEquals(a.take(), ["* you are now alice"], "the holder may change the case of its own name");
+  assertEquals(b.take(), ["* Alice is now alice"]);
+});
+
+Deno.test("/nick takes names of any script in NFC, and refuses one that passes for a taken name", async () => {
+  const { mode, members: [a, b] } = await room(2);
+  await say(mode, a, "/nick Jose\u0301");
+  await say(mode, b, "/nick 李");
+  assertEquals(a.take(), ["* you are now José", "* user2 is now 李"]);
+  for (const name of ["JOSÉ", "ｊｏｓé", "p\u0430ypal", "Operator", "user1OO2"]) {
+    await say(mode, b, `/nick ${name}`);
+  }
+  assertEquals(b.take(), [
+    "* user1 is now José",
+    "* you are now 李",
+    "ERR name JOSÉ is taken",
+    "ERR name ｊｏｓé is taken",
+    'ERR invalid name "p\u0430ypal": it mixes scripts (Latin, Cyrillic); use one',
+    "ERR name Operator is reserved",
+    "ERR name user1OO2 is reserved",
+  ]);
+  await say(mode, b, "/who");
+  assertEquals(b.take(), ["* online: José, 李"]);
+});
+
+Deno.test("/who lists everyone in the order they joined, whatever their names now", async () => {
+  const { mode, members: [a, b, c] } = await room(3);
+  await say(mode, c, "/nick zed");
+  await say(mode, a, "/nick bob");
+  await say(mode, b, "/who");
+  assertEquals(b.take().at(-1), "* online: bob, user2, zed");
+});
+
+Deno.test("a leave is announced to those left, and frees the name for someone else", async () => {
+  const { mode, members: [a, b, c] } = await room(3);
+  await say(mode, a, "/nick alice");
+  b.take();
+  c.take();
+  mode.leave(a, "client closed");
+  assertEquals(b.take(), ["* alice left"]);
+  assertEquals(c.take(), ["* alice left"]);
+  await say(mode, b, "/nick Alice");
+  assertEquals(b.take(), ["* you are now Alice"]);
+});
+
+Deno.test("/help explains, an unknown command says so; neither reaches the others", async () => {
+  const { mode, members: [a, b] } = await room(2);
+  await say(mode, a, "/help");
+  await say(mode, a, "/dance now");
+  const [help, unknown] = a.take();
+  assertMatch(help, /^\* commands: \/nick NAME .*\/who, \/help/);
+  assertEquals(unknown, "ERR unknown command /dance; try /help");
+  assertEquals(b.take(), []);
+});
+
+/** Names whose every answer comes a little later, as from another machine; answered in order. */
+class SlowNames implements Names {
+  #names = new MemoryRegistry().names;
+  claim(name: string, owner: number): Promise<boolean> {
+    return this.#later(() => this.#names.claim(name, owner) as boolean);
+  }
+  release(name: string, owner: number): Promise<void> {
+    return this.#later(() => this.#names.release(name, owner) as void);
+  }
+  list(): Promise<string[]> {
+    return this.#later(() => this.#names.list() as string[]);
+  }
+  count(): Promise<number> {
+    return this.#later(() => this.#names.count() as number);
+  }
+  #later<T>(answer: () => T): Promise<T> {
+    return new Promise((resolve) => setTimeout(() => resolve(answer()), 1));
+  }
+}
+
+Deno.test("with a registry that answers later, of two members racing for a name exactly one wins", async () => {
+  const { mode, members: [a, b, c] } = await room(3, new SlowNames());
+  await Promise.all([say(mode, a, "/nick bob"), say(mode, b, "/nick Bob")]);
+  const [winner, loser] = a.received[0].startsWith("* you are now") ? [a, b] : [b, a];
+  const won = winner === a ? "bob" : "Bob";
+  assertEquals(winner.take(), [`* you are now ${won}`]);
+  assertEquals(loser.take().sort(), [
+    `* user${winner.id} is now ${won}`,
+    `ERR name ${winner === a ? "Bob" : "bob"} is taken`,
+  ]);
+  assertEquals(c.take(), [`* user${winner.id} is now ${won}`]);
+});
+
+Deno.test("a member that leaves while its rename is pending does not keep the name", async () => {
+  const names = new SlowNames();
+  const { mode, members: [a, b] } = await room(2, names);
+  const renaming = say(mode, a, "/nick ghost");
+  mode.leave(a, "client closed");
+  await renaming;
+  assertEquals(await names.list(), ["user2"]);
+  assertEquals(b.take(), ["* user1 left"]);
+});
+
+/** A relay that records what is published and lets the test deliver lines from elsewhere. */
+class RecordingRelay implements Relay {
+  published: string[] = [];
+  deliver: (line: RoomLine) => void = () => {};
+  link: (up: boolean) => void = () => {};
+  open(handlers: RelayHandlers): void {
+    this.deliver = handlers.deliver;
+    this.link = handlers.link!;
+  }
+  publish(line: string | Uint8Array): void {
+    this.published.push(typeof line === "string" ? line : decoder.decode(line));
+  }
+  close(): void {}
+}
+
+Deno.test("what one room says goes to the relay; what the relay delivers reaches everyone here", async () => {
+  const relay = new RecordingRelay();
+  const { mode, members: [a, b] } = await room(2, undefined, relay);
+  await say(mode, a, "across");
+  assertEquals(relay.published, ["* user1 joined", "* user2 joined", "<user1> across"]);
+  relay.deliver({ line: bytes("<elsewhere> hi all"), kind: "said" });
+  assertEquals(a.take(), ["<elsewhere> hi all"]);
+  assertEquals(b.take(), ["<user1> across", "<elsewhere> hi all"]);
+});
+
+Deno.test("the link to the other servers going down and coming back is told to everyone here", async () => {
+  const relay = new RecordingRelay();
+  const { members: [a, b] } = await room(2, undefined, relay);
+  relay.link(false);
+  relay.link(true);
+  for (const member of [a, b]) assertEquals(member.take(), [LINK_LOST, LINK_BACK]);
+});
+
+Deno.test("a newcomer first gets the last lines said, marked as history with their times, then the welcome", async () => {
+  const history = new MemoryHistory(2);
+  const relay = new RecordingRelay();
+  const { room: r, mode, members: [a] } = await room(1, undefined, relay, history);
+  await say(mode, a, "one");
+  await say(mode, a, "/nick ann");
+  await say(mode, a, "two \x1b]0;title\x07");
+  relay.deliver({ line: bytes("* somebody joined"), kind: "notice" });
+  relay.deliver({ line: bytes("<far> three"), kind: "said" });
+  const before = Date.now();
+  const b = await join(r, mode, 2);
+  const lines = b.take();
+  const pattern = /^\* history (\S+) (.*)$/;
+  assertEquals(lines.map((line) => pattern.exec(line)?.[2] ?? line), [
+    "<ann> two \\e]0;title\\x07",
+    "<far> three",
+    "* welcome, user2: 2 online; /help for commands",
+  ]);
+  for (const line of lines.slice(0, 2)) {
+    const at = Date.parse(pattern.exec(line)![1]);
+    assert.ok(at <= Date.now() && before - at < 1000, "the time it was said");
+  }
+});
+
+/** A history that answers when the test says, as one in Redis would; it holds marks m1 and m2. */
+class LateHistory implements History {
+  #waiting: ((snapshot: HistorySnapshot) => void)[] = [];
+  record(): void {}
+  recent(): Promise<HistorySnapshot> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+  /** Answers the oldest question with `entries`. */
+  answer(entries: string[]): void {
+    const held = new Set(["m1", "m2"]);
+    this.#waiting.shift()!({
+      entries: entries.map((line) => ({ at: 0, line })),
+      holds: ({ mark }) => mark !== undefined && held.has(mark),
+    });
+  }
+}
+
+Deno.test("what is said while a newcomer's history is fetched reaches it once, after the history", async () => {
+  const history = new LateHistory();
+  const relay = new RecordingRelay();
+  const r = new Members<FakeMember>();
+  const mode = createChatMode({ members: r, names: new MemoryRegistry().names, relay, history, settleMs: 0 });
+  const a = new FakeMember(1);
+  r.add(a);
+  const aJoined = mode.join(a);
+  history.answer([]);
+  await aJoined;
+  const c = new FakeMember(3);
+  r.add(c);
+  const cJoined = mode.join(c);
+  // While c waits: a line from elsewhere the history holds (m2), one it does not (m3), one said here.
+  relay.deliver({ line: bytes("<far> in the history"), kind: "said", mark: "m2" });
+  relay.deliver({ line: bytes("<far> after it"), kind: "said", mark: "m3" });
+  await say(mode, a, "said here meanwhile");
+  assertEquals(c.take(), [], "nothing before the history");
+  history.answer(["<far> in the history"]);
+  await cJoined;
+  assertEquals(c.take(), [
+    "* history 1970-01-01T00:00:00.000Z <far> in the history",
+    "* welcome, user3: 2 online; /help for commands",
+    "<far> after it",
+    "<user1> said here meanwhile",
+  ]);
+  assertEquals(a.take().slice(-2), ["<far> after it", "* user3 joined"]);
+});
+
+/** In-memory names that let the test play the registry's news from other servers. */
+class NewsyNames implements Names {
+  #names = new MemoryRegistry().names;
+  events: NameEvents | undefined;
+  claim(name: string, owner: number) {
+    return this.#names.claim(name, owner);
+  }
+  release(name: string, owner: number) {
+    return this.#names.release(name, owner);
+  }
+  list() {
+    return this.#names.list();
+  }
+  count() {
+    return this.#names.count();
+  }
+  watch(events: NameEvents): void {
+    this.events = events;
+  }
+  /** Takes `name` from its holder, as an earlier claim elsewhere would. */
+  take(name: string, owner: number): void {
+    this.#names.release(name, owner);
+    this.events!.lost(name, owner);
+  }
+}
+
+Deno.test("a name lost to an earlier claim elsewhere: its holder becomes user<ID>, is told why, and so are the others", async () => {
+  const names = new NewsyNames();
+  const relay = new RecordingRelay();
+  const { mode, members: [a, b] } = await room(2, names, relay);
+  await say(mode, a, "/nick zed");
+  a.take();
+  b.take();
+  names.take("zed", 1);
+  assertMatch(a.take().join(), /^\* zed was taken elsewhere, by an earlier claim, .*; you are now user1$/);
+  assertEquals(b.take(), ["* zed is now user1"]);
+  assertEquals(relay.published.at(-1), "* zed is now user1");
+  assertEquals(await names.list(), ["user1", "user2"]);
+});
+
+Deno.test("clients of a server that died are announced here and to the other servers; returning ones only there", async () => {
+  const names = new NewsyNames();
+  const relay = new RecordingRelay();
+  const { members: [a] } = await room(1, names, relay);
+  names.events!.departed(["dave", "erin"]);
+  assertEquals(a.take(), ["* dave left", "* erin left"]);
+  assertEquals(relay.published.slice(-2), ["* dave left", "* erin left"]);
+  names.events!.returned(["user1"]);
+  assertEquals(a.take(), []);
+  assertEquals(relay.published.at(-1), "* user1 joined");
+});
+
+Deno.test("history a newcomer is sent is capped in bytes: the newest lines that fit", async () => {
+  const history = new MemoryHistory(10);
+  const r = new Members<FakeMember>();
+  const mode = createChatMode({
+    members: r,
+    names: new MemoryRegistry().names,
+    history,
+    historyBytes: 150,
+    settleMs: 0,
+  });
+  const a = new FakeMember(1);
+  r.add(a);
+  await mode.join(a);
+  for (const text of ["first line", "second line", "third line", "fourth line"]) await say(mode, a, text);
+  const b = new FakeMember(2);
+  r.add(b);
+  await mode.join(b);
+  const lines = b.take();
+  // Each entry is `* history <24-character time> <user1> text`: about 55 bytes; 150 hold two.
+  assertEquals(lines.map((line) => line.replace(/^\* history \S+ /, "")), [
+    "<user1> third line",
+    "<user1> fourth line",
+    "* welcome, user2: 2 online; /help for commands",
+  ]);
+});
+
+Deno.test("a join is told once the newcomer settles: at its first line or after the grace; one gone before, never", async () => {
+  const r = new Members<FakeMember>();
+  const mode = createChatMode({ members: r, names: new MemoryRegistry().names, settleMs: 80 });
+  const old = await join(r, mode, 1);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  old.take();
+  // A TLS client that refuses the certificate: welcomed, then gone within milliseconds.
+  const probe = await join(r, mode, 2);
+  r.delete(probe);
+  mode.leave(probe, "client closed");
+  // One that speaks at once is told before its line.
+  const talker = await join(r, mode, 3);
+  await say(mode, talker, "hello");
+  // One that stays quiet is told after the grace.
+  await join(r, mode, 4);
+  assertEquals(old.take(), ["* user3 joined", "<user3> hello"]);
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  assertEquals(old.take(), ["* user4 joined"], "and of user2, neither its join nor its leave");
+});
