@@ -37,12 +37,13 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   const { logger, signal, operator } = options;
   const plan = await planServer(config);
   const limits = { maxConns: config.maxConns, maxConnsPerIp: config.maxConnsPerIp };
-  if (config.workers > 1 && plan.listen.transport !== "unix") {
+  const { listen } = plan;
+  if (config.workers > 1 && listen.transport !== "unix") {
     let pool;
     try {
       pool = await serveWorkers({
         workers: config.workers,
-        plan: { ...plan, listen: plan.listen },
+        plan: { ...plan, listen },
         limits,
         log: { format: config.log, quiet: config.quiet, level: config.logLevel },
         logger,

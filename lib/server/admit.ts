@@ -161,7 +161,7 @@ export class Door {
     // A peer that got its web page, or never said a word (a browser's spare connection), did not
     // fail at anything: no warning.
     if (error instanceof NotAClient) {
-      this.#options.logger.debug("handshake_not_client", `${remote} was no client: ${error.message}`, {
+      this.#options.logger.debug("handshake_not_client", `${remote} ${error.message}`, {
         remote,
         reason: error.message,
       });

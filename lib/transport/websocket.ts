@@ -108,8 +108,8 @@ export class WebSocketStream implements Stream {
     try {
       await this.#handshake();
     } catch (error) {
-      if (error instanceof NotAClient || !this.#silent) throw error;
-      throw new NotAClient("closed before a byte", { cause: error });
+      if (this.#silent) throw new NotAClient("closed before a byte", { cause: error });
+      throw error;
     }
   }
 
@@ -129,7 +129,7 @@ export class WebSocketStream implements Stream {
       close: () => socket.close(),
     };
     const rest = await this.#upgrade(heard);
-    if (rest === false) throw new NotAClient("it asked for a page and got it");
+    if (rest === false) throw new NotAClient("asked for a page and got it");
     this.#buffer = new Uint8Array(READ_SIZE);
     if (rest.length > 0) this.#decoder.feed(rest.slice());
   }
