@@ -71,7 +71,18 @@ export async function main(args: string[]): Promise<number> {
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSigterm);
 
   const operator = terminal && { lines: terminal.lines, print: terminal.print, prompt: terminal.setPrompt };
-  let server: ServerHandle;
+  let server: ServerHandle | undefined;
+  // SIGHUP reloads what can change without a restart; a failure keeps the old settings. Listened
+  // for from the start: a SIGHUP's default action would end a server that is still starting.
+  const onSighup = () => {
+    if (server === undefined) return logger.warn("reload", "still starting; nothing reloaded", {});
+    if (server.reload === undefined) return logger.warn("reload", "nothing to reload here", {});
+    server.reload().then(
+      (what) => logger.info("reload", what, {}),
+      (error) => logger.warn("reload", `reload failed, kept the old settings: ${error.message}`, {}),
+    );
+  };
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onSighup);
   try {
     server = await startServer(config, { logger, signal: shutdown.signal, operator });
   } catch (error) {
@@ -84,17 +95,6 @@ export async function main(args: string[]): Promise<number> {
     writeLine(Deno.stderr, error.message);
     return 1;
   }
-  // SIGHUP reloads what can change without a restart; a failure keeps the old settings.
-  const onSighup = () => {
-    if (server.reload === undefined) {
-      return logger.warn("reload", "nothing to reload here (--workers above 1 keeps its settings)", {});
-    }
-    server.reload().then(
-      (what) => logger.info("reload", what, {}),
-      (error) => logger.warn("reload", `reload failed, kept the old settings: ${error.message}`, {}),
-    );
-  };
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onSighup);
   const stopLogging = logUnhandledRejections(logger);
   let code = 0;
   try {

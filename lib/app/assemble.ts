@@ -27,9 +27,10 @@ export interface AssembleOptions {
   operator?: Operator;
 }
 
-/** A server assembled: the server itself, its backend, and the handle that leaves the backend too. */
+/** A server assembled: the server itself, its listeners, its backend, and the handle that leaves it too. */
 export interface Assembled {
   server: Server;
+  listeners: Listener[];
   backend: Backend;
   /** `server`, which has finished only once it has also left its backend. */
   handle: ServerHandle;
@@ -62,7 +63,7 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
     signal,
     operator,
   });
-  return { server, backend, handle: leavingAfter(server, backend.leave) };
+  return { server, listeners, backend, handle: leavingAfter(server, backend.leave) };
 }
 
 /** `server`, which has finished only once `leave` has too. */

@@ -8,13 +8,14 @@
 
 import {
   AccessEntryError,
-  AccessList,
   type AccessListOptions,
+  checkedEntries,
   listFileEntries,
 } from "../server/access_list.ts";
 import type { ServeSettings } from "../server/serve.ts";
 import { fingerprint, pemToDer, selfSignedCertificate } from "../transport/certificate.ts";
 import type { ListenSpec } from "../transport/listen.ts";
+import type { TlsIdentity } from "../transport/tls.ts";
 import { describeNetError } from "../util/net.ts";
 import type { WebListenOptions } from "../web/listener.ts";
 import type { BackendPlan } from "./backends.ts";
@@ -71,12 +72,11 @@ export async function accessEntries(config: ServerConfig): Promise<AccessListOpt
     for (const path of paths) {
       const text = await readFile(path, `${flag} file`);
       try {
-        new AccessList({ allow: listFileEntries(text) });
+        entries.push(...listFileEntries(text).flatMap(checkedEntries));
       } catch (error) {
         if (error instanceof AccessEntryError) throw new UsageError(`${flag} ${path}: ${error.message}`);
         throw error;
       }
-      entries.push(...listFileEntries(text));
     }
     return entries;
   };
@@ -89,12 +89,17 @@ export async function accessEntries(config: ServerConfig): Promise<AccessListOpt
 /** Where to listen: a Unix socket, TLS (with the certificate given, or a new one), or TCP. */
 async function listenSpec(config: ServerConfig): Promise<ListenSpec> {
   if (config.unix !== undefined) return { transport: "unix", path: config.unix, mode: config.unixMode };
-  const tcp = { host: config.host, port: config.port, backlog: config.backlog };
+  const tcp = { host: config.host, port: config.port, backlog: config.backlog, reusePort: config.reusePort };
   if (!config.tls) return { transport: "tcp", ...tcp };
-  if (config.tlsCert === undefined || config.tlsKey === undefined) {
-    const hosts = [config.host, ...(config.web === undefined ? [] : [config.web.host])];
-    return { transport: "tls", ...tcp, ...await selfSignedCertificate({ hosts }) };
-  }
+  const identity = await certificateFiles(config);
+  if (identity !== undefined) return { transport: "tls", ...tcp, ...identity };
+  const hosts = [config.host, ...(config.web === undefined ? [] : [config.web.host])];
+  return { transport: "tls", ...tcp, ...await selfSignedCertificate({ hosts }) };
+}
+
+/** `--tls-cert` and `--tls-key` as they are now, with the certificate's fingerprint; none without them. */
+export async function certificateFiles(config: ServerConfig): Promise<TlsIdentity | undefined> {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
   const cert = await readFile(config.tlsCert, "TLS certificate");
   const key = await readFile(config.tlsKey, "TLS key");
   let der;
@@ -103,7 +108,7 @@ async function listenSpec(config: ServerConfig): Promise<ListenSpec> {
   } catch {
     throw new StartError(`cannot use the TLS certificate ${config.tlsCert}: it holds no PEM certificate`);
   }
-  return { transport: "tls", ...tcp, cert, key, fingerprint: await fingerprint(der) };
+  return { cert, key, fingerprint: await fingerprint(der) };
 }
 
 /** Where browsers connect (`--web`): TLS too when the server has it. */
@@ -113,6 +118,7 @@ function webSpec(config: ServerConfig, spec: ListenSpec): WebListenOptions | und
   return {
     ...config.web,
     backlog: config.backlog,
+    reusePort: config.reusePort,
     tls: cert === undefined ? undefined : { cert, key: key!, fingerprint: fingerprint! },
     maxLine: config.maxLine,
     origins: config.webOrigin,

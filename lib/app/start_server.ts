@@ -9,7 +9,7 @@
 import type { Logger } from "../log.ts";
 import { RedisLinkError } from "../redis/link.ts";
 import { MemoryRegistry } from "../registry/memory.ts";
-import { AccessList, type AccessListOptions } from "../server/access_list.ts";
+import { AccessList } from "../server/access_list.ts";
 import { type AdminOptions, serveAdmin } from "../server/admin.ts";
 import type { Operator } from "../server/operator.ts";
 import type { ServerHandle } from "../server/serve.ts";
@@ -18,7 +18,8 @@ import { describeNetError, formatAddress } from "../util/net.ts";
 import { WebListenError, type WebListenOptions } from "../web/listener.ts";
 import { assemble } from "./assemble.ts";
 import type { ServerConfig } from "./cli/server_flags.ts";
-import { accessEntries, planServer, type ServerPlan, StartError } from "./plan.ts";
+import { planServer, type ServerPlan, StartError } from "./plan.ts";
+import { applyReload, describeReload, readReload } from "./reload.ts";
 import { serveWorkers, WorkerStartError } from "./workers/pool.ts";
 
 export { StartError } from "./plan.ts";
@@ -53,10 +54,18 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     } catch (error) {
       throw startError(error, plan);
     }
+    let access = new AccessList(plan.access);
+    // SIGHUP: read and checked here once, then put in force in every worker.
+    pool.reload = async () => {
+      const reloaded = await readReload(config);
+      await pool.reloadWorkers(reloaded);
+      access = new AccessList(reloaded.access);
+      return describeReload(reloaded);
+    };
     await startAdmin(config, pool, {
       stats: () => pool.stats(),
       link: plan.backend.redis === undefined ? undefined : () => pool.linkHealth(),
-      access: () => new AccessList(plan.access),
+      access: () => access,
       logger,
     });
     return pool;
@@ -67,26 +76,14 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   } catch (error) {
     throw startError(error, plan);
   }
-  const { server, backend, handle } = assembled;
-  let accessList = new AccessList(plan.access);
-  // SIGHUP: the access lists again, from the flags and the files as they are now; all or nothing.
-  server.reload = async () => {
-    let entries: AccessListOptions;
-    try {
-      entries = await accessEntries(config);
-    } catch (error) {
-      throw new Error(error instanceof Error ? error.message : String(error));
-    }
-    accessList = new AccessList(entries);
-    server.setAccess(accessList);
-    const count = (entries.allow?.length ?? 0) + (entries.deny?.length ?? 0);
-    return `reloaded the access lists (${count} ${count === 1 ? "entry" : "entries"})`;
-  };
+  const { server, listeners, backend, handle } = assembled;
+  // SIGHUP: the access lists and the certificate again, as the files are now; all or nothing.
+  server.reload = async () => applyReload(server, listeners, await readReload(config));
   await startAdmin(config, handle, {
     stats: () => server.stats(),
     loopLag: server.metrics.loopLag,
     link: backend.health,
-    access: () => accessList,
+    access: () => server.access,
     logger,
   });
   return handle;

@@ -14,7 +14,7 @@ import { closeQuietly } from "../util/close_quietly.ts";
 import { delay } from "../util/delay.ts";
 import { describeNetError, formatAddr, ipOf } from "../util/net.ts";
 import { writeAll } from "../util/write.ts";
-import type { AccessList } from "./access_list.ts";
+import { AccessList } from "./access_list.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ServeSummary } from "./summary.ts";
 
@@ -43,6 +43,8 @@ export type Admitted = (stream: Stream) => void;
 /** Decides which accepted streams become clients. */
 export class Door {
   #options: DoorOptions;
+  /** The list in force, and the same only when it restricts anything (the fast path is none). */
+  #list: AccessList = new AccessList({});
   #access: AccessList | undefined;
   /** Streams still in their handshake: not yet clients, closed at shutdown. */
   #handshaking = new Set<Stream>();
@@ -58,7 +60,13 @@ export class Door {
 
   /** From now on, `access` decides who may connect (open connections stay). */
   setAccess(access: AccessList | undefined): void {
-    this.#access = access?.empty ? undefined : access;
+    this.#list = access ?? new AccessList({});
+    this.#access = this.#list.empty ? undefined : this.#list;
+  }
+
+  /** Who may connect now. */
+  get access(): AccessList {
+    return this.#list;
   }
 
   /**

@@ -152,6 +152,8 @@ export interface ServerNumbers {
   /** Bytes waiting in the output queues: the most in one, and in all. */
   queueMaxBytes: number;
   queueBytes: number;
+  /** With `--workers`: each worker's open connections, by its number (1-based). */
+  workers?: [number, number][];
 }
 
 /** The numbers of one scrape: the server's, and the room's, the link's and the process's. */
@@ -243,6 +245,14 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
     "Clients whose reading was held because they did not read their replies.",
     m.throttled,
   );
+  if (snapshot.workers !== undefined) {
+    family(
+      "parley_worker_connections_open",
+      "gauge",
+      "Client connections open now in each worker (--workers): how evenly the kernel spreads them.",
+      snapshot.workers.map(([worker, n]) => [`{worker="${worker}"}`, n]),
+    );
+  }
   one("parley_room_members", "gauge", "Members of this server's chat room.", snapshot.roomMembers);
   one(
     "parley_ready",

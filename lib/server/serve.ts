@@ -270,6 +270,11 @@ export class Server implements ServerHandle {
     this.#door.setAccess(access);
   }
 
+  /** Who may connect now. */
+  get access(): AccessList {
+    return this.#door.access;
+  }
+
   stats(): ServerStats {
     const open = new Map<string, number>();
     const stats = emptyStats(

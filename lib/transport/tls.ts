@@ -8,8 +8,8 @@
 import type { TcpListenOptions } from "./tcp.ts";
 import type { Listener, Stream } from "./transport.ts";
 
-/** Options for {@linkcode listenTls}. */
-export interface TlsListenOptions extends TcpListenOptions {
+/** A certificate chain and its key, in PEM, with the certificate's fingerprint. */
+export interface TlsIdentity {
   /** The certificate chain, PEM. */
   cert: string;
   /** The private key, PEM. */
@@ -18,20 +18,141 @@ export interface TlsListenOptions extends TcpListenOptions {
   fingerprint: string;
 }
 
+/** Options for {@linkcode listenTls}. */
+export interface TlsListenOptions extends TcpListenOptions, TlsIdentity {}
+
+/** A change of certificate, ready: `commit()` makes it the listener's, `cancel()` drops it. */
+export interface PreparedIdentity {
+  commit(): void;
+  cancel(): void;
+}
+
+/** A listener whose certificate can be changed while it listens. */
+export interface CertificateHolder {
+  /** Readies `identity` to replace the certificate; see {@linkcode TlsListener.prepare}. */
+  prepare(identity: TlsIdentity): PreparedIdentity;
+}
+
+/** Whether `listener` serves with a certificate that can be changed while it listens. */
+export function holdsCertificate(listener: Listener): listener is Listener & CertificateHolder {
+  return typeof (listener as Partial<CertificateHolder>).prepare === "function";
+}
+
+/** Whether a listener's certificate can be changed while it listens (Linux). */
+export const CAN_SWAP_CERTIFICATE = Deno.build.os === "linux";
+
+/**
+ * A TLS listener whose certificate can change while it listens (`--tls-cert` reloaded on SIGHUP):
+ * Deno's TLS listener keeps the certificate it was made with, so a new one is opened beside it on
+ * the same port (both with SO_REUSEPORT, Linux) and the old one closed. New connections get the new
+ * certificate; open ones keep theirs. A connection that reached the old listener's queue in the
+ * instant before it closed is reset, unless the kernel moves it (`net.ipv4.tcp_migrate_req=1`).
+ */
+export class TlsListener implements Listener, CertificateHolder {
+  readonly addr: Deno.Addr;
+  readonly transport = "tls";
+  readonly kind = "TLS";
+  #options: TlsListenOptions;
+  #inner: Deno.TlsListener;
+  #fingerprint: string;
+  #closed = false;
+
+  constructor(options: TlsListenOptions) {
+    // With a port of its own, another listener may join it only if this one says so: a plain bind
+    // first fails like any server would when the port is taken, and turns port 0 into a real one.
+    const swap = CAN_SWAP_CERTIFICATE && !options.reusePort;
+    const port = swap ? probePort(options) : options.port;
+    this.#options = { ...options, port, reusePort: options.reusePort || swap };
+    this.#inner = openTls(this.#options, options);
+    this.#fingerprint = options.fingerprint;
+    this.addr = this.#inner.addr;
+  }
+
+  get details(): Readonly<Record<string, string>> {
+    return { certificate: this.#fingerprint };
+  }
+
+  /** The certificate's fingerprint now. */
+  get fingerprint(): string {
+    return this.#fingerprint;
+  }
+
+  /**
+   * Opens a listener with `identity` beside this one, to take its place on `commit()`. Throws a
+   * `TypeError` in one sentence when the certificate or key cannot be used, and when the
+   * certificate cannot change here (not Linux).
+   */
+  prepare(identity: TlsIdentity): PreparedIdentity {
+    if (!CAN_SWAP_CERTIFICATE) {
+      throw new TypeError(`changing the certificate while listening needs Linux, not ${Deno.build.os}`);
+    }
+    const next = openTls({ ...this.#options, ...identity, reusePort: true }, identity);
+    return {
+      commit: () => {
+        const old = this.#inner;
+        this.#inner = next;
+        this.#fingerprint = identity.fingerprint;
+        this.#options = { ...this.#options, ...identity };
+        if (this.#closed) return next.close();
+        old.close();
+      },
+      cancel: () => next.close(),
+    };
+  }
+
+  async accept(): Promise<Stream> {
+    while (true) {
+      const inner = this.#inner;
+      try {
+        return await inner.accept();
+      } catch (error) {
+        // The listener it waited on was swapped for one with the new certificate: wait there.
+        if (inner !== this.#inner && !this.#closed) continue;
+        throw error;
+      }
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#inner.close();
+  }
+}
+
 /**
  * Listens on TCP with TLS. Throws `TypeError` in one sentence when the certificate or key cannot
  * be used (no certificate in the PEM, no key, a key that is not the certificate's).
  */
-export function listenTls(options: TlsListenOptions): Listener {
-  const { host, port, backlog = 4096, reusePort = false, cert, key, fingerprint } = options;
-  let listener: Deno.TlsListener;
+export function listenTls(options: TlsListenOptions): TlsListener {
+  return new TlsListener(options);
+}
+
+/**
+ * Checks that `identity` can serve TLS (a certificate, a key, and the key the certificate's) by
+ * listening with it on a loopback port for a moment. Throws `TypeError` in one sentence when not.
+ */
+export function checkIdentity(identity: TlsIdentity): void {
+  openTls({ host: "127.0.0.1", port: 0 }, identity).close();
+}
+
+/** The port a plain bind gets for `options`; throws as `Deno.listen` does when it is taken. */
+function probePort(options: TcpListenOptions): number {
+  const probe = Deno.listen({ hostname: options.host, port: options.port });
+  const { port } = probe.addr as Deno.NetAddr;
+  probe.close();
+  return port;
+}
+
+/** Opens Deno's TLS listener; a certificate or key that cannot be used is one sentence. */
+function openTls(options: TcpListenOptions, identity: TlsIdentity): Deno.TlsListener {
+  const { host, port, backlog = 4096, reusePort = false } = options;
   try {
-    listener = Deno.listenTls(
+    return Deno.listenTls(
       {
         hostname: host,
         port,
-        cert,
-        key,
+        cert: identity.cert,
+        key: identity.key,
         tcpBacklog: backlog,
         ...(reusePort ? { reusePort } : {}),
       } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
@@ -50,14 +171,6 @@ export function listenTls(options: TlsListenOptions): Listener {
     }
     throw error;
   }
-  return {
-    addr: listener.addr,
-    transport: "tls",
-    kind: "TLS",
-    details: { certificate: fingerprint },
-    accept: () => listener.accept(),
-    close: () => listener.close(),
-  };
 }
 
 /** Options for {@linkcode connectTls}. */

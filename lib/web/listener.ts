@@ -7,7 +7,7 @@
  */
 
 import { listenTcp, type TcpListenOptions } from "../transport/tcp.ts";
-import { listenTls } from "../transport/tls.ts";
+import { holdsCertificate, listenTls, type TlsIdentity } from "../transport/tls.ts";
 import type { Listener } from "../transport/transport.ts";
 import { WebSocketStream } from "../transport/websocket.ts";
 import { formatAddress } from "../util/net.ts";
@@ -53,13 +53,18 @@ export async function listenWeb(options: WebListenOptions): Promise<Listener> {
   }
   const { port } = inner.addr as Deno.NetAddr;
   const page = `${tls === undefined ? "http" : "https"}://${formatAddress(shownHost(options.host), port)}/`;
+  // With TLS, the page and the WebSockets change certificate with the server's (SIGHUP).
+  const holder = holdsCertificate(inner) ? inner : undefined;
   return {
     addr: inner.addr,
     transport: tls === undefined ? "ws" : "wss",
     kind: "WebSocket",
-    details: { page, ...(tls === undefined ? {} : { certificate: tls.fingerprint }) },
+    get details() {
+      return { page, ...inner.details };
+    },
     accept: async () => new WebSocketStream(await inner.accept(), { maxLine, upgrade: site.answer }),
     close: () => inner.close(),
+    ...(holder === undefined ? {} : { prepare: (identity: TlsIdentity) => holder.prepare(identity) }),
   };
 }
 

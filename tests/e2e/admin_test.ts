@@ -230,6 +230,11 @@ Deno.test("with --workers 2 one scrape covers every worker, summed, and passes p
     }
     assertEquals(sample(scrape, 'parley_connections_open{transport="tcp",mode="echo"}'), 8);
     assertEquals(sample(scrape, "parley_connections_accepted_total"), 8);
+    // Each worker's share, labelled with its number; together, every connection.
+    const shares = [1, 2].map((worker) =>
+      sample(scrape, `parley_worker_connections_open{worker="${worker}"}`)!
+    );
+    assertEquals(shares[0] + shares[1], 8);
     assertEquals(sample(scrape, "parley_lines_received_total"), 8);
     assert(sample(scrape, "parley_event_loop_lag_seconds_count")! > 0, "the workers measure their loops");
     const checked = await promtool(scrape);

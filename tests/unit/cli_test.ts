@@ -15,6 +15,7 @@ Deno.test("server flags have the documented defaults", () => {
       drainTimeout: 5,
       workers: 1,
       backlog: 4096,
+      reusePort: false,
       maxConns: 10000,
       maxConnsPerIp: 0,
       idleTimeout: 0,

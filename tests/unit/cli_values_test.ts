@@ -4,9 +4,9 @@
  */
 
 import { assert, assertEquals, assertMatch, throws } from "../support/assert.ts";
-import { clientHelp, parseClientArgs } from "../../lib/app/cli/client_flags.ts";
-import { UsageError, VERSION } from "../../lib/app/cli/flags.ts";
-import { parseServerArgs, serverHelp } from "../../lib/app/cli/server_flags.ts";
+import { CLIENT_FLAGS, clientHelp, parseClientArgs } from "../../lib/app/cli/client_flags.ts";
+import { type Flag, UsageError, VERSION } from "../../lib/app/cli/flags.ts";
+import { parseServerArgs, SERVER_FLAGS, serverHelp } from "../../lib/app/cli/server_flags.ts";
 
 /** The server's config for `args`, or the message of the usage error they get. */
 function server(args: string[]): Record<string, unknown> | string {
@@ -387,4 +387,38 @@ Deno.test("every flag that takes a value takes it, converted as its kind says", 
   assertEquals([plain.config.wait, plain.config.json], [5, false]);
   const error = throws(() => parseClientArgs(["--unix", "/tmp/x.sock", "--tls"]), UsageError);
   assertEquals([error.name, error.message], ["UsageError", "--tls works over TCP only, not with --unix"]);
+});
+
+Deno.test("--reuse-port: a switch, Linux only, over TCP only", () => {
+  assertEquals(value(["--reuse-port"], "reusePort"), true);
+  assertEquals(value([], "reusePort"), false);
+  assertEquals(refused(["--reuse-port=yes"]), "--reuse-port takes no value");
+  assertEquals(
+    refused(["--reuse-port", "--unix", "/tmp/p.sock"]),
+    "--reuse-port works over TCP only, not with --unix",
+  );
+  try {
+    parseServerArgs(["--reuse-port"], "darwin");
+    throw new Error("accepted on darwin");
+  } catch (error) {
+    assertEquals(
+      (error as Error).message,
+      "--reuse-port needs Linux (SO_REUSEPORT spreads connections there), not darwin",
+    );
+  }
+});
+
+Deno.test("--help shows each flag's help, with its default only where it has one", () => {
+  for (const [help, table] of [[serverHelp(), SERVER_FLAGS], [clientHelp(), CLIENT_FLAGS]] as const) {
+    const rows = help.split("\n").filter((line) => line.startsWith("  --"));
+    for (const flag of Object.values(table) as Flag<unknown>[]) {
+      const row = rows.find((line) => line.endsWith(flag.help) || line.includes(`${flag.help} (default: `));
+      assert.ok(row !== undefined, `a row for "${flag.help}"`);
+      assertEquals(
+        row.endsWith(flag.shown === undefined ? flag.help : `(default: ${flag.shown})`),
+        true,
+        row,
+      );
+    }
+  }
 });

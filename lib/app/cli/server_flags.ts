@@ -113,6 +113,9 @@ export const SERVER_FLAGS = {
     default: 4096,
     help: "connections the kernel may queue before they are accepted (capped by the OS)",
   }),
+  reusePort: toggle(
+    "share the port with another Parley started with it too, for an upgrade without a gap (Linux)",
+  ),
   maxConns: one(count(1), {
     value: "N",
     default: 10000,
@@ -247,8 +250,12 @@ function settle(flags: Values<typeof SERVER_FLAGS>, os: typeof Deno.build.os) {
     throw new UsageError("--tls-cert and --tls-key go together: a certificate and its private key");
   }
   const tls = flags.tls || flags.tlsCert !== undefined;
+  if (flags.reusePort && os !== "linux") {
+    throw new UsageError(`--reuse-port needs Linux (SO_REUSEPORT spreads connections there), not ${os}`);
+  }
   if (flags.unix !== undefined) {
     if (os === "windows") throw new UsageError("--unix needs Linux or macOS");
+    if (flags.reusePort) throw new UsageError("--reuse-port works over TCP only, not with --unix");
     if (tls) throw new UsageError("--tls works over TCP only, not with --unix");
     if (flags.workers > 1) {
       throw new UsageError("--workers above 1 needs TCP: workers share a port, not a socket file");

@@ -25,6 +25,7 @@ import { type PlainMetrics, ServerMetrics } from "../../server/metrics.ts";
 import type { ListenSpec } from "../../transport/listen.ts";
 import { WebListenError } from "../../web/listener.ts";
 import type { ServerPlan } from "../plan.ts";
+import type { Reloaded } from "../reload.ts";
 import { listenTcp } from "../../transport/tcp.ts";
 import { formatAddr } from "../../util/net.ts";
 
@@ -49,7 +50,9 @@ export type WorkerCommand =
   }
   | { kind: "shutdown"; reason: string }
   /** Asks for the worker's numbers, for one scrape of `/metrics`. */
-  | { kind: "stats"; id: number };
+  | { kind: "stats"; id: number }
+  /** SIGHUP: settings read again by the main thread, to put in force. */
+  | { kind: "reload"; id: number; reloaded: Reloaded };
 
 /** A worker's numbers, as plain data. */
 export type PlainStats = Omit<ServerStats, "metrics"> & { metrics: PlainMetrics };
@@ -67,7 +70,9 @@ export type WorkerReport =
   /** `listen`: the port is the problem; `start`: anything else (Redis), said in `error`. */
   | { kind: "failed"; error: string; stage: "listen" | "start" }
   | { kind: "finished"; summary: ServeSummary }
-  | { kind: "stats"; id: number; stats: PlainStats; link?: LinkHealth };
+  | { kind: "stats"; id: number; worker: number; stats: PlainStats; link?: LinkHealth }
+  /** Whether the reload `id` is in force there; `error` says why not. */
+  | { kind: "reloaded"; id: number; error?: string };
 
 /** Workers could not be started, for a reason other than the port; the message is one sentence. */
 export class WorkerStartError extends Error {
@@ -125,14 +130,16 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
   const mode = plan.settings.mode ?? "console";
   // One plain bind first: it fails like a single server would when the port is taken, even by
   // another SO_REUSEPORT group we must not silently join, and it turns port 0 into a real port.
-  const probe = listenTcp({ ...plan.listen, reusePort: false });
+  // With --reuse-port the port may be another Parley's too, on purpose: the probe shares it.
+  const shared = plan.listen.reusePort ?? false;
+  const probe = listenTcp({ ...plan.listen, reusePort: shared });
   const addr = probe.addr as Deno.NetAddr;
   probe.close();
   let web = plan.web;
   if (web !== undefined) {
     let webProbe;
     try {
-      webProbe = listenTcp({ ...web, reusePort: false });
+      webProbe = listenTcp({ ...web, reusePort: shared });
     } catch (error) {
       throw new WebListenError(error);
     }
@@ -181,6 +188,8 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
 export class WorkerPool implements ServerHandle {
   /** The address every worker listens on. */
   readonly addr: Deno.NetAddr;
+  /** Reads the settings again (SIGHUP): set by whoever knows where they come from (see `ServerHandle`). */
+  reload?: () => Promise<string>;
   #logger: Logger;
   #workers: Worker[] = [];
   #done: Promise<ServeSummary>[] = [];
@@ -191,7 +200,7 @@ export class WorkerPool implements ServerHandle {
   #abandoned = false;
   #maxConns: number;
   /** Scrapes waiting for the workers' numbers, by request id. */
-  #asked = new Map<number, { stats: PlainStats[]; links: LinkHealth[]; done: () => void }>();
+  #asked = new Map<number, { stats: [number, PlainStats][]; links: LinkHealth[]; done: () => void }>();
   #nextAsk = 0;
 
   constructor(addr: Deno.NetAddr, logger: Logger, maxConns: number) {
@@ -207,7 +216,7 @@ export class WorkerPool implements ServerHandle {
   async stats(): Promise<ServerStats> {
     const id = this.#nextAsk++;
     const { promise, resolve } = Promise.withResolvers<void>();
-    const asked = { stats: [] as PlainStats[], links: [] as LinkHealth[], done: resolve };
+    const asked = { stats: [] as [number, PlainStats][], links: [] as LinkHealth[], done: resolve };
     this.#asked.set(id, asked);
     for (const worker of this.#workers) worker.postMessage({ kind: "stats", id } satisfies WorkerCommand);
     const timer = setTimeout(resolve, 1000);
@@ -227,13 +236,34 @@ export class WorkerPool implements ServerHandle {
     };
   }
 
+  /**
+   * Puts `reloaded` (read and checked by the caller) in force in every worker; rejects with the
+   * first worker's reason when one cannot take it.
+   */
+  async reloadWorkers(reloaded: Reloaded): Promise<void> {
+    const id = this.#nextAsk++;
+    const answers = this.#workers.map(() => Promise.withResolvers<string | undefined>());
+    let next = 0;
+    this.#reloads.set(id, (error) => answers[next++]?.resolve(error));
+    for (const worker of this.#workers) {
+      worker.postMessage({ kind: "reload", id, reloaded } satisfies WorkerCommand);
+    }
+    const errors = await Promise.all(answers.map((answer) => answer.promise));
+    this.#reloads.delete(id);
+    const error = errors.find((e) => e !== undefined);
+    if (error !== undefined) throw new Error(error);
+  }
+
+  /** Reloads waiting for the workers' answers, by request id. */
+  #reloads = new Map<number, (error: string | undefined) => void>();
+
   /** The links the workers reported with the last scrape. */
   #lastLinks: LinkHealth[] = [];
 
   #heard(report: WorkerReport & { kind: "stats" }): void {
     const asked = this.#asked.get(report.id);
     if (asked === undefined) return;
-    asked.stats.push(report.stats);
+    asked.stats.push([report.worker, report.stats]);
     if (report.link !== undefined) asked.links.push(report.link);
     if (asked.stats.length === this.#workers.length) {
       this.#lastLinks = asked.links;
@@ -291,6 +321,7 @@ export class WorkerPool implements ServerHandle {
     worker.onmessage = (event: MessageEvent<WorkerReport>) => {
       const report = event.data;
       if (report.kind === "stats") this.#heard(report);
+      else if (report.kind === "reloaded") this.#reloads.get(report.id)?.(report.error);
       else if (report.kind === "listening") listened();
       else if (report.kind === "failed") {
         failed(report.stage === "listen" ? new Error(report.error) : new WorkerStartError(report.error));
@@ -318,10 +349,13 @@ export class WorkerPool implements ServerHandle {
 }
 
 /** The numbers of several workers as one server's. */
-function sumStats(parts: PlainStats[], maxConns: number, draining: boolean): ServerStats {
+function sumStats(answers: [number, PlainStats][], maxConns: number, draining: boolean): ServerStats {
   const metrics = new ServerMetrics();
   const open = new Map<string, number>();
+  const parts = answers.map(([, part]) => part);
   const total = emptyStats(metrics, parts[0]?.mode ?? "echo", maxConns, draining);
+  total.workers = answers.map(([worker, part]): [number, number] => [worker, part.clients])
+    .sort(([a], [b]) => a - b);
   for (const part of parts) {
     metrics.merge(part.metrics);
     for (const [transport, n] of part.open) open.set(transport, (open.get(transport) ?? 0) + n);

@@ -14,6 +14,7 @@ import { sampleLoopLag } from "../../server/metrics.ts";
 import { describeNetError } from "../../util/net.ts";
 import { writeLine } from "../../util/write.ts";
 import { assemble } from "../assemble.ts";
+import { applyReload } from "../reload.ts";
 import type { WorkerCommand, WorkerReport } from "./pool.ts";
 
 function report(message: WorkerReport): void {
@@ -35,18 +36,30 @@ async function start(command: WorkerCommand & { kind: "start" }): Promise<void> 
     );
     return;
   }
-  const { server, backend, handle } = assembled;
+  const { server, listeners, backend, handle } = assembled;
   const stopLogging = logUnhandledRejections(logger);
   const sampling = new AbortController();
   if (command.admin) sampleLoopLag(server.metrics.loopLag, sampling.signal);
   self.onmessage = (event: MessageEvent<WorkerCommand>) => {
     const message = event.data;
     if (message.kind === "shutdown") void handle.shutdown(message.reason);
-    else if (message.kind === "stats") {
+    else if (message.kind === "reload") {
+      try {
+        applyReload(server, listeners, message.reloaded);
+        report({ kind: "reloaded", id: message.id });
+      } catch (error) {
+        report({
+          kind: "reloaded",
+          id: message.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    } else if (message.kind === "stats") {
       const stats = server.stats();
       report({
         kind: "stats",
         id: message.id,
+        worker: index,
         stats: { ...stats, metrics: stats.metrics.plain() },
         link: backend.health?.(),
       });
