@@ -422,3 +422,17 @@ Deno.test("--help shows each flag's help, with its default only where it has one
     }
   }
 });
+
+Deno.test("the systemd unit in docs/ runs a command line the server takes, sharing its port", async () => {
+  const unit = await Deno.readTextFile(new URL("../../docs/parley-server@.service", import.meta.url));
+  const exec = /^ExecStart=\S+ (.*)$/m.exec(unit)![1].replaceAll("%i", "9091").split(/\s+/);
+  const command = parseServerArgs(exec, "linux");
+  assertEquals(command.kind, "run");
+  if (command.kind !== "run") return;
+  assertEquals([command.config.reusePort, command.config.admin?.port, command.config.mode], [
+    true,
+    9091,
+    "chat",
+  ]);
+  assertMatch(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+});
