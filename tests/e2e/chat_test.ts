@@ -56,7 +56,7 @@ Deno.test("chat /nick renames, announces, and rejects taken, reserved and invali
   assertEquals(await bob.lines.next(), "ERR name user7 is reserved");
   assertMatch(await bob.lines.next(), /^ERR invalid name "bad name!"/);
   assertMatch(await bob.lines.next(), /^ERR invalid name "x{33}"/);
-  assertMatch(await bob.lines.next(), /^ERR invalid name ""/);
+  assertMatch(await bob.lines.next(), /^ERR usage: \/nick NAME \(1-32 letters/);
 
   await bob.send("/nick bob_2-b", "hi alice", "//slash is literal", "/dance");
   assertEquals(await bob.lines.next(), "* you are now bob_2-b");

@@ -68,3 +68,27 @@ Deno.test(
     await nc.status;
   },
 );
+
+Deno.test("nc in a chat: /ME is an action, an empty line says nothing, /QUIT leaves with its reason", {
+  ignore: !LINUX,
+}, async () => {
+  await using server = await startServer(["--mode", "chat"]);
+  await using nc = spawnNc(server.port);
+  assertMatch(await nc.stdout.next(), /^\* welcome, user1/);
+  await using other = await TestClient.connect(server.port);
+  await other.lines.waitFor(/^\* welcome/);
+  assertEquals(await nc.stdout.next(), "* user2 joined");
+  await nc.type("/ME waves");
+  await nc.type("");
+  await nc.type("/Nick");
+  await nc.type("after the blank");
+  assertEquals(await other.lines.next(), "* user1 waves");
+  assertMatch(await nc.stdout.next(), /^ERR usage: \/nick NAME/);
+  assertEquals(await other.lines.next(), "<user1> after the blank", "the empty line was not relayed");
+  await nc.type("/QUIT off to lunch");
+  assertEquals(await nc.stdout.next(), "* bye");
+  assertEquals(await other.lines.next(), "* user1 left (off to lunch)");
+  await nc.closeStdin();
+  assertEquals((await nc.status).code, 0);
+  assertEquals(await nc.stdout.rest(), [], "nothing after the goodbye");
+});

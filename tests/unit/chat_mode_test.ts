@@ -74,7 +74,7 @@ Deno.test("/nick renames and announces; taken, reserved and invalid names are re
     "ERR name ALICE is taken",
     "ERR name user9 is reserved",
     'ERR invalid name "two words": use 1-32 letters, digits, - or _ (any one script)',
-    'ERR invalid name "": use 1-32 letters, digits, - or _ (any one script)',
+    "ERR usage: /nick NAME (1-32 letters, digits, - or _ (any one script))",
   ]);
   assertEquals(a.take(), [], "failed renames are not announced");
   await say(mode, a, "/nick alice");
@@ -128,7 +128,7 @@ Deno.test("/help explains, an unknown command says so; neither reaches the other
   await say(mode, a, "/help");
   await say(mode, a, "/dance now");
   const [help, unknown] = a.take();
-  assertMatch(help, /^\* commands: \/nick NAME .*\/who, \/help/);
+  assertMatch(help, /^\* commands: \/nick NAME .*\/who, \/me TEXT, \/quit \[REASON\], \/help/);
   assertEquals(unknown, "ERR unknown command /dance; try /help");
   assertEquals(b.take(), []);
 });
@@ -375,4 +375,55 @@ Deno.test("a join is told once the newcomer settles: at its first line or after 
   assertEquals(old.take(), ["* user3 joined", "<user3> hello"]);
   await new Promise((resolve) => setTimeout(resolve, 120));
   assertEquals(old.take(), ["* user4 joined"], "and of user2, neither its join nor its leave");
+});
+
+Deno.test("commands are case-insensitive, and each used wrongly gets its usage", async () => {
+  const { mode, members: [a, b] } = await room(2);
+  await say(mode, a, "/NICK Ann");
+  await say(mode, a, "/Who");
+  await say(mode, a, "/nick");
+  await say(mode, a, "/who is here");
+  await say(mode, a, "/me");
+  await say(mode, a, "/ME   ");
+  assertEquals(a.take(), [
+    "* you are now Ann",
+    "* online: Ann, user2",
+    "ERR usage: /nick NAME (1-32 letters, digits, - or _ (any one script))",
+    "ERR usage: /who",
+    "ERR usage: /me TEXT (an action: * NAME TEXT)",
+    "ERR usage: /me TEXT (an action: * NAME TEXT)",
+  ]);
+  assertEquals(b.take(), ["* user1 is now Ann"]);
+});
+
+Deno.test("/me says an action, escaped, kept in the history; an empty line says nothing", async () => {
+  const history = new MemoryHistory(5);
+  const { mode, members: [a, b] } = await room(2, undefined, undefined, history);
+  await say(mode, a, "/me waves \x1b[2J");
+  await say(mode, a, "");
+  await say(mode, a, "  \t ");
+  assertEquals(b.take(), ["* user1 waves \\e[2J"]);
+  assertEquals(a.take(), [], "an action is not sent back, as a line is not");
+  const snapshot = await history.recent();
+  assertEquals(snapshot.entries.map((entry) => decoder.decode(entry.line as Uint8Array)), [
+    "* user1 waves \\e[2J",
+  ]);
+});
+
+Deno.test("/quit closes with a goodbye, and the others hear the reason, escaped", async () => {
+  const r = new Members<FakeMember>();
+  const mode = createChatMode({ members: r, names: new MemoryRegistry().names, settleMs: 0 });
+  const [a, b] = [await join(r, mode, 1), await join(r, mode, 2)];
+  a.take();
+  b.take();
+  await say(mode, a, "/quit lunch \x07time");
+  assertEquals(a.closed, { reason: "client ended the conversation", farewell: "* bye" });
+  r.delete(a);
+  mode.leave(a, "client ended the conversation");
+  assertEquals(b.take(), ["* user1 left (lunch \\x07time)"]);
+  const c = await join(r, mode, 3);
+  await say(mode, c, "/QUIT");
+  r.delete(c);
+  mode.leave(c, "client ended the conversation");
+  assertEquals(b.take(), ["* user3 joined", "* user3 left"]);
 });

@@ -29,6 +29,8 @@ import type { Members } from "../members.ts";
 import type { Member, Mode, Step } from "./mode.ts";
 
 const SLASH = 0x2f;
+const SPACE = 0x20;
+const TAB = 0x09;
 /** Most changes named in the one line that tells the other rooms what they missed in an outage. */
 const MAX_CHANGES_SHOWN = 5;
 /**
@@ -37,8 +39,16 @@ const MAX_CHANGES_SHOWN = 5;
  */
 const HEAL_NEWS_DELAY_MS = 6000;
 /** What `/help` says. */
-export const CHAT_HELP = `* commands: /nick NAME (${NAME_RULE}), /who, /help; ` +
-  "any other line goes to everyone (//text for a line that starts with /)";
+export const CHAT_HELP = `* commands: /nick NAME (${NAME_RULE}), /who, /me TEXT, /quit [REASON], /help; ` +
+  "commands are case-insensitive; any other line goes to everyone (//text for a line that starts with /)";
+/** How each command is used, as a client that used it wrongly is told. */
+const USAGE = {
+  nick: `ERR usage: /nick NAME (${NAME_RULE})`,
+  who: "ERR usage: /who",
+  me: "ERR usage: /me TEXT (an action: * NAME TEXT)",
+} as const;
+/** The longest `/quit` reason passed on, in characters. */
+const MAX_QUIT_REASON = 200;
 /** What everyone here is told when the link to the other servers goes down, and comes back. */
 export const LINK_LOST = "* link to other servers lost; this server's room only";
 export const LINK_BACK = "* link to other servers is back; the room is whole again";
@@ -96,6 +106,8 @@ export function createChatMode(options: ChatModeOptions): Mode {
   let welcomes = 0;
   /** Members welcomed into the conversation. */
   const speakers = new Map<Member, Speaker>();
+  /** Members that said `/quit`, with their reason (escaped; empty for none). */
+  const quitting = new Map<Member, string>();
   /**
    * Members whose join waits for the registry (`null`), or for the history, with what the room
    * said meanwhile (a round trip's worth, since history answers or fails within a deadline).
@@ -258,10 +270,33 @@ export function createChatMode(options: ChatModeOptions): Mode {
   function command(member: Member, current: Speaker, text: string): Step {
     const [verb, ...rest] = text.split(" ");
     const argument = rest.join(" ").trim();
-    if (verb === "/nick") return nick(member, current, argument);
-    if (verb === "/who") return andThen(names.list(), (list) => member.send(`* online: ${list.join(", ")}`));
-    if (verb === "/help") member.send(CHAT_HELP);
-    else member.send(`ERR unknown command ${escapeText(verb.slice(0, 40))}; try /help`);
+    switch (verb.toLowerCase()) {
+      case "/nick":
+        return argument === "" ? member.send(USAGE.nick) : nick(member, current, argument);
+      case "/who":
+        if (argument !== "") return member.send(USAGE.who);
+        return andThen(names.list(), (list) => member.send(`* online: ${list.join(", ")}`));
+      case "/me":
+        return argument === "" ? member.send(USAGE.me) : say(member, `* ${current.name} `, argument);
+      case "/quit":
+        quitting.set(member, escapeText(argument.slice(0, MAX_QUIT_REASON)));
+        return member.close("client ended the conversation", "* bye");
+      case "/help":
+        return member.send(CHAT_HELP);
+      default:
+        member.send(`ERR unknown command ${escapeText(verb.slice(0, 40))}; try /help`);
+    }
+  }
+
+  /** Says `text` to everyone else after `head` (`<alice> `, `* alice `), as a line said in the room. */
+  function say(member: Member, head: string | Uint8Array, text: string | Uint8Array): void {
+    const prefix = typeof head === "string" ? encoder.encode(head) : head;
+    const escaped = typeof text === "string" ? encoder.encode(escapeText(text)) : escapeLine(text);
+    const line = new Uint8Array(prefix.length + escaped.length);
+    line.set(prefix);
+    line.set(escaped, prefix.length);
+    history?.record({ line, kind: "said" }, Date.now());
+    broadcast(line, member, "said");
   }
 
   return {
@@ -291,14 +326,13 @@ export function createChatMode(options: ChatModeOptions): Mode {
       if (unsettled.has(member)) announceJoin(member);
       // "//text" is how a line that starts with a slash is said.
       if (line[0] === SLASH && line[1] !== SLASH) return command(member, current, decoder.decode(line));
-      const text = escapeLine(line[0] === SLASH ? line.subarray(1) : line);
-      const relayed = new Uint8Array(current.prefix.length + text.length);
-      relayed.set(current.prefix);
-      relayed.set(text, current.prefix.length);
-      history?.record({ line: relayed, kind: "said" }, Date.now());
-      broadcast(relayed, member, "said");
+      // An empty line (or one of blanks) says nothing.
+      if (line.every((byte) => byte === SPACE || byte === TAB)) return;
+      say(member, current.prefix, line[0] === SLASH ? line.subarray(1) : line);
     },
     leave(member) {
+      const why = quitting.get(member);
+      quitting.delete(member);
       if (joining.delete(member)) return void names.release(`user${member.id}`, member.id);
       const current = speakers.get(member);
       if (current === undefined) return;
@@ -312,7 +346,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
         return;
       }
       changed(member, current.name, undefined);
-      broadcast(`* ${current.name} left`);
+      broadcast(`* ${current.name} left${why ? ` (${why})` : ""}`);
     },
   };
 }
