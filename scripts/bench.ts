@@ -143,6 +143,8 @@ async function start(kind: Kind, mode: "echo" | "chat", options: Options, extra:
       ...(serverWorkers > 1 ? [] : pin),
       ...[Deno.execPath(), "run", ...taskPermissions("server"), SERVER_PATH],
       ...["--port", "0", "--mode", mode, "--quiet", "--workers", String(serverWorkers)],
+      // Each synthetic client says more lines a second than a person would: no flood control here.
+      ...(mode === "chat" ? ["--rate", "0"] : []),
     ]
     : [...pin, "node", "-e", NODE_SERVER, mode];
   const server = await startServer(kind === "parley" ? ["--max-conns", "30000", ...extra] : [], { command });
@@ -538,8 +540,14 @@ const STALL_MS = 5000;
 async function failover(): Promise<number> {
   await using set = await RedisSentinels.start();
   const options = { command: undefined };
-  await using a = await startServer(["--mode", "chat", "--quiet", "--redis", set.url], options);
-  await using b = await startServer(["--mode", "chat", "--quiet", "--redis", set.url], options);
+  await using a = await startServer(
+    ["--mode", "chat", "--quiet", "--rate", "0", "--redis", set.url],
+    options,
+  );
+  await using b = await startServer(
+    ["--mode", "chat", "--quiet", "--rate", "0", "--redis", set.url],
+    options,
+  );
   await using speaker = await TestClient.connect(a.port);
   await using listener = await TestClient.connect(b.port);
   await listener.lines.waitFor(/^\* welcome/);

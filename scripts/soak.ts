@@ -36,7 +36,16 @@ async function idleMemory(): Promise<{ connections: number; bytesPerConnection: 
 }
 
 async function slowConsumer(): Promise<{ maxQueueBytes: number; addedBytes: number; dropped: boolean }> {
-  await using server = await startServer(["--mode", "chat", "--max-queue", "1M", "--drain-timeout", "1"]);
+  await using server = await startServer([
+    "--mode",
+    "chat",
+    "--max-queue",
+    "1M",
+    "--drain-timeout",
+    "1",
+    "--rate",
+    "0",
+  ]);
   await using talker = await TestClient.connect(server.port);
   await using listener = await TestClient.connect(server.port);
   await talker.lines.waitFor("* user2 joined");

@@ -43,7 +43,17 @@ export interface ServerPlan {
 
 /** Reads every file `config` names and plans the server it describes. */
 export async function planServer(config: ServerConfig): Promise<ServerPlan> {
-  const { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout, handshakeTimeout } = config;
+  const {
+    mode,
+    maxLine,
+    maxQueue,
+    drainTimeout,
+    idleTimeout,
+    lineTimeout,
+    handshakeTimeout,
+    rate,
+    rateKick,
+  } = config;
   const redis = config.redis && config.redisCa !== undefined
     ? { ...config.redis, ca: await readFile(config.redisCa, "Redis CA certificate") }
     : config.redis;
@@ -52,7 +62,17 @@ export async function planServer(config: ServerConfig): Promise<ServerPlan> {
     listen,
     web: webSpec(config, listen),
     access: await accessEntries(config),
-    settings: { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout, handshakeTimeout },
+    settings: {
+      mode,
+      maxLine,
+      maxQueue,
+      drainTimeout,
+      idleTimeout,
+      lineTimeout,
+      handshakeTimeout,
+      rate,
+      rateKick,
+    },
     backend: { history: config.history, redis, room: config.room },
   };
 }

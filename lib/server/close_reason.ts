@@ -24,6 +24,8 @@ export type CloseReason =
   | "output queue full"
   | "idle timeout"
   | "line timeout"
+  /** It sent lines faster than `--rate` for longer than `--rate-kick`. */
+  | "over the rate"
   /** It broke its transport's rules (a WebSocket client's binary frame); the detail says how. */
   | "protocol error"
   /** A bug in the server; the detail says which. The client gets `ERR internal error`. */
@@ -34,6 +36,7 @@ const VIOLATIONS: ReadonlySet<CloseReason> = new Set<CloseReason>([
   "output queue full",
   "idle timeout",
   "line timeout",
+  "over the rate",
   "protocol error",
   "internal error",
 ]);

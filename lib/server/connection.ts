@@ -29,6 +29,7 @@ import type { Congestion } from "./congestion.ts";
 import { type Clock, type DeadlineLimits, Deadlines } from "./deadlines.ts";
 import type { Member, Mode } from "./modes/mode.ts";
 import { type BufferPool, OutputQueue, type QueueOwner } from "./output_queue.ts";
+import { type RateLimit, TokenBucket } from "./rate.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { delay } from "../util/delay.ts";
 import type { Turns } from "./rounds.ts";
@@ -62,6 +63,15 @@ export interface ConnectionSettings {
   pool: BufferPool;
   /** The room's back-pressure, for modes whose lines go to everyone. */
   congestion: Congestion;
+  /** Flood control (`--rate`): how fast a client may send lines. @default {no limit} */
+  rate?: RateLimit;
+  /**
+   * A client over the rate for this long without a break is closed (`--rate-kick`), in
+   * milliseconds; 0 for never. @default {0}
+   */
+  rateKickMs?: number;
+  /** Called once per connection, the first time a line of it waits for its token (`--rate`). */
+  onRateLimited?: (conn: Connection) => void;
   /** Called once per connection, one microtask after it starts closing. */
   onClose?: (conn: Connection, reason: CloseReason) => void;
   /**
@@ -99,6 +109,10 @@ export class Connection implements Member, QueueOwner {
   #stalled = false;
   /** The server has been told this client is throttled (once is enough). */
   #throttled = false;
+  /** Flood control: the client's tokens, and since when it has been over the rate. */
+  #bucket: TokenBucket | undefined;
+  #overRateSince: number | undefined;
+  #toldToSlowDown = false;
   #closing: CloseReason | null = null;
   #detail: string | undefined;
   /** What the client was told last when it broke a limit (its `ERR` line, without `ERR`). */
@@ -118,6 +132,8 @@ export class Connection implements Member, QueueOwner {
     this.#settings = options.settings;
     this.#deadlines = new Deadlines(options.settings.clock.now);
     this.#output = new OutputQueue(stream, options.settings.pool, this);
+    const { rate } = options.settings;
+    if (rate !== undefined) this.#bucket = new TokenBucket(rate, performance.now());
     try {
       stream.setNoDelay?.(true);
     } catch {
@@ -256,6 +272,8 @@ export class Connection implements Member, QueueOwner {
           const cleared = shared ? congestion.cleared() : undefined;
           if (cleared !== undefined) await this.#paused(cleared);
           if (this.#closing !== null) break;
+          if (this.#bucket !== undefined) await this.#token();
+          if (this.#closing !== null) break;
           this.#linesIn++;
           const step = mode.line(this, line);
           if (step !== undefined) await step;
@@ -350,6 +368,36 @@ export class Connection implements Member, QueueOwner {
     await until;
     clearTimeout(timer);
     this.#deadlines.pause(false);
+  }
+
+  /**
+   * Waits for this line's token (`--rate`): a line over the rate is held, not dropped, and while it
+   * waits nothing more is read, so TCP slows the sender; its clocks stop meanwhile. The client is
+   * told once; one over the rate for `rateKickMs` without a break is closed.
+   */
+  async #token(): Promise<void> {
+    const { rate, rateKickMs = 0, onRateLimited } = this.#settings;
+    let wait = this.#bucket!.take(performance.now());
+    if (wait === 0) {
+      this.#overRateSince = undefined;
+      return;
+    }
+    this.#overRateSince ??= performance.now();
+    if (!this.#toldToSlowDown) {
+      this.#toldToSlowDown = true;
+      this.send(`* slow down: ${rate!.perSecond} lines a second at most`);
+      onRateLimited?.(this);
+    }
+    while (wait > 0 && this.#closing === null) {
+      if (rateKickMs > 0 && performance.now() + wait - this.#overRateSince >= rateKickMs) {
+        return this.#reject(
+          "over the rate",
+          `over the rate for ${rateKickMs / 1000} s (at most ${rate!.perSecond} lines a second)`,
+        );
+      }
+      await this.#paused(delay(wait));
+      wait = this.#bucket!.take(performance.now());
+    }
   }
 
   /** Resolves once closing has started, whoever started it. */

@@ -79,12 +79,14 @@ export class ServerMetrics {
   bytesOut = 0;
   /** Clients whose reading was held because they did not read their replies. */
   throttled = 0;
+  /** Clients whose lines waited for their turn because they sent faster than `--rate`. */
+  rateLimited = 0;
   /** How late the event loop ran a timer, in seconds. */
   readonly loopLag = new Histogram([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]);
 
   /** These counts as plain data, to post to another isolate. */
   plain(): PlainMetrics {
-    const { accepted, linesIn, linesOut, bytesIn, bytesOut, throttled, loopLag } = this;
+    const { accepted, linesIn, linesOut, bytesIn, bytesOut, throttled, rateLimited, loopLag } = this;
     return {
       accepted,
       refused: this.refused.entries(),
@@ -94,6 +96,7 @@ export class ServerMetrics {
       bytesIn,
       bytesOut,
       throttled,
+      rateLimited,
       loopLag: { cumulative: [...loopLag.cumulative], sum: loopLag.sum, count: loopLag.count },
     };
   }
@@ -108,6 +111,7 @@ export class ServerMetrics {
     this.bytesIn += other.bytesIn;
     this.bytesOut += other.bytesOut;
     this.throttled += other.throttled;
+    this.rateLimited += other.rateLimited;
     this.loopLag.merge(other.loopLag);
   }
 }
@@ -122,6 +126,7 @@ export interface PlainMetrics {
   bytesIn: number;
   bytesOut: number;
   throttled: number;
+  rateLimited: number;
   loopLag: { cumulative: number[]; sum: number; count: number };
 }
 
@@ -184,7 +189,7 @@ export function describeMetrics(snapshot: MetricsSnapshot): string {
     `queues    ${kib(snapshot.queueBytes)} waiting, ${
       kib(snapshot.queueMaxBytes)
     } for the client most behind; ` +
-    `${m.throttled} throttled`,
+    `${m.throttled} throttled, ${m.rateLimited} over --rate`,
     `closed    ${list(m.closed.entries())}`,
     `memory    ${(snapshot.rssBytes / 2 ** 20).toFixed(0)} MiB resident`,
   ].join("\n");
@@ -253,6 +258,12 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
       snapshot.workers.map(([worker, n]) => [`{worker="${worker}"}`, n]),
     );
   }
+  one(
+    "parley_rate_limited_total",
+    "counter",
+    "Clients whose lines waited for their turn because they sent faster than --rate.",
+    m.rateLimited,
+  );
   one("parley_room_members", "gauge", "Members of this server's chat room.", snapshot.roomMembers);
   one(
     "parley_ready",

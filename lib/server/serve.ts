@@ -36,6 +36,7 @@ import { createMode, type Mode, type ModeName } from "./modes/mod.ts";
 import type { Operator } from "./operator.ts";
 import { BufferPool } from "./output_queue.ts";
 import { Members } from "./members.ts";
+import type { RateLimit } from "./rate.ts";
 import { Rounds } from "./rounds.ts";
 import { describeSummary, emptyStats, emptySummary, type ServerStats, type ServeSummary } from "./summary.ts";
 
@@ -64,6 +65,10 @@ export interface ServeSettings {
   lineTimeout?: number;
   /** Seconds a connection may take to finish its TLS handshake. @default {10} */
   handshakeTimeout?: number;
+  /** Flood control: how fast each client may send lines (`--rate`). @default {no limit} */
+  rate?: RateLimit;
+  /** Seconds a client may stay over `rate` before it is closed; 0 for never. @default {0} */
+  rateKick?: number;
 }
 
 /** Options for {@linkcode serve}. */
@@ -214,6 +219,9 @@ export class Server implements ServerHandle {
         congestion,
         onClose: (conn, reason) => this.#left(conn, reason),
         onThrottled: (conn) => this.#throttled(conn),
+        rate: options.rate,
+        rateKickMs: (options.rateKick ?? 0) * 1000,
+        onRateLimited: (conn) => this.#rateLimited(conn),
         onFinished: (conn) => this.#finished(conn),
       };
       const { addr, details = {} } = listener;
@@ -385,6 +393,16 @@ export class Server implements ServerHandle {
     this.#logger.info(
       "throttled",
       `#${conn.id} throttled: it sends faster than it reads its replies, so reading it waits for them`,
+      { id: conn.id, remote: conn.remote },
+    );
+  }
+
+  /** A client sent faster than `--rate`: its lines wait for their turn (logged once). */
+  #rateLimited(conn: Connection): void {
+    this.metrics.rateLimited++;
+    this.#logger.info(
+      "rate_limited",
+      `#${conn.id} sends faster than --rate: its lines wait for their turn`,
       { id: conn.id, remote: conn.remote },
     );
   }

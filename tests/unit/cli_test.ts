@@ -40,6 +40,8 @@ Deno.test("server flags have the documented defaults", () => {
       redis: undefined,
       redisCa: undefined,
       room: "parley",
+      rate: undefined,
+      rateKick: 0,
       admin: undefined,
       readyNeedsRedis: false,
     },

@@ -436,3 +436,16 @@ Deno.test("the systemd unit in docs/ runs a command line the server takes, shari
   ]);
   assertMatch(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
 });
+
+Deno.test("--rate: LINES_PER_S[:BURST], 20:50 by default in chat, off elsewhere; --rate-kick needs a rate", () => {
+  assertEquals(value(["--mode", "chat"], "rate"), { perSecond: 20, burst: 50 });
+  assertEquals(value(["--mode", "chat", "--rate", "5"], "rate"), { perSecond: 5, burst: 13 });
+  assertEquals(value(["--mode", "chat", "--rate", "0.5:1"], "rate"), { perSecond: 0.5, burst: 1 });
+  assertEquals(value(["--mode", "chat", "--rate", "0"], "rate"), undefined);
+  assertEquals(value(["--mode", "echo"], "rate"), undefined, "echo is not rate-limited");
+  assertEquals(value(["--mode", "chat", "--rate-kick", "30"], "rateKick"), 30);
+  for (const bad of ["fast", "-1", "20:", "20:0", "0.01", ":5"]) {
+    assertMatch(refused(["--mode", "chat", "--rate", bad]), /^--rate(:| must be LINES_PER_S\[:BURST\])/);
+  }
+  assertEquals(refused(["--mode", "chat", "--rate", "0", "--rate-kick", "5"]), "--rate-kick needs a --rate");
+});

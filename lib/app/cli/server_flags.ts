@@ -6,6 +6,7 @@
 import { checkRedisUrl, type RedisAddress, ROOM_NAME } from "../../redis/url.ts";
 import { AccessEntryError, checkedEntries } from "../../server/access_list.ts";
 import { MODE_NAMES } from "../../server/modes/mode.ts";
+import type { RateLimit } from "../../server/rate.ts";
 import { normalizeHostName, normalizeOrigin } from "../../web/origin.ts";
 import {
   type Command,
@@ -48,6 +49,19 @@ const redisUrl: Convert<RedisAddress> = (raw, flag) => {
   // The URL may hold a password: say what is wrong with it, not what it is.
   if (typeof address === "string") throw new UsageError(`${flag} ${address}`);
   return address;
+};
+
+/** `LINES_PER_S[:BURST]`: `20:50`, `5` (a burst of 2.5 seconds' worth), `0` for no limit. */
+const rateLimit: Convert<RateLimit | undefined> = (raw, flag) => {
+  const match = /^(\d{1,6}(?:\.\d{1,3})?)(?::(\d{1,6}))?$/.exec(raw);
+  const perSecond = Number(match?.[1]);
+  if (match === null || (perSecond > 0 && perSecond < 0.1)) {
+    throw new UsageError(`${flag} must be LINES_PER_S[:BURST], e.g. 20:50 or 0 for no limit, got "${raw}"`);
+  }
+  if (perSecond === 0) return undefined;
+  const burst = match[2] === undefined ? Math.max(1, Math.round(perSecond * 2.5)) : Number(match[2]);
+  if (burst < 1) throw new UsageError(`${flag}: a burst is at least 1 line, got "${raw}"`);
+  return { perSecond, burst };
 };
 
 /** A page's origin (`https://chat.example.com`), normalized, or `*`. */
@@ -209,6 +223,18 @@ export const SERVER_FLAGS = {
     default: "parley",
     help: "with --redis: which room on that Redis to join",
   }),
+  rate: one(rateLimit, {
+    value: "LINES_PER_S[:BURST]",
+    default: { perSecond: 20, burst: 50 },
+    show: (rate) => rate === undefined ? "0" : `${rate.perSecond}:${rate.burst}`,
+    help:
+      "chat: each client may send BURST lines at once, then this many a second; faster ones wait (0: no limit)",
+  }),
+  rateKick: one(seconds, {
+    value: "SECONDS",
+    default: 0,
+    help: "chat: close a client that stays over --rate this long (0: never)",
+  }),
   admin: one(hostPort(9090), {
     value: "[HOST:]PORT",
     help: "serve /healthz, /readyz and /metrics (Prometheus) on this port (HOST: 127.0.0.1)",
@@ -274,7 +300,17 @@ function settle(flags: Values<typeof SERVER_FLAGS>, os: typeof Deno.build.os) {
       throw new UsageError("--workers above 1 needs --mode echo or chat: console mode has one operator");
     }
   }
-  return { ...flags, tls, web, admin };
+  // Flood control is the chat's: an echo or console client talks only to itself or the operator.
+  const chat = flags.mode === "chat";
+  if (flags.rateKick > 0 && flags.rate === undefined) throw new UsageError("--rate-kick needs a --rate");
+  return {
+    ...flags,
+    tls,
+    web,
+    admin,
+    rate: chat ? flags.rate : undefined,
+    rateKick: chat ? flags.rateKick : 0,
+  };
 }
 
 /** Checks `--redis`, `--redis-ca`, `--room` and `--history` together. */
