@@ -9,12 +9,22 @@ import type { Logger } from "../log.ts";
 import type { Registry } from "../registry/registry.ts";
 import { AccessList } from "../server/access_list.ts";
 import type { Operator } from "../server/operator.ts";
+import { FileTranscript } from "../server/transcript.ts";
 import { serve, type Server, type ServerHandle, type ServeSummary } from "../server/serve.ts";
 import { listen } from "../transport/listen.ts";
 import type { Listener } from "../transport/transport.ts";
+import { describeNetError } from "../util/net.ts";
 import { listenWeb } from "../web/listener.ts";
 import { openBackend } from "./backends.ts";
 import type { ServerPlan } from "./plan.ts";
+
+/** The transcript file cannot be opened; the message is one sentence. */
+export class TranscriptError extends Error {
+  constructor(path: string, cause: unknown) {
+    super(`cannot open the transcript ${path}: ${describeNetError(cause)}`, { cause });
+    this.name = "TranscriptError";
+  }
+}
 
 /** Options for {@linkcode assemble}. */
 export interface AssembleOptions {
@@ -32,6 +42,8 @@ export interface Assembled {
   server: Server;
   listeners: Listener[];
   backend: Backend;
+  /** `--transcript`, reopened on SIGHUP. */
+  transcript?: FileTranscript;
   /** `server`, which has finished only once it has also left its backend. */
   handle: ServerHandle;
 }
@@ -43,7 +55,18 @@ export interface Assembled {
  */
 export async function assemble(plan: ServerPlan, options: AssembleOptions): Promise<Assembled> {
   const { local, logger, signal, operator } = options;
-  const backend = await openBackend(plan.backend, { local, logger });
+  const transcript = plan.transcript === undefined
+    ? undefined
+    : await FileTranscript.open(plan.transcript, { room: plan.backend.room, logger }).catch((error) => {
+      throw new TranscriptError(plan.transcript!, error);
+    });
+  let backend: Backend;
+  try {
+    backend = await openBackend(plan.backend, { local, logger });
+  } catch (error) {
+    await transcript?.close();
+    throw error;
+  }
   const listeners: Listener[] = [];
   try {
     listeners.push(await listen(plan.listen));
@@ -51,6 +74,7 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
   } catch (error) {
     for (const listener of listeners) listener.close();
     await backend.leave();
+    await transcript?.close();
     throw error;
   }
   const server = serve(listeners, {
@@ -58,12 +82,17 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
     registry: backend.registry,
     relay: backend.relay,
     history: backend.history,
+    transcript,
     access: new AccessList(plan.access),
     logger,
     signal,
     operator,
   });
-  return { server, listeners, backend, handle: leavingAfter(server, backend.leave) };
+  const leave = async () => {
+    await backend.leave();
+    await transcript?.close();
+  };
+  return { server, listeners, backend, transcript, handle: leavingAfter(server, leave) };
 }
 
 /** `server`, which has finished only once `leave` has too. */

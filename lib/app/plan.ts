@@ -39,6 +39,8 @@ export interface ServerPlan {
   access: AccessListOptions;
   settings: ServeSettings;
   backend: BackendPlan;
+  /** `--transcript`: the file every line said is appended to. */
+  transcript?: string;
 }
 
 /** Reads every file `config` names and plans the server it describes. */
@@ -74,6 +76,7 @@ export async function planServer(config: ServerConfig): Promise<ServerPlan> {
       rateKick,
     },
     backend: { history: config.history, redis, room: config.room },
+    transcript: config.transcript,
   };
 }
 

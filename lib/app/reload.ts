@@ -9,6 +9,8 @@
 import type { AccessListOptions } from "../server/access_list.ts";
 import { AccessList } from "../server/access_list.ts";
 import type { Server } from "../server/serve.ts";
+import type { FileTranscript } from "../server/transcript.ts";
+import { describeNetError } from "../util/net.ts";
 import {
   checkIdentity,
   holdsCertificate,
@@ -38,12 +40,29 @@ export async function readReload(config: ServerConfig): Promise<Reloaded> {
   }
 }
 
+/** What a reload changes: a server, its listeners and its transcript. */
+export interface Reloadable {
+  server: Server;
+  listeners: Listener[];
+  transcript?: FileTranscript;
+}
+
 /**
- * Puts `reloaded` in force for `server`, whose listeners are `listeners`; resolves with what the log
- * says. Throws, with nothing changed, when a listener cannot take the new certificate.
+ * Puts `reloaded` in force for `target`, and reopens its transcript; resolves with what the log
+ * says. Rejects, with nothing changed, when the transcript cannot be opened again or a listener
+ * cannot take the new certificate.
  */
-export function applyReload(server: Server, listeners: Listener[], reloaded: Reloaded): string {
+export async function applyReload(target: Reloadable, reloaded: Reloaded): Promise<string> {
+  const { server, listeners, transcript } = target;
   const { access, identity } = reloaded;
+  // Reopening the same path changes nothing anyone sees, so it may go first.
+  if (transcript !== undefined) {
+    await transcript.reopen().catch((error) => {
+      throw new Error(`cannot reopen the transcript ${transcript.path}: ${describeNetError(error)}`, {
+        cause: error,
+      });
+    });
+  }
   const prepared: PreparedIdentity[] = [];
   if (identity !== undefined) {
     try {
@@ -57,12 +76,13 @@ export function applyReload(server: Server, listeners: Listener[], reloaded: Rel
   }
   for (const ready of prepared) ready.commit();
   server.setAccess(new AccessList(access));
-  return describeReload(reloaded);
+  return describeReload(reloaded, transcript !== undefined);
 }
 
-/** `reloaded the access lists (2 entries) and the certificate SHA256:...`. */
-export function describeReload({ access, identity }: Reloaded): string {
+/** `reloaded the access lists (2 entries) and the certificate SHA256:...; reopened the transcript`. */
+export function describeReload({ access, identity }: Reloaded, transcript: boolean): string {
   const count = (access.allow?.length ?? 0) + (access.deny?.length ?? 0);
   const lists = `reloaded the access lists (${count} ${count === 1 ? "entry" : "entries"})`;
-  return identity === undefined ? lists : `${lists} and the certificate ${identity.fingerprint}`;
+  return (identity === undefined ? lists : `${lists} and the certificate ${identity.fingerprint}`) +
+    (transcript ? "; reopened the transcript" : "");
 }

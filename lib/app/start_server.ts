@@ -16,7 +16,7 @@ import type { ServerHandle } from "../server/serve.ts";
 import type { ListenSpec } from "../transport/listen.ts";
 import { describeNetError, formatAddress } from "../util/net.ts";
 import { WebListenError, type WebListenOptions } from "../web/listener.ts";
-import { assemble } from "./assemble.ts";
+import { assemble, TranscriptError } from "./assemble.ts";
 import type { ServerConfig } from "./cli/server_flags.ts";
 import { planServer, type ServerPlan, StartError } from "./plan.ts";
 import { applyReload, describeReload, readReload } from "./reload.ts";
@@ -60,7 +60,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       const reloaded = await readReload(config);
       await pool.reloadWorkers(reloaded);
       access = new AccessList(reloaded.access);
-      return describeReload(reloaded);
+      return describeReload(reloaded, plan.transcript !== undefined);
     };
     await startAdmin(config, pool, {
       stats: () => pool.stats(),
@@ -76,9 +76,9 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   } catch (error) {
     throw startError(error, plan);
   }
-  const { server, listeners, backend, handle } = assembled;
-  // SIGHUP: the access lists and the certificate again, as the files are now; all or nothing.
-  server.reload = async () => applyReload(server, listeners, await readReload(config));
+  const { server, listeners, backend, transcript, handle } = assembled;
+  // SIGHUP: the access lists and the certificate again, as the files are now, and the transcript.
+  server.reload = async () => await applyReload({ server, listeners, transcript }, await readReload(config));
   await startAdmin(config, handle, {
     stats: () => server.stats(),
     loopLag: server.metrics.loopLag,
@@ -119,7 +119,9 @@ async function startAdmin(
 /** What went wrong starting the server `plan` describes, as a {@linkcode StartError}. */
 function startError(error: unknown, plan: ServerPlan): StartError {
   if (error instanceof StartError) return error;
-  if (error instanceof RedisLinkError || error instanceof WorkerStartError) {
+  if (
+    error instanceof RedisLinkError || error instanceof WorkerStartError || error instanceof TranscriptError
+  ) {
     return new StartError(error.message, { cause: error });
   }
   return error instanceof WebListenError

@@ -38,6 +38,7 @@ import { BufferPool } from "./output_queue.ts";
 import { Members } from "./members.ts";
 import type { RateLimit } from "./rate.ts";
 import { Rounds } from "./rounds.ts";
+import type { Transcript } from "./transcript.ts";
 import { describeSummary, emptyStats, emptySummary, type ServerStats, type ServeSummary } from "./summary.ts";
 
 export {
@@ -80,6 +81,8 @@ export interface ServeOptions extends ServeSettings {
   relay?: Relay;
   /** Chat mode: the last lines said, sent to each newcomer first. */
   history?: History;
+  /** Chat mode: where every line said is written down (`--transcript`). The caller closes it. */
+  transcript?: Transcript;
   /** Aborting it shuts the server down; its reason (a string) is logged. */
   signal?: AbortSignal;
   /** Console mode reads commands from and prints the conversation to the operator. */
@@ -174,6 +177,7 @@ export class Server implements ServerHandle {
       registry,
       relay: options.relay,
       history: options.history,
+      transcript: options.transcript,
       // As much as may wait for a client before the talkers are slowed.
       historyBytes: maxQueue / 2,
       operator: options.operator,

@@ -70,7 +70,16 @@ Deno.test("chat /nick renames, announces, and rejects taken, reserved and invali
 });
 
 Deno.test("chat drops a client that stops reading and keeps relaying to the others", async () => {
-  await using server = await startServer(["--mode", "chat", "--max-queue", "256K", "--drain-timeout", "1"]);
+  await using server = await startServer([
+    "--mode",
+    "chat",
+    "--max-queue",
+    "256K",
+    "--drain-timeout",
+    "1",
+    "--rate",
+    "0",
+  ]);
   // A raw socket that never reads: what the server sends it piles up in kernel buffers, then in
   // the server's output queue for it, until that overflows.
   const sleeper = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
@@ -149,7 +158,7 @@ Deno.test("a typed backslash is doubled, so a literal \\e and a real ESC read ap
 
 Deno.test("a flood slows the talkers: a client that reads is never dropped, one that stopped is", async () => {
   // A small queue, so that the readers fall behind the flood within a few lines.
-  await using server = await startServer(["--mode", "chat", "--quiet", "--max-queue", "64K"]);
+  await using server = await startServer(["--mode", "chat", "--quiet", "--max-queue", "64K", "--rate", "0"]);
   const talkers = await Promise.all(Array.from({ length: 4 }, (_, i) => join(server.port, `talker${i}`)));
   await using reader = await join(server.port, "reader");
   const sleeper = await Deno.connect({ hostname: "127.0.0.1", port: server.port });

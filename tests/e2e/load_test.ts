@@ -231,6 +231,8 @@ async function slowConsumerGrowth(queue: string): Promise<number> {
     queue,
     "--drain-timeout",
     "1",
+    "--rate",
+    "0",
   ]);
   await using talker = await TestClient.connect(server.port);
   await using listener = await TestClient.connect(server.port);

@@ -123,6 +123,8 @@ for (const fault of ["healthy", "slow", "frozen"] as const) {
       await using redis = await RedisServer.start();
       await using a = await chatServer(redis, [
         "--quiet",
+        "--rate",
+        "0",
         ...(history ? ["--history", String(history)] : []),
       ]);
       await using b = await chatServer(redis, ["--quiet"]);

@@ -40,6 +40,7 @@ Deno.test("server flags have the documented defaults", () => {
       redis: undefined,
       redisCa: undefined,
       room: "parley",
+      transcript: undefined,
       rate: undefined,
       rateKick: 0,
       admin: undefined,

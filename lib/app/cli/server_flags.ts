@@ -235,6 +235,10 @@ export const SERVER_FLAGS = {
     default: 0,
     help: "chat: close a client that stays over --rate this long (0: never)",
   }),
+  transcript: one(text, {
+    value: "FILE",
+    help: "chat: append every line said here to FILE, as JSON lines (SIGHUP reopens it, for logrotate)",
+  }),
   admin: one(hostPort(9090), {
     value: "[HOST:]PORT",
     help: "serve /healthz, /readyz and /metrics (Prometheus) on this port (HOST: 127.0.0.1)",
@@ -303,6 +307,7 @@ function settle(flags: Values<typeof SERVER_FLAGS>, os: typeof Deno.build.os) {
   // Flood control is the chat's: an echo or console client talks only to itself or the operator.
   const chat = flags.mode === "chat";
   if (flags.rateKick > 0 && flags.rate === undefined) throw new UsageError("--rate-kick needs a --rate");
+  if (flags.transcript !== undefined && !chat) throw new UsageError("--transcript needs --mode chat");
   return {
     ...flags,
     tls,

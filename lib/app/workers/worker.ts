@@ -13,7 +13,7 @@ import { SharedRegistry } from "../../registry/shared.ts";
 import { sampleLoopLag } from "../../server/metrics.ts";
 import { describeNetError } from "../../util/net.ts";
 import { writeLine } from "../../util/write.ts";
-import { assemble } from "../assemble.ts";
+import { assemble, TranscriptError } from "../assemble.ts";
 import { applyReload } from "../reload.ts";
 import type { WorkerCommand, WorkerReport } from "./pool.ts";
 
@@ -30,13 +30,13 @@ async function start(command: WorkerCommand & { kind: "start" }): Promise<void> 
     assembled = await assemble(command.plan, { local: new SharedRegistry(command.registry), logger });
   } catch (error) {
     report(
-      error instanceof RedisLinkError
+      error instanceof RedisLinkError || error instanceof TranscriptError
         ? { kind: "failed", error: error.message, stage: "start" }
         : { kind: "failed", error: describeNetError(error), stage: "listen" },
     );
     return;
   }
-  const { server, listeners, backend, handle } = assembled;
+  const { server, listeners, backend, transcript, handle } = assembled;
   const stopLogging = logUnhandledRejections(logger);
   const sampling = new AbortController();
   if (command.admin) sampleLoopLag(server.metrics.loopLag, sampling.signal);
@@ -44,16 +44,12 @@ async function start(command: WorkerCommand & { kind: "start" }): Promise<void> 
     const message = event.data;
     if (message.kind === "shutdown") void handle.shutdown(message.reason);
     else if (message.kind === "reload") {
-      try {
-        applyReload(server, listeners, message.reloaded);
-        report({ kind: "reloaded", id: message.id });
-      } catch (error) {
-        report({
-          kind: "reloaded",
-          id: message.id,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }
+      const { id } = message;
+      applyReload({ server, listeners, transcript }, message.reloaded).then(
+        () => report({ kind: "reloaded", id }),
+        (error) =>
+          report({ kind: "reloaded", id, error: error instanceof Error ? error.message : String(error) }),
+      );
     } else if (message.kind === "stats") {
       const stats = server.stats();
       report({

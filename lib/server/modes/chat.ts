@@ -26,6 +26,7 @@ import type { LineKind, Relay, RoomLine } from "../../relay/relay.ts";
 import { andThen } from "../../util/awaitable.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
 import type { Members } from "../members.ts";
+import type { Transcript } from "../transcript.ts";
 import type { Member, Mode, Step } from "./mode.ts";
 
 const SLASH = 0x2f;
@@ -82,6 +83,8 @@ export interface ChatModeOptions {
   relay?: Relay;
   /** The last lines said, sent to each newcomer first (`--history`). */
   history?: History;
+  /** Where every line said here is written down (`--transcript`). */
+  transcript?: Transcript;
   /**
    * Most bytes of history a newcomer is sent (the newest lines that fit): as much as a client may
    * have waiting before the talkers are slowed. @default {524288}
@@ -98,7 +101,7 @@ export interface ChatModeOptions {
 
 /** Creates a chat mode. */
 export function createChatMode(options: ChatModeOptions): Mode {
-  const { members, names, relay, history, historyBytes = 1 << 19, settleMs = 1000 } = options;
+  const { members, names, relay, history, transcript, historyBytes = 1 << 19, settleMs = 1000 } = options;
   /** Newcomers welcomed whose join the others have not been told yet, with the timer that will. */
   const unsettled = new Map<Member, ReturnType<typeof setTimeout>>();
   /** The order members were welcomed in: a join is told to those who were there before it. */
@@ -277,7 +280,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
         if (argument !== "") return member.send(USAGE.who);
         return andThen(names.list(), (list) => member.send(`* online: ${list.join(", ")}`));
       case "/me":
-        return argument === "" ? member.send(USAGE.me) : say(member, `* ${current.name} `, argument);
+        return argument === "" ? member.send(USAGE.me) : say(member, current, "action", argument);
       case "/quit":
         quitting.set(member, escapeText(argument.slice(0, MAX_QUIT_REASON)));
         return member.close("client ended the conversation", "* bye");
@@ -288,15 +291,23 @@ export function createChatMode(options: ChatModeOptions): Mode {
     }
   }
 
-  /** Says `text` to everyone else after `head` (`<alice> `, `* alice `), as a line said in the room. */
-  function say(member: Member, head: string | Uint8Array, text: string | Uint8Array): void {
-    const prefix = typeof head === "string" ? encoder.encode(head) : head;
+  /**
+   * Says `text` to everyone else as `current`: a line (`<alice> text`) or an action (`* alice
+   * text`), kept in the history and the transcript.
+   */
+  function say(member: Member, current: Speaker, kind: "said" | "action", text: string | Uint8Array): void {
+    const prefix = kind === "said" ? current.prefix : encoder.encode(`* ${current.name} `);
     const escaped = typeof text === "string" ? encoder.encode(escapeText(text)) : escapeLine(text);
     const line = new Uint8Array(prefix.length + escaped.length);
     line.set(prefix);
     line.set(escaped, prefix.length);
     history?.record({ line, kind: "said" }, Date.now());
     broadcast(line, member, "said");
+    transcript?.write({
+      name: current.name,
+      kind,
+      text: typeof text === "string" ? text : decoder.decode(text),
+    });
   }
 
   return {
@@ -328,7 +339,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
       if (line[0] === SLASH && line[1] !== SLASH) return command(member, current, decoder.decode(line));
       // An empty line (or one of blanks) says nothing.
       if (line.every((byte) => byte === SPACE || byte === TAB)) return;
-      say(member, current.prefix, line[0] === SLASH ? line.subarray(1) : line);
+      say(member, current, "said", line[0] === SLASH ? line.subarray(1) : line);
     },
     leave(member) {
       const why = quitting.get(member);

@@ -9,6 +9,7 @@ import type { History } from "../../history/history.ts";
 import type { Logger } from "../../log.ts";
 import type { Operator } from "../operator.ts";
 import type { Members } from "../members.ts";
+import type { Transcript } from "../transcript.ts";
 import { createChatMode } from "./chat.ts";
 import { createConsoleMode } from "./console.ts";
 import { createEchoMode } from "./echo.ts";
@@ -26,6 +27,8 @@ export interface ModeContext {
   history?: History;
   /** Chat mode: most bytes of history a newcomer is sent. */
   historyBytes?: number;
+  /** Chat mode: where every line said is written down. */
+  transcript?: Transcript;
   /** Console mode: the operator's terminal. Without one, nobody answers. */
   operator?: Operator;
   logger: Logger;
@@ -49,6 +52,7 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
         relay: context.relay,
         history: context.history,
         historyBytes: context.historyBytes,
+        transcript: context.transcript,
       });
     case "console":
       return createConsoleMode(context);
