@@ -57,8 +57,12 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
   const { local, logger, signal, operator } = options;
   const transcript = plan.transcript === undefined
     ? undefined
-    : await FileTranscript.open(plan.transcript, { room: plan.backend.room, logger }).catch((error) => {
-      throw new TranscriptError(plan.transcript!, error);
+    : await FileTranscript.open(plan.transcript.path, {
+      room: plan.backend.room,
+      private: plan.transcript.private,
+      logger,
+    }).catch((error) => {
+      throw new TranscriptError(plan.transcript!.path, error);
     });
   let backend: Backend;
   try {

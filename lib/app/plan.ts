@@ -39,8 +39,8 @@ export interface ServerPlan {
   access: AccessListOptions;
   settings: ServeSettings;
   backend: BackendPlan;
-  /** `--transcript`: the file every line said is appended to. */
-  transcript?: string;
+  /** `--transcript`: the file every line said is appended to, and whether private messages go too. */
+  transcript?: { path: string; private: boolean };
 }
 
 /** Reads every file `config` names and plans the server it describes. */
@@ -76,7 +76,9 @@ export async function planServer(config: ServerConfig): Promise<ServerPlan> {
       rateKick,
     },
     backend: { history: config.history, redis, room: config.room },
-    transcript: config.transcript,
+    transcript: config.transcript === undefined
+      ? undefined
+      : { path: config.transcript, private: config.transcriptPrivate === "yes" },
   };
 }
 

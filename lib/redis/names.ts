@@ -155,6 +155,16 @@ export class RedisNames implements Names {
     return within(all, READ_WITHIN_MS, () => this.#localList());
   }
 
+  holder(name: string): Awaitable<number | undefined> {
+    const folded = nameKey(name);
+    const here = this.#held.get(folded)?.owner;
+    if (here !== undefined || !this.#link.up) return here;
+    const found = this.#link.send<string | null>(["HGET", this.#link.keys.online, folded]).then((value) =>
+      value === null ? undefined : this.#wellFormed([value])[0]?.owner
+    );
+    return within(found, READ_WITHIN_MS, () => undefined);
+  }
+
   count(): Awaitable<number> {
     if (!this.#link.up) return this.#held.size;
     return within(

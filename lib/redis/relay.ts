@@ -14,7 +14,8 @@
  * a backed-up client does, instead of growing this server's memory.
  *
  * A message is `node\n` then one record per line, `kind mark line`, joined by `\n`: `kind` is `S`
- * (said) or `N` (a notice), and `mark` is the line's stream id, or `-`.
+ * (said) or `N` (a notice), and `mark` is the line's stream id, or `-`; or `P` (private), whose
+ * `mark` is the recipient's connection id, which only the server that serves it delivers.
  */
 
 import { Buffer } from "node:buffer";
@@ -27,6 +28,7 @@ import { PUBLISH_AND_KEEP } from "./scripts.ts";
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
 const SAID_BYTE = 0x53; // "S"
+const PRIVATE_BYTE = 0x50; // "P"
 /** A batch bigger than this is sent at once rather than at the end of the burst. */
 const BATCH_BYTES = 1 << 18;
 /**
@@ -88,9 +90,11 @@ export class RedisRelay implements Relay {
     this.#pressure = listener;
   }
 
-  publish(line: string | Uint8Array, kind: LineKind = "notice"): void {
+  publish(line: string | Uint8Array, kind: LineKind = "notice", to?: number): void {
     if (!this.#link.up) return;
-    const bytes = typeof line === "string" ? Buffer.from(line) : line;
+    const text = typeof line === "string" ? Buffer.from(line) : line;
+    // A private line carries its recipient where other lines carry their mark.
+    const bytes = kind === "private" ? Buffer.concat([Buffer.from(`${to} `), text]) : text;
     if (this.#batch.length === 0) queueMicrotask(() => this.flush());
     this.#batch.push({ line: bytes, kind });
     this.#batchBytes += bytes.length + 3;
@@ -108,12 +112,15 @@ export class RedisRelay implements Relay {
     const parts: Uint8Array[] = [];
     if (this.#history > 0) {
       for (const { line, kind } of this.#batch) {
-        parts.push(kind === "said" ? SAID : NOTICE, line, NEWLINE_BYTES);
+        parts.push(kind === "said" ? SAID : kind === "private" ? PRIVATE : NOTICE, line, NEWLINE_BYTES);
       }
     } else {
       parts.push(Buffer.from(this.#link.node));
       for (const { line, kind } of this.#batch) {
-        parts.push(kind === "said" ? SAID_UNMARKED : NOTICE_UNMARKED, line);
+        parts.push(
+          kind === "said" ? SAID_UNMARKED : kind === "private" ? PRIVATE_UNMARKED : NOTICE_UNMARKED,
+          line,
+        );
       }
     }
     this.#batch = [];
@@ -166,11 +173,16 @@ export class RedisRelay implements Relay {
       if (message[start + 1] === SPACE && space !== -1 && space < end) {
         const mark = message.toString("latin1", start + 2, space);
         // Servers escape what they publish; whoever else can write to Redis is not trusted.
-        handlers.deliver({
-          line: escapeLine(message.subarray(space + 1, end), { escaped: true }),
-          kind: message[start] === SAID_BYTE ? "said" : "notice",
-          mark: mark === "-" ? undefined : mark,
-        });
+        const line = escapeLine(message.subarray(space + 1, end), { escaped: true });
+        if (message[start] === PRIVATE_BYTE) {
+          if (/^\d{1,16}$/.test(mark)) handlers.deliver({ line, kind: "private", to: Number(mark) });
+        } else {
+          handlers.deliver({
+            line,
+            kind: message[start] === SAID_BYTE ? "said" : "notice",
+            mark: mark === "-" ? undefined : mark,
+          });
+        }
       }
       start = end + 1;
     }
@@ -179,7 +191,10 @@ export class RedisRelay implements Relay {
 
 const SAID = Buffer.from("S ");
 const NOTICE = Buffer.from("N ");
+const PRIVATE = Buffer.from("P ");
 const NEWLINE_BYTES = Buffer.from("\n");
 /** Without history, the batch goes straight to the receivers: `node`, then `\nS - line` per line. */
 const SAID_UNMARKED = Buffer.from("\nS - ");
 const NOTICE_UNMARKED = Buffer.from("\nN - ");
+/** A private line's record: `\nP to line`, its recipient standing where a mark would. */
+const PRIVATE_UNMARKED = Buffer.from("\nP ");

@@ -158,10 +158,14 @@ export const PUBLISH_AND_KEEP: RedisScript = {
   name: "publish-and-keep",
   lua: `
 local out = {ARGV[1]}
-for kind, line in string.gmatch(ARGV[4], '([SN]) ([^\\n]*)\\n') do
-  local mark = '-'
-  if kind == 'S' then mark = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'l', line) end
-  out[#out + 1] = kind .. ' ' .. mark .. ' ' .. line
+for kind, line in string.gmatch(ARGV[4], '([SNP]) ([^\\n]*)\\n') do
+  if kind == 'P' then
+    out[#out + 1] = 'P ' .. line
+  else
+    local mark = '-'
+    if kind == 'S' then mark = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'l', line) end
+    out[#out + 1] = kind .. ' ' .. mark .. ' ' .. line
+  end
 end
 redis.call('PUBLISH', ARGV[2], table.concat(out, '\\n'))
 return 1`,

@@ -29,6 +29,10 @@ class MemoryNames implements Names {
   count(): number {
     return this.#holders.size;
   }
+
+  holder(name: string): number | undefined {
+    return this.#holders.get(nameKey(name))?.owner;
+  }
 }
 
 /** Ids, limits and names for a server that runs in one isolate. */

@@ -27,6 +27,8 @@ export interface Names {
   list(): Awaitable<string[]>;
   /** How many names are held. */
   count(): Awaitable<number>;
+  /** The connection that holds `name` (under its key) now, wherever it is served; none if nobody. */
+  holder(name: string): Awaitable<number | undefined>;
   /**
    * From now on, `events` hears of names that changed hands without their holders asking: only a
    * registry shared with other servers has such news, so a local one may leave this out.

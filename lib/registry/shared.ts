@@ -45,6 +45,10 @@ class SharedNames implements Names {
     this.#table.release(nameKey(name), owner);
   }
 
+  holder(name: string): number | undefined {
+    return this.#table.get(nameKey(name));
+  }
+
   list(): string[] {
     return this.#table.entries().sort((a, b) => a[1] - b[1]).map(([name]) => name);
   }

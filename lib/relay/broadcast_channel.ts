@@ -4,8 +4,9 @@
  * worker per batch rather than one per line. A BroadcastChannel never delivers a message to the
  * object that posted it, so nothing comes back to its sender.
  *
- * A batch is one record per line: `S` (said) or `N` (a notice), the line, `\n`. No line contains
- * a `\n`, since the framer split on it.
+ * A batch is one record per line: `S` (said) or `N` (a notice) and the line, or `P`, the
+ * recipient's id, a space and the line (private); then `\n`. No line contains a `\n`, since the
+ * framer split on it.
  */
 
 import type { LineKind, Relay, RelayHandlers } from "./relay.ts";
@@ -13,6 +14,9 @@ import type { LineKind, Relay, RelayHandlers } from "./relay.ts";
 const NEWLINE = 0x0a;
 const SAID = 0x53; // "S"
 const NOTICE = 0x4e; // "N"
+const PRIVATE = 0x50; // "P"
+const SPACE = 0x20;
+const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 /** One worker's end of the channel that links the chat rooms of every worker. */
@@ -31,14 +35,27 @@ export class BroadcastChannelRelay implements Relay {
       const batch = event.data;
       let start = 0;
       for (let end = batch.indexOf(NEWLINE); end !== -1; end = batch.indexOf(NEWLINE, start)) {
-        deliver({ line: batch.subarray(start + 1, end), kind: batch[start] === SAID ? "said" : "notice" });
+        if (batch[start] === PRIVATE) {
+          const space = batch.indexOf(SPACE, start);
+          const to = Number(decoder.decode(batch.subarray(start + 1, space)));
+          deliver({ line: batch.subarray(space + 1, end), kind: "private", to });
+        } else {
+          deliver({ line: batch.subarray(start + 1, end), kind: batch[start] === SAID ? "said" : "notice" });
+        }
         start = end + 1;
       }
     };
   }
 
-  publish(line: string | Uint8Array, kind: LineKind = "notice"): void {
-    const bytes = typeof line === "string" ? encoder.encode(line) : line;
+  publish(line: string | Uint8Array, kind: LineKind = "notice", to?: number): void {
+    let bytes = typeof line === "string" ? encoder.encode(line) : line;
+    if (kind === "private") {
+      const head = encoder.encode(`${to} `);
+      const joined = new Uint8Array(head.length + bytes.length);
+      joined.set(head);
+      joined.set(bytes, head.length);
+      bytes = joined;
+    }
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
     this.#batch.push({ line: bytes, kind });
     this.#batchBytes += bytes.length + 2;
@@ -54,7 +71,7 @@ export class BroadcastChannelRelay implements Relay {
     const joined = new Uint8Array(this.#batchBytes);
     let offset = 0;
     for (const { line, kind } of this.#batch) {
-      joined[offset] = kind === "said" ? SAID : NOTICE;
+      joined[offset] = kind === "said" ? SAID : kind === "private" ? PRIVATE : NOTICE;
       joined.set(line, offset + 1);
       joined[offset + 1 + line.length] = NEWLINE;
       offset += line.length + 2;

@@ -9,14 +9,16 @@
  * keeps each publisher's order, and never echoes a line back to the room that published it.
  */
 
-/** What a line is: something a client said, or a notice from a server. */
-export type LineKind = "said" | "notice";
+/** What a line is: something a client said, a notice from a server, or a private message. */
+export type LineKind = "said" | "notice" | "private";
 
 /** A line another room published, as it is delivered. */
 export interface RoomLine {
   /** The finished line, escaped, without its `\n`. */
   line: Uint8Array;
   kind: LineKind;
+  /** A private line's recipient: the connection id that holds its name (ids are unique in the room). */
+  to?: number;
   /**
    * Where the backend's history keeps the line, when it keeps it as it relays it (a Redis stream
    * id): `HistorySnapshot.holds` compares it, so that a newcomer is not sent a line twice.
@@ -36,8 +38,11 @@ export interface RelayHandlers {
 export interface Relay {
   /** From now on, `handlers` hear what the other rooms publish. */
   open(handlers: RelayHandlers): void;
-  /** Sends `line` to every other room. Keeps `line` until it has left: do not reuse it. */
-  publish(line: string | Uint8Array, kind?: LineKind): void;
+  /**
+   * Sends `line` to every other room; a `private` one is for connection `to` only, which the room
+   * that serves it delivers. Keeps `line` until it has left: do not reuse it.
+   */
+  publish(line: string | Uint8Array, kind?: LineKind, to?: number): void;
   /**
    * From now on, `listener` hears when more has been sent than the other rooms have taken (`true`:
    * the room's talkers should wait, as for a local client that is backed up) and when that is over

@@ -17,8 +17,10 @@ import type { Logger } from "../log.ts";
 export interface TranscriptEntry {
   /** Who said it. */
   name: string;
-  /** `said`: a line; `action`: `/me`. */
-  kind: "said" | "action";
+  /** `said`: a line; `action`: `/me`; `private`: `/msg`. */
+  kind: "said" | "action" | "private";
+  /** A private message's recipient, as the sender named it. */
+  to?: string;
   /** What was said, as the client sent it (JSON escapes what must be). */
   text: string;
 }
@@ -32,6 +34,8 @@ export interface Transcript {
 export interface FileTranscriptOptions {
   /** The room's name, written in every entry. */
   room: string;
+  /** Whether private messages are kept too (`--transcript-private`). @default {true} */
+  private?: boolean;
   logger: Logger;
 }
 
@@ -47,11 +51,13 @@ export class FileTranscript implements Transcript {
   #queue: (Uint8Array | (() => Promise<void>))[] = [];
   #writing: Promise<void> | undefined;
   #failing = false;
+  #private: boolean;
 
   private constructor(path: string, file: Deno.FsFile, options: FileTranscriptOptions) {
     this.path = path;
     this.#file = file;
     this.#room = options.room;
+    this.#private = options.private ?? true;
     this.#logger = options.logger;
   }
 
@@ -61,6 +67,7 @@ export class FileTranscript implements Transcript {
   }
 
   write(entry: TranscriptEntry): void {
+    if (entry.kind === "private" && !this.#private) return;
     const line = JSON.stringify({ time: new Date().toISOString(), room: this.#room, ...entry });
     this.#queue.push(encoder.encode(line + "\n"));
     this.#writing ??= this.#drain();

@@ -64,6 +64,8 @@ export class FakeRedis {
       case "FLUSHALL":
         this.flushAll();
         return "OK";
+      case "HGET":
+        return this.#hash(rest[0]).get(rest[1]) ?? null;
       case "HVALS":
         return [...this.#hash(rest[0]).values()];
       case "HLEN":
@@ -232,7 +234,11 @@ export class FakeRedis {
 
   #publishAndKeep([stream]: string[], [node, channel, most, batch]: string[]): number {
     const out = [node];
-    for (const [, kind, line] of batch.matchAll(/([SN]) ([^\n]*)\n/g)) {
+    for (const [, kind, line] of batch.matchAll(/([SNP]) ([^\n]*)\n/g)) {
+      if (kind === "P") {
+        out.push(`P ${line}`);
+        continue;
+      }
       let mark = "-";
       if (kind === "S") mark = this.#append(stream, line, Number(most));
       out.push(`${kind} ${mark} ${line}`);

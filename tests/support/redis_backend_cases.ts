@@ -322,4 +322,25 @@ export function redisBackendCases(fixture: RedisFixture): void {
       await a.backend.leave();
     }
   });
+
+  test("a name's holder is found from any server; a private line reaches the others with its recipient", async (redis) => {
+    const [a, b] = [await join(redis, 5), await join(redis)];
+    try {
+      await a.backend.registry.names.claim("Ann", 7);
+      assertEquals(await b.backend.registry.names.holder("ann"), 7);
+      assertEquals(await b.backend.registry.names.holder("nobody"), undefined);
+      b.backend.relay!.publish("* private from bob: hi", "private", 7);
+      await until(() => a.delivered.length === 1, 2000, "the private line on a");
+      const [line] = a.delivered;
+      assertEquals([decoder.decode(line.line), line.kind, line.to], ["* private from bob: hi", "private", 7]);
+      // Through the history's script too (a keeps a history): not kept there, as a said line would be.
+      a.backend.relay!.publish("* private from ann: and you", "private", 3);
+      await until(() => b.delivered.length === 1, 2000, "the private line on b");
+      assertEquals([b.delivered[0].kind, b.delivered[0].to], ["private", 3]);
+      assertEquals((await a.backend.history!.recent()).entries, []);
+    } finally {
+      await b.backend.leave();
+      await a.backend.leave();
+    }
+  });
 }

@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { MemoryRegistry } from "../../lib/registry/memory.ts";
 import type { NameEvents, Names } from "../../lib/registry/registry.ts";
-import type { Relay, RelayHandlers, RoomLine } from "../../lib/relay/relay.ts";
+import type { LineKind, Relay, RelayHandlers, RoomLine } from "../../lib/relay/relay.ts";
 import type { History, HistorySnapshot } from "../../lib/history/history.ts";
 import { MemoryHistory } from "../../lib/history/memory.ts";
 import { createChatMode, LINK_BACK, LINK_LOST } from "../../lib/server/modes/chat.ts";
@@ -128,7 +128,10 @@ Deno.test("/help explains, an unknown command says so; neither reaches the other
   await say(mode, a, "/help");
   await say(mode, a, "/dance now");
   const [help, unknown] = a.take();
-  assertMatch(help, /^\* commands: \/nick NAME .*\/who, \/me TEXT, \/quit \[REASON\], \/help/);
+  assertMatch(
+    help,
+    /^\* commands: \/nick NAME .*\/who, \/me TEXT, \/msg NAME TEXT, \/quit \[REASON\], \/help/,
+  );
   assertEquals(unknown, "ERR unknown command /dance; try /help");
   assertEquals(b.take(), []);
 });
@@ -147,6 +150,9 @@ class SlowNames implements Names {
   }
   count(): Promise<number> {
     return this.#later(() => this.#names.count() as number);
+  }
+  holder(name: string): Promise<number | undefined> {
+    return this.#later(() => this.#names.holder(name) as number | undefined);
   }
   #later<T>(answer: () => T): Promise<T> {
     return new Promise((resolve) => setTimeout(() => resolve(answer()), 1));
@@ -179,14 +185,18 @@ Deno.test("a member that leaves while its rename is pending does not keep the na
 /** A relay that records what is published and lets the test deliver lines from elsewhere. */
 class RecordingRelay implements Relay {
   published: string[] = [];
+  /** Private lines, with their recipient. */
+  privately: { line: string; to?: number }[] = [];
   deliver: (line: RoomLine) => void = () => {};
   link: (up: boolean) => void = () => {};
   open(handlers: RelayHandlers): void {
     this.deliver = handlers.deliver;
     this.link = handlers.link!;
   }
-  publish(line: string | Uint8Array): void {
-    this.published.push(typeof line === "string" ? line : decoder.decode(line));
+  publish(line: string | Uint8Array, kind?: LineKind, to?: number): void {
+    const text = typeof line === "string" ? line : decoder.decode(line);
+    if (kind === "private") this.privately.push({ line: text, to });
+    else this.published.push(text);
   }
   close(): void {}
 }
@@ -294,6 +304,9 @@ class NewsyNames implements Names {
   }
   count() {
     return this.#names.count();
+  }
+  holder(name: string) {
+    return this.#names.holder(name);
   }
   watch(events: NameEvents): void {
     this.events = events;
@@ -426,4 +439,38 @@ Deno.test("/quit closes with a goodbye, and the others hear the reason, escaped"
   r.delete(c);
   mode.leave(c, "client ended the conversation");
   assertEquals(b.take(), ["* user3 joined", "* user3 left"]);
+});
+
+Deno.test("/msg reaches its recipient alone, marked private on both sides; an unknown name is an error", async () => {
+  const { mode, members: [a, b, c] } = await room(3);
+  await say(mode, b, "/nick bob");
+  a.take();
+  c.take();
+  b.take();
+  await say(mode, a, "/msg BOB psst \x1b[2J");
+  assertEquals(b.take(), ["* private from user1: psst \\e[2J"]);
+  assertEquals(a.take(), ["* private to BOB: psst \\e[2J"]);
+  assertEquals(c.take(), [], "nobody else hears it");
+  await say(mode, a, "/msg nobody hello");
+  await say(mode, a, "/msg bob");
+  await say(mode, a, "/MSG");
+  assertEquals(a.take(), [
+    "ERR no such name nobody",
+    "ERR usage: /msg NAME TEXT (a private message)",
+    "ERR usage: /msg NAME TEXT (a private message)",
+  ]);
+});
+
+Deno.test("/msg to a name held elsewhere goes through the relay to its holder's id; one delivered is for that id only", async () => {
+  const names = new MemoryRegistry().names;
+  const relay = new RecordingRelay();
+  const { mode, members: [a, b] } = await room(2, names, relay);
+  // Someone served elsewhere holds "far" as connection 99.
+  names.claim("far", 99);
+  await say(mode, a, "/msg far over there");
+  assertEquals(relay.privately, [{ line: "* private from user1: over there", to: 99 }]);
+  assertEquals(a.take(), ["* private to far: over there"]);
+  relay.deliver({ line: bytes("* private from far: back"), kind: "private", to: 2 });
+  assertEquals(b.take(), ["* private from far: back"]);
+  assertEquals(a.take(), [], "a private line is for its recipient only");
 });

@@ -41,6 +41,7 @@ Deno.test("server flags have the documented defaults", () => {
       redisCa: undefined,
       room: "parley",
       transcript: undefined,
+      transcriptPrivate: "yes",
       rate: undefined,
       rateKick: 0,
       admin: undefined,

@@ -239,6 +239,11 @@ export const SERVER_FLAGS = {
     value: "FILE",
     help: "chat: append every line said here to FILE, as JSON lines (SIGHUP reopens it, for logrotate)",
   }),
+  transcriptPrivate: one(choice(["yes", "no"]), {
+    value: "YES/NO",
+    default: "yes",
+    help: "with --transcript: whether private messages (/msg) are kept too",
+  }),
   admin: one(hostPort(9090), {
     value: "[HOST:]PORT",
     help: "serve /healthz, /readyz and /metrics (Prometheus) on this port (HOST: 127.0.0.1)",

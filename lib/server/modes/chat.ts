@@ -40,13 +40,15 @@ const MAX_CHANGES_SHOWN = 5;
  */
 const HEAL_NEWS_DELAY_MS = 6000;
 /** What `/help` says. */
-export const CHAT_HELP = `* commands: /nick NAME (${NAME_RULE}), /who, /me TEXT, /quit [REASON], /help; ` +
+export const CHAT_HELP = `* commands: /nick NAME (${NAME_RULE}), /who, /me TEXT, /msg NAME TEXT, ` +
+  "/quit [REASON], /help; " +
   "commands are case-insensitive; any other line goes to everyone (//text for a line that starts with /)";
 /** How each command is used, as a client that used it wrongly is told. */
 const USAGE = {
   nick: `ERR usage: /nick NAME (${NAME_RULE})`,
   who: "ERR usage: /who",
   me: "ERR usage: /me TEXT (an action: * NAME TEXT)",
+  msg: "ERR usage: /msg NAME TEXT (a private message)",
 } as const;
 /** The longest `/quit` reason passed on, in characters. */
 const MAX_QUIT_REASON = 200;
@@ -151,6 +153,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
 
   relay?.open({
     deliver(delivered) {
+      if (delivered.kind === "private") return members.get(delivered.to!)?.send(delivered.line);
       history?.record(delivered, Date.now());
       tell(delivered.line, undefined, delivered);
     },
@@ -281,6 +284,11 @@ export function createChatMode(options: ChatModeOptions): Mode {
         return andThen(names.list(), (list) => member.send(`* online: ${list.join(", ")}`));
       case "/me":
         return argument === "" ? member.send(USAGE.me) : say(member, current, "action", argument);
+      case "/msg": {
+        const [to, ...words] = argument.split(" ");
+        const text = words.join(" ").trim();
+        return to === "" || text === "" ? member.send(USAGE.msg) : message(member, current, to, text);
+      }
       case "/quit":
         quitting.set(member, escapeText(argument.slice(0, MAX_QUIT_REASON)));
         return member.close("client ended the conversation", "* bye");
@@ -289,6 +297,23 @@ export function createChatMode(options: ChatModeOptions): Mode {
       default:
         member.send(`ERR unknown command ${escapeText(verb.slice(0, 40))}; try /help`);
     }
+  }
+
+  /**
+   * Sends `text` from `current` to the holder of the name `to` alone, wherever it is served (the
+   * room that serves it delivers it), and tells the sender it went.
+   */
+  function message(member: Member, current: Speaker, to: string, text: string): Step {
+    return andThen(names.holder(to), (owner) => {
+      const shown = escapeText(to.slice(0, 64));
+      if (owner === undefined) return member.send(`ERR no such name ${shown}`);
+      const line = `* private from ${current.name}: ${escapeText(text)}`;
+      const here = members.get(owner);
+      if (here !== undefined) here.send(line);
+      else relay?.publish(line, "private", owner);
+      member.send(`* private to ${shown}: ${escapeText(text)}`);
+      transcript?.write({ name: current.name, kind: "private", to, text });
+    });
   }
 
   /**
