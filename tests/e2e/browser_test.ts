@@ -227,3 +227,22 @@ Deno.test(
     assertEquals(await browser.page.evaluate(() => document.activeElement?.id), "line");
   },
 );
+
+Deno.test("a private message is marked apart on the page, both ways", { ignore }, async () => {
+  await using server = await webServer(["--mode", "chat"]);
+  await using browser = await TestBrowser.launch();
+  await browser.open(server.page!);
+  await browser.waitForEntry(/welcome/);
+  await browser.say("/nick webby");
+  await browser.waitForEntry(/you are now webby/);
+  await using nc = spawnProcess("nc", ["-N", "127.0.0.1", String(server.port)], { stdin: true, label: "nc" });
+  await nc.stdout.waitFor(/^\* welcome/);
+  await nc.type("/nick ncat");
+  await nc.type("/msg webby just between us");
+  await browser.waitForEntry("ncat \u2192 you just between us");
+  await browser.say("/msg ncat likewise");
+  assertEquals(await nc.stdout.waitFor(/^\* private from /), "* private from webby: likewise");
+  await browser.waitForEntry("you \u2192 ncat likewise");
+  const marked = await browser.page.$$eval("#log li.private", (items) => items.map((item) => item.className));
+  assertEquals(marked, ["said private", "said private mine"]);
+});
