@@ -341,7 +341,7 @@ Deno.test(
   async () => {
     // No idle timeout here: the stalled client must be dropped for its queue, however much of the
     // flood the kernel's buffers (tens of MB on Linux) take first.
-    await using server = await webServer(["--max-queue", "64K"]);
+    await using server = await webServer(["--max-queue", "64K", "--rate", "0"]);
     // A client that completes the upgrade and then never reads a byte of what it is sent.
     const stalled = await openRaw(server.webPort);
     assertEquals(stalled.status, 101);
