@@ -9,10 +9,9 @@
 
 import type { Terminal } from "../terminal.ts";
 import { parseFingerprint } from "../transport/certificate.ts";
+import { dial } from "../transport/dial.ts";
 import { connectPinned, FingerprintMismatchError } from "../transport/pinned_tls.ts";
-import { connectTcp } from "../transport/tcp.ts";
-import { connectTls, isCertificateError } from "../transport/tls.ts";
-import { connectUnix } from "../transport/unix.ts";
+import { isCertificateError } from "../transport/tls.ts";
 import type { Stream } from "../transport/transport.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { delay } from "../util/delay.ts";
@@ -128,52 +127,32 @@ export async function runClient(options: ClientOptions): Promise<ClientOutcome> 
   }
 }
 
-/** Resolves like `connecting`, or rejects with `TimedOut` after `ms` (closing a late stream). */
-function timed(connecting: Promise<Stream>, ms: number): Promise<Stream> {
-  if (ms <= 0) return connecting;
-  return new Promise((resolve, reject) => {
-    let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      reject(new Deno.errors.TimedOut("timed out"));
-    }, ms);
-    connecting.then((stream) => {
-      clearTimeout(timer);
-      if (late) stream.close();
-      else resolve(stream);
-    }, (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
-
-/** Opens the transport the options ask for. */
-async function open(options: ClientOptions): Promise<Stream> {
-  const { host, port, fingerprint, unix } = options;
-  const ms = options.connectTimeout * 1000;
-  if (unix !== undefined) return await timed(connectUnix(unix), ms);
-  if (fingerprint !== undefined) {
-    return await timed(connectPinned({ host, port, fingerprint }).then((c) => c.stream), ms);
-  }
-  if (options.tls) {
-    const caCerts = await Promise.all((options.ca ?? []).map(async (path) => {
-      try {
-        return await Deno.readTextFile(path);
-      } catch (error) {
-        throw new ConnectError(`cannot read the CA certificate ${path}: ${describeNetError(error)}`, {
-          cause: error,
-        });
-      }
-    }));
-    return await timed(connectTls({ host, port, caCerts }), ms);
-  }
-  return await connectTcp({ host, port, signal: ms > 0 ? AbortSignal.timeout(ms) : undefined });
+/** Reads the `--ca` files the options name. */
+async function caCertificates(options: ClientOptions): Promise<string[]> {
+  return await Promise.all((options.ca ?? []).map(async (path) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new ConnectError(`cannot read the CA certificate ${path}: ${describeNetError(error)}`, {
+        cause: error,
+      });
+    }
+  }));
 }
 
 async function connect(options: ClientOptions, address: string): Promise<Stream> {
   try {
-    return await open(options);
+    const { host, port, fingerprint, unix, tls } = options;
+    const caCerts = tls && fingerprint === undefined ? await caCertificates(options) : undefined;
+    return await dial({
+      host,
+      port,
+      unix,
+      fingerprint,
+      tls,
+      caCerts,
+      timeoutMs: options.connectTimeout * 1000,
+    });
   } catch (error) {
     if (error instanceof ConnectError) throw error;
     if (error instanceof FingerprintMismatchError) {

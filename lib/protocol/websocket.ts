@@ -13,6 +13,7 @@
  */
 
 import { LineTooLongError } from "./framer.ts";
+import { Utf8Validator } from "./utf8.ts";
 
 /** The client broke the WebSocket protocol; `code` is the close code that says how. */
 export class FrameError extends Error {
@@ -56,48 +57,6 @@ export type FrameEvent =
   | { kind: "ping"; payload: Uint8Array }
   | { kind: "pong" }
   | { kind: "close"; code: number; reason: string };
-
-/** Checks UTF-8 as it streams by: no overlongs, no surrogates, nothing past U+10FFFF. */
-export class Utf8Validator {
-  #need = 0;
-  #lower = 0x80;
-  #upper = 0xbf;
-
-  /** Whether `bytes` continue valid UTF-8. */
-  push(bytes: Uint8Array): boolean {
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i];
-      if (this.#need === 0) {
-        if (b < 0x80) continue;
-        if (b >= 0xc2 && b <= 0xdf) this.#need = 1;
-        else if (b >= 0xe0 && b <= 0xef) {
-          this.#need = 2;
-          if (b === 0xe0) this.#lower = 0xa0;
-          if (b === 0xed) this.#upper = 0x9f;
-        } else if (b >= 0xf0 && b <= 0xf4) {
-          this.#need = 3;
-          if (b === 0xf0) this.#lower = 0x90;
-          if (b === 0xf4) this.#upper = 0x8f;
-        } else return false;
-      } else {
-        if (b < this.#lower || b > this.#upper) return false;
-        this.#lower = 0x80;
-        this.#upper = 0xbf;
-        this.#need--;
-      }
-    }
-    return true;
-  }
-
-  /** Whether the text so far ends on a whole character; starts over for the next message. */
-  end(): boolean {
-    const whole = this.#need === 0;
-    this.#need = 0;
-    this.#lower = 0x80;
-    this.#upper = 0xbf;
-    return whole;
-  }
-}
 
 /** Decodes the frames a client sends into text and control events. */
 export class FrameDecoder {

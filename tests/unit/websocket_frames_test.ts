@@ -15,9 +15,9 @@ import {
   FrameDecoder,
   FrameError,
   type FrameEvent,
-  Utf8Validator,
 } from "../../lib/protocol/websocket.ts";
 import { frame } from "../../scripts/support/websocket.ts";
+import { Utf8Validator } from "../../lib/protocol/utf8.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
