@@ -45,17 +45,6 @@ export interface ServerPlan {
 
 /** Reads every file `config` names and plans the server it describes. */
 export async function planServer(config: ServerConfig): Promise<ServerPlan> {
-  const {
-    mode,
-    maxLine,
-    maxQueue,
-    drainTimeout,
-    idleTimeout,
-    lineTimeout,
-    handshakeTimeout,
-    rate,
-    rateKick,
-  } = config;
   const redis = config.redis && config.redisCa !== undefined
     ? { ...config.redis, ca: await readFile(config.redisCa, "Redis CA certificate") }
     : config.redis;
@@ -64,17 +53,7 @@ export async function planServer(config: ServerConfig): Promise<ServerPlan> {
     listen,
     web: webSpec(config, listen),
     access: await accessEntries(config),
-    settings: {
-      mode,
-      maxLine,
-      maxQueue,
-      drainTimeout,
-      idleTimeout,
-      lineTimeout,
-      handshakeTimeout,
-      rate,
-      rateKick,
-    },
+    settings: serveSettings(config),
     backend: { history: config.history, redis, room: config.room },
     transcript: config.transcript === undefined
       ? undefined
@@ -88,6 +67,13 @@ async function readFile(path: string, what: string): Promise<string> {
   } catch (error) {
     throw new StartError(`cannot read the ${what} ${path}: ${describeNetError(error)}`, { cause: error });
   }
+}
+
+/** How every connection is served, from the flags. */
+function serveSettings(config: ServerConfig): ServeSettings {
+  const { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout, handshakeTimeout } = config;
+  const timeouts = { drainTimeout, idleTimeout, lineTimeout, handshakeTimeout };
+  return { mode, maxLine, maxQueue, ...timeouts, rate: config.rate, rateKick: config.rateKick };
 }
 
 /** The `--allow` and `--deny` entries of the flags and of the files they name. */

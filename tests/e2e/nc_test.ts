@@ -8,6 +8,7 @@ import {
   LINUX,
   type ProcessHandle,
   runToEnd,
+  type ServerProcess,
   spawnProcess,
   startServer,
   TestClient,
@@ -16,6 +17,16 @@ import {
 /** `nc` connected to `port`; its stdin half-closes the socket when it ends (`-N`). */
 function spawnNc(port: number): ProcessHandle {
   return spawnProcess("nc", ["-N", "127.0.0.1", String(port)], { stdin: true });
+}
+
+/** `nc` in a chat on `server` as user1, with a TestClient as user2 that both know has joined. */
+async function ncInChat(server: ServerProcess): Promise<{ nc: ProcessHandle; other: TestClient }> {
+  const nc = spawnNc(server.port);
+  assertMatch(await nc.stdout.next(), /^\* welcome, user1/);
+  const other = await TestClient.connect(server.port);
+  await other.lines.waitFor(/^\* welcome/);
+  assertEquals(await nc.stdout.next(), "* user2 joined");
+  return { nc, other };
 }
 
 Deno.test("nc gets its lines echoed, CRLF (-C) included", { ignore: !LINUX }, async () => {
@@ -34,11 +45,9 @@ Deno.test("nc gets its lines echoed, CRLF (-C) included", { ignore: !LINUX }, as
 
 Deno.test("nc takes part in a chat", { ignore: !LINUX }, async () => {
   await using server = await startServer(["--mode", "chat"]);
-  await using nc = spawnNc(server.port);
-  assertMatch(await nc.stdout.next(), /^\* welcome, user1/);
-  await using other = await TestClient.connect(server.port);
-  await other.lines.waitFor(/^\* welcome/);
-  assertEquals(await nc.stdout.next(), "* user2 joined");
+  const joined = await ncInChat(server);
+  await using nc = joined.nc;
+  await using other = joined.other;
   await nc.type("/nick netcat");
   await nc.type("hello from nc");
   assertEquals(await nc.stdout.next(), "* you are now netcat");
@@ -73,11 +82,9 @@ Deno.test("nc in a chat: /ME is an action, an empty line says nothing, /QUIT lea
   ignore: !LINUX,
 }, async () => {
   await using server = await startServer(["--mode", "chat"]);
-  await using nc = spawnNc(server.port);
-  assertMatch(await nc.stdout.next(), /^\* welcome, user1/);
-  await using other = await TestClient.connect(server.port);
-  await other.lines.waitFor(/^\* welcome/);
-  assertEquals(await nc.stdout.next(), "* user2 joined");
+  const joined = await ncInChat(server);
+  await using nc = joined.nc;
+  await using other = joined.other;
   await nc.type("/ME waves");
   await nc.type("");
   await nc.type("/Nick");
