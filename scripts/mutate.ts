@@ -48,6 +48,11 @@ const GROUPS: { name: string; mutate: string[]; tests: string[] }[] = [
     tests: ["tests/unit/registry_test.ts", "tests/unit/names_test.ts", "tests/unit/chat_mode_test.ts"],
   },
   {
+    name: "redis",
+    mutate: ["lib/redis/names.ts", "lib/redis/ids.ts", "lib/redis/relay.ts", "lib/redis/history.ts"],
+    tests: ["tests/unit/redis_backend_test.ts"],
+  },
+  {
     name: "flags",
     mutate: [
       "lib/app/cli/flags.ts",
