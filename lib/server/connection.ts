@@ -113,6 +113,8 @@ export class Connection implements Member, QueueOwner {
   #bucket: TokenBucket | undefined;
   #overRateSince: number | undefined;
   #toldToSlowDown = false;
+  /** Aborted when closing starts, for a wait that closing must cut short (made when first needed). */
+  #closingSignal: AbortController | undefined;
   #closing: CloseReason | null = null;
   #detail: string | undefined;
   /** What the client was told last when it broke a limit (its `ERR` line, without `ERR`). */
@@ -395,7 +397,9 @@ export class Connection implements Member, QueueOwner {
           `over the rate for ${rateKickMs / 1000} s (at most ${rate!.perSecond} lines a second)`,
         );
       }
-      await this.#paused(delay(wait));
+      // Closing (a kick, a shutdown) ends the wait: the line is then not served.
+      this.#closingSignal ??= new AbortController();
+      await this.#paused(delay(wait, { signal: this.#closingSignal.signal }));
       wait = this.#bucket!.take(performance.now());
     }
   }
@@ -438,6 +442,7 @@ export class Connection implements Member, QueueOwner {
 
   #announce(reason: CloseReason): void {
     this.#closingStarted?.resolve();
+    this.#closingSignal?.abort();
     if (this.#stallWatch !== undefined) this.#caughtUp();
     const onClose = this.#settings.onClose;
     if (onClose !== undefined) queueMicrotask(() => onClose(this, reason));
