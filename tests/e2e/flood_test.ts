@@ -61,3 +61,17 @@ Deno.test("a client over --rate for longer than --rate-kick is closed with the r
   await other.lines.waitFor(/^\* user1 left$/);
   await server.stderr.waitFor(/#1 disconnected: over the rate/);
 });
+
+Deno.test("a shutdown does not wait for lines held by --rate", async () => {
+  // One line every 5 s: the second and third would hold the connection for 10 s.
+  await using server = await startServer(["--mode", "chat", "--rate", "0.2:1"]);
+  await using flooder = await TestClient.connect(server.port);
+  await flooder.lines.waitFor(/^\* welcome/);
+  await flooder.send("one", "two", "three");
+  await flooder.lines.waitFor(/^\* slow down: 0.2 lines a second at most$/);
+  const started = performance.now();
+  assertEquals((await server.stop("SIGTERM")).code, 0);
+  const took = performance.now() - started;
+  assert(took < 2000, `shut down in ${took.toFixed(0)} ms`);
+  assertEquals(await flooder.lines.waitFor(/^\* server shutting down$/), "* server shutting down");
+});
