@@ -49,21 +49,16 @@ export interface Assembled {
 }
 
 /**
- * Opens the backend, then the listeners, then serves. Rejects with a `RedisLinkError` when the
+ * Opens the transcript, the backend, then the listeners, then serves. Rejects with a
+ * {@linkcode TranscriptError} when the transcript cannot be opened, a `RedisLinkError` when the
  * backend cannot be joined, and with the listener's error (a `WebListenError` for the web port)
- * when it cannot listen, having left what it had opened.
+ * when it cannot listen, having closed and left what it had opened.
  */
 export async function assemble(plan: ServerPlan, options: AssembleOptions): Promise<Assembled> {
   const { local, logger, signal, operator } = options;
   const transcript = plan.transcript === undefined
     ? undefined
-    : await FileTranscript.open(plan.transcript.path, {
-      room: plan.backend.room,
-      private: plan.transcript.private,
-      logger,
-    }).catch((error) => {
-      throw new TranscriptError(plan.transcript!.path, error);
-    });
+    : await openTranscript(plan.transcript, plan.backend.room, logger);
   let backend: Backend;
   try {
     backend = await openBackend(plan.backend, { local, logger });
@@ -97,6 +92,19 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
     await transcript?.close();
   };
   return { server, listeners, backend, transcript, handle: leavingAfter(server, leave) };
+}
+
+/** Opens `--transcript` for `room`; rejects with a {@linkcode TranscriptError}. */
+async function openTranscript(
+  transcript: NonNullable<ServerPlan["transcript"]>,
+  room: string,
+  logger: Logger,
+): Promise<FileTranscript> {
+  try {
+    return await FileTranscript.open(transcript.path, { room, private: transcript.private, logger });
+  } catch (error) {
+    throw new TranscriptError(transcript.path, error);
+  }
 }
 
 /** `server`, which has finished only once `leave` has too. */
