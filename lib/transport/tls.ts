@@ -62,10 +62,12 @@ export class TlsListener implements Listener, CertificateHolder {
     // first fails like any server would when the port is taken, and turns port 0 into a real one.
     const swap = CAN_SWAP_CERTIFICATE && !options.reusePort;
     const port = swap ? probePort(options) : options.port;
-    this.#options = { ...options, port, reusePort: options.reusePort || swap };
-    this.#inner = openTls(this.#options, options);
-    this.#fingerprint = options.fingerprint;
+    this.#inner = openTls({ ...options, port, reusePort: options.reusePort || swap }, options);
     this.addr = this.#inner.addr;
+    // A new certificate's listener opens on the port this one got, whatever was asked for.
+    const bound = (this.addr as Deno.NetAddr).port;
+    this.#options = { ...options, port: bound, reusePort: options.reusePort || swap };
+    this.#fingerprint = options.fingerprint;
   }
 
   get details(): Readonly<Record<string, string>> {
