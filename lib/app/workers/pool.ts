@@ -83,6 +83,8 @@ export class WorkerStartError extends Error {
 }
 
 const WORKER_MODULE = new URL("./worker.ts", import.meta.url);
+/** How long a reload waits for every worker to say it is in force. */
+const RELOAD_WITHIN_MS = 5000;
 
 /**
  * Run from source, Deno loads a Worker's modules (all of `lib/`) from disk at run time, which takes
@@ -248,7 +250,14 @@ export class WorkerPool implements ServerHandle {
     for (const worker of this.#workers) {
       worker.postMessage({ kind: "reload", id, reloaded } satisfies WorkerCommand);
     }
+    // A worker that does not answer (it died) must not hold the reload for ever.
+    const timer = setTimeout(() => {
+      for (const answer of answers) {
+        answer.resolve(`a worker did not answer within ${RELOAD_WITHIN_MS / 1000} s`);
+      }
+    }, RELOAD_WITHIN_MS);
     const errors = await Promise.all(answers.map((answer) => answer.promise));
+    clearTimeout(timer);
     this.#reloads.delete(id);
     const error = errors.find((e) => e !== undefined);
     if (error !== undefined) throw new Error(error);
