@@ -1,13 +1,13 @@
 /**
  * What SIGHUP changes without a restart: the access lists (`--allow`, `--deny` and their files)
- * and the TLS certificate (`--tls-cert`, `--tls-key`), read again as they are now. All or nothing:
+ * and the TLS certificate (`--tls-cert`, `--tls-key`), read again as they are now, and the chat's
+ * transcript, reopened (after logrotate moved it away). All or nothing:
  * everything is read and checked first, each listener opens its new certificate beside the old
  * one, and only then does anything change; a failure is one sentence and the old settings stay.
  * New connections get the new settings; open ones keep theirs.
  */
 
-import type { AccessListOptions } from "../server/access_list.ts";
-import { AccessList } from "../server/access_list.ts";
+import { AccessList, type AccessListOptions } from "../server/access_list.ts";
 import type { Server } from "../server/serve.ts";
 import type { FileTranscript } from "../server/transcript.ts";
 import { describeNetError } from "../util/net.ts";
