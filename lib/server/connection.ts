@@ -274,7 +274,10 @@ export class Connection implements Member, QueueOwner {
           const cleared = shared ? congestion.cleared() : undefined;
           if (cleared !== undefined) await this.#paused(cleared);
           if (this.#closing !== null) break;
-          if (this.#bucket !== undefined) await this.#token();
+          // Flood control costs one subtraction a line while the client keeps under the rate.
+          const wait = this.#bucket?.take(performance.now()) ?? 0;
+          if (wait === 0) this.#overRateSince = undefined;
+          else await this.#overRate(wait);
           if (this.#closing !== null) break;
           this.#linesIn++;
           const step = mode.line(this, line);
@@ -373,17 +376,12 @@ export class Connection implements Member, QueueOwner {
   }
 
   /**
-   * Waits for this line's token (`--rate`): a line over the rate is held, not dropped, and while it
-   * waits nothing more is read, so TCP slows the sender; its clocks stop meanwhile. The client is
+   * A line over the rate (`--rate`) waits `wait` ms for its token: it is held, not dropped, and while
+   * it waits nothing more is read, so TCP slows the sender; its clocks stop meanwhile. The client is
    * told once; one over the rate for `rateKickMs` without a break is closed.
    */
-  async #token(): Promise<void> {
+  async #overRate(wait: number): Promise<void> {
     const { rate, rateKickMs = 0, onRateLimited } = this.#settings;
-    let wait = this.#bucket!.take(performance.now());
-    if (wait === 0) {
-      this.#overRateSince = undefined;
-      return;
-    }
     this.#overRateSince ??= performance.now();
     if (!this.#toldToSlowDown) {
       this.#toldToSlowDown = true;
