@@ -1,7 +1,7 @@
 /**
  * The backend seam: what a server's chat is served with. A backend gives ids, admission and names
- * (the registry), lines to and from the other isolates or servers (the relay), and the last lines
- * said (the history); it may also say how its link to the others is (Redis), and it is left once
+ * (the registry), the rooms and who is in them (the directory), lines to and from the other
+ * isolates or servers (the relay), and the last lines said (the history); it may also say how its link to the others is (Redis), and it is left once
  * the server has finished. One process, the workers of one server and servers joined through
  * Redis differ only in the backend that `app/backends.ts` chooses; nothing below it knows which.
  */
@@ -9,6 +9,7 @@
 import type { History } from "./history/history.ts";
 import type { Registry } from "./registry/registry.ts";
 import type { Relay } from "./relay/relay.ts";
+import type { Directory } from "./rooms/directory.ts";
 
 /** The state of a backend's link to the other servers (Redis), as `/metrics` and `/readyz` see it. */
 export interface LinkHealth {
@@ -24,6 +25,8 @@ export interface LinkHealth {
 /** What a server's chat is served with. */
 export interface Backend {
   registry: Registry;
+  /** The rooms across the chat. */
+  directory: Directory;
   /** The link to rooms served elsewhere (other workers, other servers), if any. */
   relay?: Relay;
   /** The last lines said (`--history`), if kept. */

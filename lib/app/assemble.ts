@@ -58,7 +58,7 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
   const { local, logger, signal, operator } = options;
   const transcript = plan.transcript === undefined
     ? undefined
-    : await openTranscript(plan.transcript, plan.backend.room, logger);
+    : await openTranscript(plan.transcript, logger);
   let backend: Backend;
   try {
     backend = await openBackend(plan.backend, { local, logger });
@@ -81,6 +81,7 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
     registry: backend.registry,
     relay: backend.relay,
     history: backend.history,
+    directory: backend.directory,
     transcript,
     access: new AccessList(plan.access),
     logger,
@@ -94,14 +95,13 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
   return { server, listeners, backend, transcript, handle: leavingAfter(server, leave) };
 }
 
-/** Opens `--transcript` for `room`; rejects with a {@linkcode TranscriptError}. */
+/** Opens `--transcript`; rejects with a {@linkcode TranscriptError}. */
 async function openTranscript(
   transcript: NonNullable<ServerPlan["transcript"]>,
-  room: string,
   logger: Logger,
 ): Promise<FileTranscript> {
   try {
-    return await FileTranscript.open(transcript.path, { room, private: transcript.private, logger });
+    return await FileTranscript.open(transcript.path, { private: transcript.private, logger });
   } catch (error) {
     throw new TranscriptError(transcript.path, error);
   }

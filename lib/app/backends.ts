@@ -1,7 +1,8 @@
 /**
- * The one place that chooses a server's backend, from plain settings: a ring of history in memory
- * for one process; the same, with a BroadcastChannel to the other workers, for `--workers`; or the
- * Redis room (`--redis`), where ids, names, lines and history are the room's. Admission limits are
+ * The one place that chooses a server's backend, from plain settings: rooms and a ring of history
+ * per room in memory for one process; the same, with BroadcastChannels to the other workers, for
+ * `--workers`; or the Redis chat (`--redis`), where ids, names, rooms, lines and history are
+ * shared by every server on that Redis. Admission limits are
  * always the server's own (`local`): a `MemoryRegistry`, or the workers' `SharedRegistry`.
  */
 
@@ -12,6 +13,8 @@ import { openRedisBackend } from "../redis/mod.ts";
 import type { RedisAddress } from "../redis/url.ts";
 import type { Registry } from "../registry/registry.ts";
 import { BroadcastChannelRelay } from "../relay/broadcast_channel.ts";
+import { BroadcastChannelDirectory } from "../rooms/broadcast_channel.ts";
+import { MemoryDirectory } from "../rooms/directory.ts";
 
 /** Which backend, as plain data that can be posted to a worker. */
 export interface BackendPlan {
@@ -19,8 +22,6 @@ export interface BackendPlan {
   history: number;
   /** The Redis that joins this server's chat to other servers', if any. */
   redis?: RedisAddress;
-  /** The room's name on that Redis (`--room`). */
-  room: string;
   /** `--workers` without Redis: the name of the BroadcastChannel between the workers. */
   channel?: string;
 }
@@ -40,17 +41,23 @@ export async function openBackend(plan: BackendPlan, context: BackendContext): P
   if (plan.redis !== undefined) {
     return await openRedisBackend({
       address: plan.redis,
-      room: plan.room,
       history: plan.history,
       local,
       logger,
     });
   }
   const relay = plan.channel === undefined ? undefined : new BroadcastChannelRelay(plan.channel);
+  const directory = plan.channel === undefined
+    ? new MemoryDirectory()
+    : new BroadcastChannelDirectory(`${plan.channel}:rooms`);
   return {
     registry: local,
+    directory,
     relay,
     history: plan.history > 0 ? new MemoryHistory(plan.history) : undefined,
-    leave: async () => await relay?.close(),
+    leave: async () => {
+      await directory.close();
+      await relay?.close();
+    },
   };
 }

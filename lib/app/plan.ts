@@ -54,7 +54,7 @@ export async function planServer(config: ServerConfig): Promise<ServerPlan> {
     web: webSpec(config, listen),
     access: await accessEntries(config),
     settings: serveSettings(config),
-    backend: { history: config.history, redis, room: config.room },
+    backend: { history: config.history, redis },
     transcript: config.transcript === undefined
       ? undefined
       : { path: config.transcript, private: config.transcriptPrivate === "yes" },
@@ -73,7 +73,8 @@ async function readFile(path: string, what: string): Promise<string> {
 function serveSettings(config: ServerConfig): ServeSettings {
   const { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout, handshakeTimeout } = config;
   const timeouts = { drainTimeout, idleTimeout, lineTimeout, handshakeTimeout };
-  return { mode, maxLine, maxQueue, ...timeouts, rate: config.rate, rateKick: config.rateKick };
+  const chat = { room: config.room, maxRooms: config.maxRooms };
+  return { mode, maxLine, maxQueue, ...timeouts, rate: config.rate, rateKick: config.rateKick, ...chat };
 }
 
 /** The `--allow` and `--deny` entries of the flags and of the files they name. */

@@ -1,6 +1,6 @@
 /**
- * The history seam: the last lines said in a chat room (`--history N`), which a client that joins
- * is sent first. One server keeps them in a ring in memory (`memory.ts`); servers that share a
+ * The history seam: the last lines said in each chat room (`--history N`), which a client that
+ * joins is sent first. One server keeps them in a ring in memory (`memory.ts`); servers that share a
  * room through Redis keep them in a Redis stream (`redis/history.ts`), so a client sees the same
  * history whichever server it joins.
  *
@@ -30,12 +30,12 @@ export interface HistorySnapshot {
   holds(line: RoomLine): boolean;
 }
 
-/** Where a room keeps what was said. */
+/** Where the rooms keep what was said. */
 export interface History {
-  /** A line said in the room, here or (delivered by a relay) elsewhere, at `at`. */
+  /** A line said in room `line.room`, here or (delivered by a relay) elsewhere, at `at`. */
   record(line: RoomLine, at: number): void;
-  /** The last lines, oldest first. */
-  recent(): Awaitable<HistorySnapshot>;
+  /** The last lines said in `room`, oldest first. */
+  recent(room: string): Awaitable<HistorySnapshot>;
 }
 
 /** `* history 2026-11-25T19:51:05.123Z <bob> hi`: how a newcomer is sent an entry. */

@@ -24,7 +24,7 @@ import { Buffer } from "node:buffer";
 import { createClient, createSentinel } from "@redis/client";
 import type { Logger } from "../log.ts";
 import { backoffDelay } from "../util/backoff.ts";
-import { type RoomKeys, roomKeys } from "./keys.ts";
+import { type ChatKeys, chatKeys } from "./keys.ts";
 import { describeRedisError, type RedisArgument, type RedisLink, RedisLinkError } from "./link.ts";
 import type { RedisScript } from "./scripts.ts";
 import type { RedisAddress } from "./url.ts";
@@ -37,6 +37,7 @@ interface Connection {
   connect(): Promise<unknown>;
   send<T>(args: RedisArgument[]): Promise<T>;
   subscribe(channel: string, listener: (message: Buffer) => void): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
   on(event: "error" | "reconnecting" | "end" | "ready", listener: (error: unknown) => void): unknown;
   close(): Promise<unknown>;
   destroy(): unknown;
@@ -45,8 +46,6 @@ interface Connection {
 /** Options for {@linkcode ClientLink.open}. */
 export interface RedisLinkOptions {
   address: RedisAddress;
-  /** The room's name (`--room`). */
-  room: string;
   logger: Logger;
   /** Give up joining after this long. @default {5000} */
   connectTimeoutMs?: number;
@@ -66,7 +65,7 @@ const RECONNECT_BACKOFF = { initialMs: 100, maxMs: 5000, random: Math.random };
 export class ClientLink implements RedisLink {
   /** This server's name in the room: new at every start. */
   readonly node: string = crypto.randomUUID();
-  readonly keys: RoomKeys;
+  readonly keys: ChatKeys;
   /** Where Redis is, without a password. */
   readonly shown: string;
   #logger: Logger;
@@ -89,7 +88,7 @@ export class ClientLink implements RedisLink {
   #watchers = new Set<(up: boolean) => void>();
 
   private constructor(options: RedisLinkOptions) {
-    this.keys = roomKeys(options.room);
+    this.keys = chatKeys();
     this.shown = options.address.shown;
     this.#logger = options.logger;
     // Joining fails at once; once joined, a lost connection is retried for good.
@@ -102,7 +101,7 @@ export class ClientLink implements RedisLink {
   }
 
   /**
-   * Connects to the Redis at `options.address` for room `options.room`. Rejects with a
+   * Connects to the Redis at `options.address`. Rejects with a
    * {@linkcode RedisLinkError} when it cannot.
    */
   static async open(options: RedisLinkOptions): Promise<ClientLink> {
@@ -114,7 +113,7 @@ export class ClientLink implements RedisLink {
       link.#closing = true;
       link.#commands.destroy();
       link.#subscriber.destroy();
-      throw new RedisLinkError(`cannot join the room on ${link.shown}: ${describeRedisError(error)}`, {
+      throw new RedisLinkError(`cannot join the chat on ${link.shown}: ${describeRedisError(error)}`, {
         cause: error,
       });
     }
@@ -153,6 +152,10 @@ export class ClientLink implements RedisLink {
    */
   async subscribe(channel: string, listener: (message: Buffer) => void): Promise<void> {
     await this.#subscriber.subscribe(channel, listener);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    await this.#subscriber.unsubscribe(channel);
   }
 
   /** Runs `script` with `keys` and `args`. */
@@ -269,6 +272,7 @@ function connection(options: RedisLinkOptions, retry: (retries: number) => numbe
       connect: () => client.connect(),
       send: <T>(args: RedisArgument[]) => client.sendCommand<T>(args),
       subscribe: (channel, listener) => client.subscribe(channel, listener, true),
+      unsubscribe: (channel) => client.unsubscribe(channel),
       on: (event, listener) => client.on(event, listener),
       close: () => client.close(),
       destroy: () => client.destroy(),
@@ -288,6 +292,7 @@ function connection(options: RedisLinkOptions, retry: (retries: number) => numbe
     connect: () => sentinel.connect(),
     send: <T>(args: RedisArgument[]) => sentinel.sendCommand<T>(false, args),
     subscribe: (channel, listener) => sentinel.subscribe(channel, listener, true),
+    unsubscribe: (channel) => sentinel.unsubscribe(channel),
     on: (event, listener) => sentinel.on(event, listener),
     close: () => sentinel.close(),
     destroy: () => sentinel.destroy(),

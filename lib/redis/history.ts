@@ -1,5 +1,5 @@
 /**
- * The history of a room shared through Redis (`--history N` with `--redis`): the room's capped
+ * The history of the rooms shared through Redis (`--history N` with `--redis`): each room's capped
  * stream, which the relay's script appends every said line to as it publishes it (`relay.ts`), so
  * every server's newcomers see the same last lines. Reading it flushes what this server said
  * first, and never waits longer than {@linkcode HISTORY_TIMEOUT_MS}: past it, or while the link is
@@ -10,6 +10,8 @@ import { Buffer } from "node:buffer";
 import type { History, HistoryEntry, HistorySnapshot } from "../history/history.ts";
 import { escapeLine } from "../protocol/escape.ts";
 import type { RoomLine } from "../relay/relay.ts";
+import { roomKey } from "../protocol/rooms.ts";
+import { roomKeys } from "./keys.ts";
 import type { RedisLink } from "./link.ts";
 import type { RedisRelay } from "./relay.ts";
 
@@ -35,14 +37,14 @@ export class RedisHistory implements History {
    */
   record(): void {}
 
-  recent(): Promise<HistorySnapshot> {
+  recent(room: string): Promise<HistorySnapshot> {
     // Lines said here before now go out first, so the stream holds them when it is read.
     this.#relay.flush();
     const none: HistorySnapshot = { entries: [], holds: () => false };
     if (!this.#link.up) return Promise.resolve(none);
     const read = this.#link.send<[string, string[]][]>([
       "XREVRANGE",
-      this.#link.keys.history,
+      roomKeys(roomKey(room)).history,
       "+",
       "-",
       "COUNT",

@@ -1,27 +1,32 @@
 /**
- * The names of one room's keys and channels in Redis. Every one shares the hash tag `{room}`, so
- * a room lives in one slot of a Redis Cluster and its scripts may touch several of its keys.
+ * The names of the chat's keys and channels in Redis. What belongs to the whole chat (ids, names,
+ * servers, the rooms' directory and topics, private messages) shares the hash tag `{parley}`, so
+ * it lives in one slot of a Redis Cluster and its scripts may touch several of its keys. Each room
+ * has its own channel and history stream under its own tag (`{#rust}`), so rooms spread over a
+ * cluster's slots, and a server listens only to the rooms its clients are in.
  */
 
-/** The keys and the channel of one room. */
-export interface RoomKeys {
+/** The chat's own keys. */
+export interface ChatKeys {
   /** Counter that hands out blocks of connection ids. */
   ids: string;
-  /** Set while Redis holds the room's data: gone, it lost them (FLUSHALL, an empty restart). */
+  /** Set while Redis holds the chat's data: gone, it lost them (FLUSHALL, an empty restart). */
   epoch: string;
   /** Set for a while after the data were found lost: no ids are handed out meanwhile. */
   fence: string;
-  /** Set of the servers (nodes) in the room. */
+  /** Set of the servers (nodes) in the chat. */
   nodes: string;
   /** Hash of every name held: folded name -> `node|owner|since|joined|Name`. */
   online: string;
-  /** Stream of the lines said, for `--history`. */
-  history: string;
-  /** Pub/sub channel of the room's lines. */
-  channel: string;
+  /** Hash of every member's rooms: `node|id` -> JSON list of room names. */
+  rooms: string;
+  /** Hash of the rooms' topics: room key -> JSON of the topic. */
+  topics: string;
+  /** Pub/sub channel of private messages. */
+  private: string;
   /** The key that says node `node` is alive (it expires when it stops refreshing it). */
   presence(node: string): string;
-  /** The key that tells node `node`, when it comes back, that the room counted it as gone. */
+  /** The key that tells node `node`, when it comes back, that the chat counted it as gone. */
   tombstone(node: string): string;
   /** The channel on which node `node` hears its own liveness probes. */
   probe(node: string): string;
@@ -31,21 +36,36 @@ export interface RoomKeys {
   namePrefix: string;
 }
 
-/** The keys of room `room`. */
-export function roomKeys(room: string): RoomKeys {
-  const prefix = `parley:{${room}}:`;
+/** The keys of one room. */
+export interface RoomKeys {
+  /** Pub/sub channel of the room's lines. */
+  channel: string;
+  /** Stream of the lines said, for `--history`. */
+  history: string;
+}
+
+/** The chat's keys. */
+export function chatKeys(): ChatKeys {
+  const prefix = "parley:{parley}:";
   return {
     ids: `${prefix}ids`,
     epoch: `${prefix}epoch`,
     fence: `${prefix}fence`,
     nodes: `${prefix}nodes`,
     online: `${prefix}online`,
-    history: `${prefix}history`,
-    channel: `${prefix}room`,
+    rooms: `${prefix}rooms`,
+    topics: `${prefix}topics`,
+    private: `${prefix}private`,
     presence: (node) => `${prefix}node:${node}`,
     tombstone: (node) => `${prefix}gone:${node}`,
     probe: (node) => `${prefix}probe:${node}`,
     name: (folded) => `${prefix}name:${folded}`,
     namePrefix: `${prefix}name:`,
   };
+}
+
+/** The keys of the room whose key (`roomKey`) is `key`. */
+export function roomKeys(key: string): RoomKeys {
+  const prefix = `parley:{${key}}:`;
+  return { channel: `${prefix}room`, history: `${prefix}history` };
 }

@@ -6,7 +6,7 @@
  */
 
 import type { Buffer } from "node:buffer";
-import type { RoomKeys } from "./keys.ts";
+import type { ChatKeys } from "./keys.ts";
 import type { RedisScript } from "./scripts.ts";
 
 /** What can go into a command: text, or bytes as they are. */
@@ -16,7 +16,7 @@ export type RedisArgument = string | Buffer;
 export interface RedisLink {
   /** This server's name in the room: new at every start. */
   readonly node: string;
-  readonly keys: RoomKeys;
+  readonly keys: ChatKeys;
   /** Where Redis is, without a password. */
   readonly shown: string;
   /** Whether Redis answers now. */
@@ -31,6 +31,8 @@ export interface RedisLink {
   run<T>(script: RedisScript, keys: string[], args: RedisArgument[]): Promise<T>;
   /** Calls `listener` with every message published on `channel`, as bytes; survives reconnects. */
   subscribe(channel: string, listener: (message: Buffer) => void): Promise<void>;
+  /** Stops listening to `channel`. */
+  unsubscribe(channel: string): Promise<void>;
   /** From now on, `watcher` hears when the link goes down (`false`) and comes back (`true`). */
   watch(watcher: (up: boolean) => void): void;
   /** Leaves: what was sent is answered first. */

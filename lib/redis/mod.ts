@@ -1,8 +1,8 @@
 /**
- * The Redis backend (`--redis`): one room shared by several servers. Everything about Redis lives
- * in this folder and is reached from here: the link (`client_link.ts`, the only module that loads
- * `@redis/client`), the room's keys and scripts, its ids and names (the registry), the relay and
- * the history, all on one link and one node id. They are joined in that order and left in the
+ * The Redis backend (`--redis`): one chat, with its rooms, shared by several servers. Everything
+ * about Redis lives in this folder and is reached from here: the link (`client_link.ts`, the only
+ * module that loads `@redis/client`), the chat's keys and scripts, its ids and names (the
+ * registry), the rooms' directory, the relay and the history, all on one link and one node id. They are joined in that order and left in the
  * reverse one, so that the other servers hear who left with this one before it goes.
  *
  * `lib/mod.ts` does not export this module, so that using Parley as a library does not load the
@@ -13,6 +13,7 @@ import type { Backend } from "../backend.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../registry/registry.ts";
 import { ClientLink } from "./client_link.ts";
+import { RedisDirectory } from "./directory.ts";
 import { RedisHistory } from "./history.ts";
 import { describeRedisError, type RedisLink, RedisLinkError } from "./link.ts";
 import { RedisRegistry } from "./registry.ts";
@@ -23,11 +24,9 @@ export { RedisLinkError } from "./link.ts";
 
 /** Options for {@linkcode openRedisBackend}. */
 export interface RedisBackendOptions {
-  /** Where the room's Redis is. */
+  /** Where the chat's Redis is. */
   address: RedisAddress;
-  /** The room's name on that Redis (`--room`). */
-  room: string;
-  /** Lines of history to keep in the room's stream; 0 for none. */
+  /** Lines of history to keep in each room's stream; 0 for none. */
   history: number;
   /** This server's admission limits: they stay with the server. */
   local: Registry;
@@ -35,16 +34,15 @@ export interface RedisBackendOptions {
 }
 
 /**
- * Joins the room `options.room` on the Redis `options.address`. Rejects with a
- * {@linkcode RedisLinkError} when Redis cannot be reached or refuses.
+ * Joins the chat on the Redis `options.address`. Rejects with a {@linkcode RedisLinkError} when
+ * Redis cannot be reached or refuses.
  */
 export async function openRedisBackend(options: RedisBackendOptions): Promise<Backend> {
-  const { address, room, logger } = options;
-  const link = await ClientLink.open({ address, room, logger });
+  const { address, logger } = options;
+  const link = await ClientLink.open({ address, logger });
   try {
-    const backend = await joinRoom(link, options);
-    logger.info("redis_joined", `joined room ${room} on ${address.shown}`, {
-      room,
+    const backend = await joinChat(link, options);
+    logger.info("redis_joined", `joined the chat on ${address.shown}`, {
       redis: address.shown,
       node: link.node,
     });
@@ -52,26 +50,28 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Ba
   } catch (error) {
     await link.close();
     if (error instanceof RedisLinkError) throw error;
-    throw new RedisLinkError(`cannot join the room on ${address.shown}: ${describeRedisError(error)}`, {
+    throw new RedisLinkError(`cannot join the chat on ${address.shown}: ${describeRedisError(error)}`, {
       cause: error,
     });
   }
 }
 
 /**
- * The registry, relay and history of the room that `link` reaches, joined: what
+ * The registry, directory, relay and history of the chat that `link` reaches, joined: what
  * {@linkcode openRedisBackend} serves with, and what the unit tests run over an in-memory Redis.
  * Leaving closes `link` too.
  */
-export async function joinRoom(
+export async function joinChat(
   link: RedisLink,
   options: Pick<RedisBackendOptions, "history" | "local" | "logger">,
 ): Promise<Backend> {
   const { history, local, logger } = options;
   const registry = await RedisRegistry.join(link, local, logger);
   const relay = await RedisRelay.open(link, { history, logger });
+  const directory = new RedisDirectory(link, logger);
   return {
     registry,
+    directory,
     relay,
     history: history > 0 ? new RedisHistory(link, relay, history) : undefined,
     health: () => ({
@@ -81,6 +81,7 @@ export async function joinRoom(
       roundTripSeconds: link.roundTripMs / 1000,
     }),
     async leave() {
+      await directory.close();
       await registry.names.close();
       await relay.close();
       await link.close();

@@ -15,7 +15,7 @@
 
 import { nameKey, parseName } from "../protocol/names.ts";
 import type { Logger } from "../log.ts";
-import type { NameEvents, Names } from "../registry/registry.ts";
+import type { Holder, NameEvents, Names } from "../registry/registry.ts";
 import type { Awaitable } from "../util/awaitable.ts";
 import { within } from "../util/delay.ts";
 import type { RedisLink } from "./link.ts";
@@ -145,12 +145,12 @@ export class RedisNames implements Names {
     return this.#releaseInRedis(folded, owner);
   }
 
-  list(): Awaitable<string[]> {
+  list(): Awaitable<Holder[]> {
     if (!this.#link.up) return this.#localList();
     const all = this.#link.send<string[]>(["HVALS", this.#link.keys.online]).then((values) =>
       this.#wellFormed(values)
         .sort((a, b) => a.joined - b.joined || a.owner - b.owner)
-        .map((entry) => entry.name)
+        .map(({ name, owner }) => ({ name, owner }))
     );
     return within(all, READ_WITHIN_MS, () => this.#localList());
   }
@@ -185,7 +185,7 @@ export class RedisNames implements Names {
     const keys = this.#link.keys;
     const gone = await this.#link.run<string[]>(
       REAP,
-      [keys.presence(this.#link.node), keys.nodes, keys.online, keys.tombstone(this.#link.node)],
+      [keys.presence(this.#link.node), keys.nodes, keys.online, keys.tombstone(this.#link.node), keys.rooms],
       [this.#link.node, keys.namePrefix, "leave"],
     ).catch(() => []);
     const names = this.#wellFormed(gone).map((entry) => entry.name);
@@ -231,12 +231,12 @@ export class RedisNames implements Names {
     return [this.#link.node, String(holding.owner), String(holding.since), String(joined), holding.name];
   }
 
-  #localList(): string[] {
+  #localList(): Holder[] {
     return [...this.#held.values()]
       .sort((a, b) =>
         this.#owners.get(a.owner)!.joined - this.#owners.get(b.owner)!.joined || a.owner - b.owner
       )
-      .map((holding) => holding.name);
+      .map(({ name, owner }) => ({ name, owner }));
   }
 
   #releaseInRedis(folded: string, owner: number): Promise<void> {
@@ -305,7 +305,7 @@ export class RedisNames implements Names {
         this.#unhold(folded, holding, undefined);
         this.#events?.lost(holding.name, holding.owner);
       }
-      if (gone && this.#held.size > 0) this.#events?.returned(this.#localList());
+      if (gone && this.#held.size > 0) this.#events?.returned(this.#localList().map(({ name }) => name));
     };
     this.#beating = beat().catch((error) => {
       if (this.#link.up) {
@@ -330,7 +330,7 @@ export class RedisNames implements Names {
         if (alive[i] === 1) continue;
         const gone = await this.#link.run<string[]>(
           REAP,
-          [keys.presence(node), keys.nodes, keys.online, keys.tombstone(node)],
+          [keys.presence(node), keys.nodes, keys.online, keys.tombstone(node), keys.rooms],
           [node, keys.namePrefix, "reap"],
         );
         const names = this.#wellFormed(gone).map((entry) => entry.name);

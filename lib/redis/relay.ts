@@ -1,8 +1,10 @@
 /**
- * The relay between servers that share a chat room through Redis (`--redis`): every line this
- * server's room tells its clients is published on the room's channel, and every line another
- * server publishes there is delivered here. With `--history N`, it also keeps the room's history
- * as it publishes: a script appends each said line to a capped stream (`XADD MAXLEN ~ N`) and
+ * The relay between servers that share a chat through Redis (`--redis`): every line this server
+ * tells its clients in a room is published on that room's channel, and every line another server
+ * publishes on the channel of a room this server has clients in is delivered here (it subscribes
+ * to a room's channel when its first client enters the room, and unsubscribes when the last one
+ * leaves). Private lines go on the chat's private channel, which every server hears. With
+ * `--history N`, it also keeps each room's history as it publishes: a script appends each said line to a capped stream (`XADD MAXLEN ~ N`) and
  * publishes it, marked with its stream id, in one step, so that a newcomer's history
  * (`history.ts`) and the live lines it is sent after it fit together exactly.
  *
@@ -24,6 +26,8 @@ import type { Logger } from "../log.ts";
 import type { LineKind, Relay, RelayHandlers } from "../relay/relay.ts";
 import type { RedisLink } from "./link.ts";
 import { PUBLISH_AND_KEEP } from "./scripts.ts";
+import { type RoomKeys, roomKeys } from "./keys.ts";
+import { roomKey } from "../protocol/rooms.ts";
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
@@ -44,14 +48,23 @@ export interface RedisRelayOptions {
   logger: Logger;
 }
 
-/** One server's end of the room's channel. */
+/** A line waiting to be published, and where: a room's name, or a private line's recipient. */
+interface Batched {
+  line: Uint8Array;
+  kind: LineKind;
+  to: string | number;
+}
+
+/** One server's end of the chat's channels: one per room its clients are in, and the private one. */
 export class RedisRelay implements Relay {
   #link: RedisLink;
   #logger: Logger;
   #history: number;
   #handlers: RelayHandlers | undefined;
-  #batch: { line: Uint8Array; kind: LineKind }[] = [];
+  #batch: Batched[] = [];
   #batchBytes = 0;
+  /** The rooms listened to, by key: the name the chat gave, and the room's keys. */
+  #rooms = new Map<string, { name: string; keys: RoomKeys }>();
   #flushing = new Set<Promise<unknown>>();
   #failed = false;
   /** Bytes sent and not yet confirmed, and whether the talkers are told to wait for them. */
@@ -65,10 +78,10 @@ export class RedisRelay implements Relay {
     this.#history = options.history;
   }
 
-  /** Subscribes to the room's channel through `link`. */
+  /** Subscribes to the chat's private channel through `link`; rooms are entered one by one. */
   static async open(link: RedisLink, options: RedisRelayOptions): Promise<RedisRelay> {
     const relay = new RedisRelay(link, options);
-    await link.subscribe(link.keys.channel, (message) => relay.#receive(message));
+    await link.subscribe(link.keys.private, (message) => relay.#receive(message));
     return relay;
   }
 
@@ -81,6 +94,28 @@ export class RedisRelay implements Relay {
     });
   }
 
+  enter(room: string): Promise<void> {
+    const key = roomKey(room);
+    if (this.#rooms.has(key)) return Promise.resolve();
+    const keys = roomKeys(key);
+    this.#rooms.set(key, { name: room, keys });
+    return this.#link.subscribe(keys.channel, (message) => this.#receive(message, room)).catch((error) => {
+      // Down: the link subscribes again when it is back. Up: Redis refused; say so.
+      if (this.#link.up) {
+        this.#logger.warn("redis_error", `cannot listen to room ${room}: ${error}`, { error: String(error) });
+      }
+    });
+  }
+
+  leave(room: string): void {
+    const key = roomKey(room);
+    const entered = this.#rooms.get(key);
+    if (entered === undefined) return;
+    this.#rooms.delete(key);
+    // Down, it listens to nothing anyway; up, a failure leaves a channel heard and dropped.
+    this.#link.unsubscribe(entered.keys.channel).catch(() => {});
+  }
+
   /** Bytes sent and not yet confirmed by Redis. */
   get unconfirmed(): number {
     return this.#unconfirmed;
@@ -90,14 +125,12 @@ export class RedisRelay implements Relay {
     this.#pressure = listener;
   }
 
-  publish(line: string | Uint8Array, kind: LineKind = "notice", to?: number): void {
+  publish(line: string | Uint8Array, kind: LineKind, to: string | number): void {
     if (!this.#link.up) return;
-    const text = typeof line === "string" ? Buffer.from(line) : line;
-    // A private line carries its recipient where other lines carry their mark.
-    const bytes = kind === "private" ? Buffer.concat([Buffer.from(`${to} `), text]) : text;
+    const bytes = typeof line === "string" ? Buffer.from(line) : line;
     if (this.#batch.length === 0) queueMicrotask(() => this.flush());
-    this.#batch.push({ line: bytes, kind });
-    this.#batchBytes += bytes.length + 3;
+    this.#batch.push({ line: bytes, kind, to });
+    this.#batchBytes += bytes.length + 24;
     if (this.#batchBytes > BATCH_BYTES) this.flush();
   }
 
@@ -109,34 +142,59 @@ export class RedisRelay implements Relay {
   /** Sends the lines batched so far now, rather than at the end of the burst. */
   flush(): void {
     if (this.#batch.length === 0) return;
-    const parts: Uint8Array[] = [];
-    if (this.#history > 0) {
-      for (const { line, kind } of this.#batch) {
-        parts.push(kind === "said" ? SAID : kind === "private" ? PRIVATE : NOTICE, line, NEWLINE_BYTES);
-      }
-    } else {
-      parts.push(Buffer.from(this.#link.node));
-      for (const { line, kind } of this.#batch) {
-        parts.push(
-          kind === "said" ? SAID_UNMARKED : kind === "private" ? PRIVATE_UNMARKED : NOTICE_UNMARKED,
-          line,
-        );
-      }
+    // One message per room (and one for the private lines), each in the order said.
+    const groups = new Map<string | typeof PRIVATE_GROUP, Batched[]>();
+    for (const entry of this.#batch) {
+      const group = entry.kind === "private" ? PRIVATE_GROUP : String(entry.to);
+      const lines = groups.get(group);
+      if (lines === undefined) groups.set(group, [entry]);
+      else lines.push(entry);
     }
     this.#batch = [];
     this.#batchBytes = 0;
+    for (const [group, lines] of groups) {
+      if (group === PRIVATE_GROUP) this.#send(this.#link.keys.private, undefined, lines);
+      else {
+        const keys = this.#keysOf(group);
+        this.#send(keys.channel, keys, lines);
+      }
+    }
+  }
+
+  /** The keys of `room`, from the rooms entered (or worked out, for one that is not). */
+  #keysOf(room: string): RoomKeys {
+    const key = roomKey(room);
+    return this.#rooms.get(key)?.keys ?? roomKeys(key);
+  }
+
+  /** Publishes `lines` on `channel`, keeping the said ones in `room`'s history if there is one. */
+  #send(
+    channel: string,
+    room: RoomKeys | undefined,
+    lines: Batched[],
+  ): void {
+    const parts: Uint8Array[] = [];
+    const keep = this.#history > 0 && room !== undefined;
+    if (keep) {
+      for (const { line, kind } of lines) parts.push(kind === "said" ? SAID : NOTICE, line, NEWLINE_BYTES);
+    } else {
+      parts.push(Buffer.from(this.#link.node));
+      for (const { line, kind, to } of lines) {
+        if (kind === "private") parts.push(PRIVATE_UNMARKED, Buffer.from(`${to} `), line);
+        else parts.push(kind === "said" ? SAID_UNMARKED : NOTICE_UNMARKED, line);
+      }
+    }
     const payload = Buffer.concat(parts);
     this.#unconfirmed += payload.length;
     if (this.#unconfirmed > MAX_UNCONFIRMED_BYTES) this.#setBackedUp(true);
-    const keys = this.#link.keys;
-    const sent = this.#history > 0
-      ? this.#link.run(PUBLISH_AND_KEEP, [keys.history], [
+    const sent = keep
+      ? this.#link.run(PUBLISH_AND_KEEP, [room.history], [
         this.#link.node,
-        keys.channel,
+        channel,
         String(this.#history),
         payload,
       ])
-      : this.#link.send(["PUBLISH", keys.channel, payload]);
+      : this.#link.send(["PUBLISH", channel, payload]);
     const tracked: Promise<unknown> = sent.then(
       () => this.#failed = false,
       (error) => {
@@ -160,7 +218,8 @@ export class RedisRelay implements Relay {
     this.#pressure?.(backedUp);
   }
 
-  #receive(message: Buffer): void {
+  /** A message on a room's channel (`room`) or the private one. */
+  #receive(message: Buffer, room?: string): void {
     const handlers = this.#handlers;
     let start = message.indexOf(NEWLINE);
     if (handlers === undefined || start === -1) return;
@@ -175,11 +234,14 @@ export class RedisRelay implements Relay {
         // Servers escape what they publish; whoever else can write to Redis is not trusted.
         const line = escapeLine(message.subarray(space + 1, end), { escaped: true });
         if (message[start] === PRIVATE_BYTE) {
-          if (/^\d{1,16}$/.test(mark)) handlers.deliver({ line, kind: "private", to: Number(mark) });
-        } else {
+          if (room === undefined && /^\d{1,16}$/.test(mark)) {
+            handlers.deliver({ line, kind: "private", to: Number(mark) });
+          }
+        } else if (room !== undefined) {
           handlers.deliver({
             line,
             kind: message[start] === SAID_BYTE ? "said" : "notice",
+            room,
             mark: mark === "-" ? undefined : mark,
           });
         }
@@ -191,7 +253,8 @@ export class RedisRelay implements Relay {
 
 const SAID = Buffer.from("S ");
 const NOTICE = Buffer.from("N ");
-const PRIVATE = Buffer.from("P ");
+/** The group of a batch's private lines: they go on the chat's private channel. */
+const PRIVATE_GROUP = Symbol("private");
 const NEWLINE_BYTES = Buffer.from("\n");
 /** Without history, the batch goes straight to the receivers: `node`, then `\nS - line` per line. */
 const SAID_UNMARKED = Buffer.from("\nS - ");

@@ -96,9 +96,9 @@ return reply`,
 };
 
 /**
- * Removes node ARGV[1] from the room (KEYS[2]) with every name it held (in KEYS[3], and the keys
- * ARGV[2] .. folded), if its presence KEYS[1] is gone; "leave" as ARGV[3] is the node leaving
- * by itself. A reaped node gets a tombstone, KEYS[4], to learn it was counted as gone. Returns
+ * Removes node ARGV[1] from the chat (KEYS[2]) with every name it held (in KEYS[3], and the keys
+ * ARGV[2] .. folded) and its members' rooms (its fields `node|id` in KEYS[5]), if its presence KEYS[1] is gone; "leave"
+ * as ARGV[3] is the node leaving by itself. A reaped node gets a tombstone, KEYS[4], to learn it was counted as gone. Returns
  * the online entries (node|owner|since|joined|Name) it removed; only the first caller gets them.
  */
 export const REAP: RedisScript = {
@@ -114,6 +114,9 @@ else
   redis.call('SET', KEYS[4], '1', 'PX', 3600000)
 end
 local mine = ARGV[1] .. '|'
+for _, field in ipairs(redis.call('HKEYS', KEYS[5])) do
+  if string.sub(field, 1, #mine) == mine then redis.call('HDEL', KEYS[5], field) end
+end
 local gone = {}
 local all = redis.call('HGETALL', KEYS[3])
 for i = 1, #all, 2 do

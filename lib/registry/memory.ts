@@ -3,7 +3,7 @@
  */
 
 import { nameKey } from "../protocol/names.ts";
-import type { Names, Refusal, Registry, RegistryLimits } from "./registry.ts";
+import type { Holder, Names, Refusal, Registry, RegistryLimits } from "./registry.ts";
 
 /** Chat names in a map keyed by {@linkcode nameKey}. */
 class MemoryNames implements Names {
@@ -22,8 +22,8 @@ class MemoryNames implements Names {
     if (this.#holders.get(key)?.owner === owner) this.#holders.delete(key);
   }
 
-  list(): string[] {
-    return [...this.#holders.values()].sort((a, b) => a.owner - b.owner).map((holder) => holder.name);
+  list(): Holder[] {
+    return [...this.#holders.values()].sort((a, b) => a.owner - b.owner);
   }
 
   count(): number {

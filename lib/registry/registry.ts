@@ -14,6 +14,12 @@ import type { Awaitable } from "../util/awaitable.ts";
 /** Why a connection was turned away. */
 export type Refusal = "server full" | "too many connections from one address";
 
+/** A name and the connection that holds it. */
+export interface Holder {
+  name: string;
+  owner: number;
+}
+
 /** Chat names, unique by their key (`protocol/names.ts`), each held by one connection id. */
 export interface Names {
   /**
@@ -23,8 +29,8 @@ export interface Names {
   claim(name: string, owner: number): Awaitable<boolean>;
   /** Gives `name` up if `owner` holds it. Never rejects: a failure is the registry's to log. */
   release(name: string, owner: number): Awaitable<void>;
-  /** Every name held, in the order their holders connected. */
-  list(): Awaitable<string[]>;
+  /** Every name held, with its holder, in the order the holders connected. */
+  list(): Awaitable<Holder[]>;
   /** How many names are held. */
   count(): Awaitable<number>;
   /** The connection that holds `name` (under its key) now, wherever it is served; none if nobody. */

@@ -7,7 +7,7 @@
  */
 
 import { nameKey } from "../protocol/names.ts";
-import type { Names, Refusal, Registry, RegistryLimits } from "./registry.ts";
+import type { Holder, Names, Refusal, Registry, RegistryLimits } from "./registry.ts";
 import { SharedTable } from "./shared_table.ts";
 
 /** The buffers behind a {@linkcode SharedRegistry}; post them to a worker to share it. */
@@ -49,8 +49,8 @@ class SharedNames implements Names {
     return this.#table.get(nameKey(name));
   }
 
-  list(): string[] {
-    return this.#table.entries().sort((a, b) => a[1] - b[1]).map(([name]) => name);
+  list(): Holder[] {
+    return this.#table.entries().sort((a, b) => a[1] - b[1]).map(([name, owner]) => ({ name, owner }));
   }
 
   count(): number {

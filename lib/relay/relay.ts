@@ -1,8 +1,9 @@
 /**
- * The relay seam: room events that must reach clients served elsewhere. A chat room whose clients
- * are spread over several isolates (`--workers`) or several servers (`--redis`) publishes every
- * line it tells its own clients, and delivers every line the others publish. A single process has
- * no relay at all.
+ * The relay seam: room events that must reach clients served elsewhere. A chat whose clients are
+ * spread over several isolates (`--workers`) or several servers (`--redis`) publishes every line
+ * it tells its own clients in a room, and delivers every line the others publish in the rooms it
+ * has members in (a relay may deliver others too; the chat drops them). A single process has no
+ * relay at all.
  *
  * A relay carries finished lines (`<bob> hi`, `* bob joined`), never commands: whoever publishes
  * has already decided what everyone sees, so delivering is only copying into local queues. It
@@ -17,6 +18,8 @@ export interface RoomLine {
   /** The finished line, escaped, without its `\n`. */
   line: Uint8Array;
   kind: LineKind;
+  /** The room it was said in, with its `#` (not for a private line). */
+  room?: string;
   /** A private line's recipient: the connection id that holds its name (ids are unique in the room). */
   to?: number;
   /**
@@ -26,7 +29,7 @@ export interface RoomLine {
   mark?: string;
 }
 
-/** What a relay tells the room it serves. */
+/** What a relay tells the chat it serves. */
 export interface RelayHandlers {
   /** A line another room published. */
   deliver(line: RoomLine): void;
@@ -34,15 +37,23 @@ export interface RelayHandlers {
   link?(up: boolean): void;
 }
 
-/** One room's link to the rooms served elsewhere. */
+/** One isolate's link to the chat's rooms served elsewhere. */
 export interface Relay {
   /** From now on, `handlers` hear what the other rooms publish. */
   open(handlers: RelayHandlers): void;
   /**
-   * Sends `line` to every other room; a `private` one is for connection `to` only, which the room
-   * that serves it delivers. Keeps `line` until it has left: do not reuse it.
+   * Sends `line` to the others: to room `to` (its name), or, for a `private` line, to connection
+   * `to` only, which the isolate that serves it delivers. Keeps `line` until it has left: do not
+   * reuse it.
    */
-  publish(line: string | Uint8Array, kind?: LineKind, to?: number): void;
+  publish(line: string | Uint8Array, kind: LineKind, to: string | number): void;
+  /**
+   * This isolate has members in `room` now: deliver what the others say there, from when the
+   * returned promise (if any) resolves.
+   */
+  enter?(room: string): void | Promise<void>;
+  /** This isolate has no members in `room` any more. */
+  leave?(room: string): void;
   /**
    * From now on, `listener` hears when more has been sent than the other rooms have taken (`true`:
    * the room's talkers should wait, as for a local client that is backed up) and when that is over

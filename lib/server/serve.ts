@@ -19,6 +19,7 @@ import type { Logger } from "../log.ts";
 import { SHUTTING_DOWN } from "../protocol/goodbye.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Relay } from "../relay/relay.ts";
+import type { Directory } from "../rooms/directory.ts";
 import { type Listener, type Stream, transportOf } from "../transport/transport.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
@@ -70,6 +71,10 @@ export interface ServeSettings {
   rate?: RateLimit;
   /** Seconds a client may stay over `rate` before it is closed; 0 for never. @default {0} */
   rateKick?: number;
+  /** Chat mode: the room every client starts in (`--room`). @default {"#parley"} */
+  room?: string;
+  /** Chat mode: most rooms at once (`--max-rooms`). @default {1000} */
+  maxRooms?: number;
 }
 
 /** Options for {@linkcode serve}. */
@@ -81,6 +86,8 @@ export interface ServeOptions extends ServeSettings {
   relay?: Relay;
   /** Chat mode: the last lines said, sent to each newcomer first. */
   history?: History;
+  /** Chat mode: the rooms across the chat. The caller closes it after `finished`. */
+  directory?: Directory;
   /** Chat mode: where every line said is written down (`--transcript`). The caller closes it. */
   transcript?: Transcript;
   /** Aborting it shuts the server down; its reason (a string) is logged. */
@@ -177,6 +184,9 @@ export class Server implements ServerHandle {
       registry,
       relay: options.relay,
       history: options.history,
+      directory: options.directory,
+      room: options.room,
+      maxRooms: options.maxRooms,
       transcript: options.transcript,
       // As much as may wait for a client before the talkers are slowed.
       historyBytes: maxQueue / 2,

@@ -13,12 +13,14 @@
 
 import type { Logger } from "../log.ts";
 
-/** One line of the transcript, before it gets its time and room. */
+/** One line of the transcript, before it gets its time. */
 export interface TranscriptEntry {
+  /** The room it was said in; none for a private message. */
+  room?: string;
   /** Who said it. */
   name: string;
-  /** `said`: a line; `action`: `/me`; `private`: `/msg`. */
-  kind: "said" | "action" | "private";
+  /** `said`: a line; `action`: `/me`; `topic`: `/topic`; `private`: `/msg`. */
+  kind: "said" | "action" | "topic" | "private";
   /** A private message's recipient, as the sender named it. */
   to?: string;
   /** What was said, as the client sent it (JSON escapes what must be). */
@@ -32,8 +34,6 @@ export interface Transcript {
 
 /** Options for {@linkcode FileTranscript.open}. */
 export interface FileTranscriptOptions {
-  /** The room's name, written in every entry. */
-  room: string;
   /** Whether private messages are kept too (`--transcript-private`). @default {true} */
   private?: boolean;
   logger: Logger;
@@ -44,7 +44,6 @@ const encoder = new TextEncoder();
 /** A transcript appended to a file, one JSON object a line. */
 export class FileTranscript implements Transcript {
   readonly path: string;
-  #room: string;
   #logger: Logger;
   #file: Deno.FsFile;
   /** Lines to write, and reopenings, in order. */
@@ -56,7 +55,6 @@ export class FileTranscript implements Transcript {
   private constructor(path: string, file: Deno.FsFile, options: FileTranscriptOptions) {
     this.path = path;
     this.#file = file;
-    this.#room = options.room;
     this.#private = options.private ?? true;
     this.#logger = options.logger;
   }
@@ -68,7 +66,7 @@ export class FileTranscript implements Transcript {
 
   write(entry: TranscriptEntry): void {
     if (entry.kind === "private" && !this.#private) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), room: this.#room, ...entry });
+    const line = JSON.stringify({ time: new Date().toISOString(), ...entry });
     this.#queue.push(encoder.encode(line + "\n"));
     this.#writing ??= this.#drain();
   }

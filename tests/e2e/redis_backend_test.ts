@@ -18,7 +18,7 @@ redisBackendCases({
     const address = checkRedisUrl(redis.url) as RedisAddress;
     const logger = createLogger({ write: () => {} });
     return {
-      link: () => ClientLink.open({ address, room: "parley", logger }),
+      link: () => ClientLink.open({ address, logger }),
       advance: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
       close: () => redis[Symbol.asyncDispose](),
     };

@@ -17,6 +17,7 @@ import {
   TestClient,
 } from "../../scripts/support/harness.ts";
 import { chatServer, member, RedisServer, who } from "../../scripts/support/redis.ts";
+import { roomsScenario } from "../support/rooms_scenario.ts";
 import { certificateFiles } from "../../scripts/support/certificate_files.ts";
 import { mustEscape } from "../support/escape_oracle.ts";
 import { LINK_BACK, LINK_LOST } from "../../lib/server/modes/chat.ts";
@@ -306,45 +307,50 @@ Deno.test("an unreachable Redis, a wrong password, no password: exit 1 with one 
   await gone.kill();
   const unreachable = await runServer(["--mode", "chat", "--redis", `redis://127.0.0.1:${port}`]);
   assertEquals(unreachable.code, 1);
-  assertEquals(unreachable.stderr, `cannot join the room on redis://127.0.0.1:${port}: connection refused\n`);
+  assertEquals(unreachable.stderr, `cannot join the chat on redis://127.0.0.1:${port}: connection refused\n`);
 
   await using locked = await RedisServer.start({ args: ["--requirepass", "s3cret"] });
   const wrong = await runServer(["--mode", "chat", "--redis", `redis://:nope@127.0.0.1:${locked.port}`]);
   assertEquals(wrong.code, 1);
   assertEquals(
     wrong.stderr,
-    `cannot join the room on redis://:***@127.0.0.1:${locked.port}: wrong user name or password\n`,
+    `cannot join the chat on redis://:***@127.0.0.1:${locked.port}: wrong user name or password\n`,
   );
   const none = await runServer(["--mode", "chat", "--redis", locked.url]);
   assertEquals(none.code, 1);
-  assertMatch(none.stderr, /^cannot join the room on redis:\/\/127\.0\.0\.1:\d+: Redis wants a password/);
+  assertMatch(none.stderr, /^cannot join the chat on redis:\/\/127\.0\.0\.1:\d+: Redis wants a password/);
   await using right = await startServer([
     "--mode",
     "chat",
     "--redis",
     `redis://:s3cret@127.0.0.1:${locked.port}`,
   ]);
-  assertMatch(right.stderr.seen.join("\n"), /joined room parley on redis:\/\/:\*\*\*@127/);
+  assertMatch(right.stderr.seen.join("\n"), /joined the chat on redis:\/\/:\*\*\*@127/);
 });
 
-Deno.test("rooms on one Redis are apart", { ignore: !LINUX }, async () => {
+Deno.test("rooms across two servers: lines stay in their room, /rooms and /who count both servers", {
+  ignore: !LINUX,
+}, async () => {
   await using redis = await RedisServer.start();
-  await using red = await chatServer(redis, ["--room", "red"]);
-  await using red2 = await chatServer(redis, ["--room", "red"]);
-  await using blue = await chatServer(redis, ["--room", "blue"]);
-  const r1 = await member(red, "r1");
-  const b1 = await member(blue, "b1");
-  const r2 = await member(red2, "r2");
+  await using a = await chatServer(redis);
+  await using b = await chatServer(redis, ["--room", "lobby"]);
+  const x = await member(a, "x");
+  const y = await member(b, "y");
+  const z = await member(b, "z");
   try {
-    await r1.client.lines.waitFor(`* ${r2.name} joined`);
-    await b1.client.send("only blue");
-    await r2.client.send("only red");
-    await r1.client.lines.waitFor(`<${r2.name}> only red`);
-    assertEquals(await who(b1.client), [b1.name]);
-    assertEquals(b1.client.lines.seen.some((line) => line.includes("only red")), false);
-    assertEquals(r1.client.lines.seen.some((line) => line.includes("only blue")), false);
+    await y.client.lines.waitFor(`* ${z.name} joined`);
+    await roomsScenario(x, y, z, "* rooms: #lobby (2), #parley (1), #rust (2)");
+    // Servers that start their clients in different rooms share the names, not the lines.
+    await z.client.send("only the lobby");
+    await y.client.lines.waitFor(`<${z.name}> only the lobby`);
+    await x.client.send("/who #lobby");
+    assertEquals(
+      await x.client.lines.waitFor(/^\* online in #lobby: /),
+      `* online in #lobby: ${y.name}, ${z.name}`,
+    );
+    assertEquals(x.client.lines.seen.some((line) => line.includes("only the lobby")), false);
   } finally {
-    await closeAll([r1.client, r2.client, b1.client]);
+    await closeAll([x.client, y.client, z.client]);
   }
 });
 
@@ -358,7 +364,7 @@ Deno.test(
     await using redis = await RedisServer.start({ tls: { cert: files.certPath, key: files.keyPath } });
     const refused = await runServer(["--mode", "chat", "--redis", redis.url]);
     assertEquals(refused.code, 1);
-    assertEquals(refused.stderr, `cannot join the room on ${redis.url}: self-signed certificate\n`);
+    assertEquals(refused.stderr, `cannot join the chat on ${redis.url}: self-signed certificate\n`);
     const trusting = ["--redis-ca", files.certPath];
     await using a = await chatServer(redis, trusting);
     await using b = await chatServer(redis, trusting);
@@ -414,10 +420,10 @@ Deno.test("hostile bytes written straight into Redis reach clients escaped, neve
     const raw = (line: string) => [...line].some((char) => mustEscape(char.codePointAt(0)!));
     const cli = (...args: string[]) =>
       new Deno.Command("redis-cli", { args: ["-p", String(redis.port), ...args], stdout: "null" }).output();
-    await cli("PUBLISH", "parley:{parley}:room", `intruder\nS - <mallory> ${hostile}`);
+    await cli("PUBLISH", "parley:{#parley}:room", `intruder\nS - <mallory> ${hostile}`);
     const relayed = await client.lines.waitFor(/^<mallory> /);
     assertEquals(relayed, "<mallory> \\e]0;PWNED\\x07\\e[2J\\u{202e}evil");
-    await cli("XADD", "parley:{parley}:history", "*", "l", `<mallory> ${hostile}`);
+    await cli("XADD", "parley:{#parley}:history", "*", "l", `<mallory> ${hostile}`);
     const { client: newcomer } = await member(server, "newcomer");
     try {
       const kept = newcomer.lines.seen.find((line) => line.includes("mallory"));

@@ -55,7 +55,7 @@ Deno.test("the transcript keeps every line said; mv and SIGHUP start a new file 
     ]);
     assertEquals(all.slice(2).map((entry) => entry.text), Array.from({ length: 300 }, (_, i) => `line ${i}`));
     for (const entry of all) {
-      assertEquals(entry.room, "parley");
+      assertEquals(entry.room, "#parley");
       assertMatch(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
   } finally {

@@ -17,6 +17,7 @@ import {
   startServer,
   TestClient,
 } from "../../scripts/support/harness.ts";
+import { roomsScenario } from "../support/rooms_scenario.ts";
 
 async function startWorkers(args: string[]): Promise<ServerProcess> {
   const server = await startServer(args);
@@ -101,6 +102,30 @@ Deno.test("chat with 3 workers: every line reaches every other client, /who list
     );
   } finally {
     await closeAll(clients);
+  }
+});
+
+Deno.test("chat with 2 workers: rooms span the workers; /rooms and /who count both", {
+  ignore: !LINUX,
+}, async () => {
+  await using server = await startWorkers(["--mode", "chat", "--workers", "2", "--log", "json"]);
+  const clients: { client: TestClient; name: string }[] = [];
+  try {
+    // Enough clients that two land on different workers (the kernel spreads them by hash).
+    for (let i = 1; i <= 8; i++) {
+      const client = await TestClient.connect(server.port, { label: `user${i}` });
+      const welcome = await client.lines.waitFor(/^\* welcome, /);
+      clients.push({ client, name: /^\* welcome, (user\d+):/.exec(welcome)![1] });
+    }
+    const workerOf = (named: { name: string }) =>
+      workersById(server.stderr.seen).get(Number(named.name.slice(4)));
+    const x = clients[0];
+    const y = clients.find((other) => workerOf(other) !== workerOf(x));
+    assert.ok(y !== undefined, "8 clients landed on one worker");
+    const z = clients.find((other) => other !== x && other !== y)!;
+    await roomsScenario(x, y, z, "* rooms: #parley (8), #rust (2)");
+  } finally {
+    await closeAll(clients.map(({ client }) => client));
   }
 });
 

@@ -7,11 +7,11 @@
  */
 
 import { Buffer } from "node:buffer";
-import { type RoomKeys, roomKeys } from "../../lib/redis/keys.ts";
+import { type ChatKeys, chatKeys } from "../../lib/redis/keys.ts";
 import type { RedisArgument, RedisLink } from "../../lib/redis/link.ts";
 import type { RedisScript } from "../../lib/redis/scripts.ts";
 
-type Reply = number | string | null | Reply[];
+type Reply = number | string | null | Reply[] | { [field: string]: string };
 
 /** One keyspace, with pub/sub, shared by every link made from it. */
 export class FakeRedis {
@@ -26,9 +26,9 @@ export class FakeRedis {
   /** The links made so far, so that a test can close what it opened. */
   readonly links: FakeLink[] = [];
 
-  /** A new server's link to room `room`. */
-  link(room = "parley"): FakeLink {
-    const link = new FakeLink(this, roomKeys(room));
+  /** A new server's link to the chat. */
+  link(): FakeLink {
+    const link = new FakeLink(this, chatKeys());
     this.links.push(link);
     return link;
   }
@@ -66,6 +66,16 @@ export class FakeRedis {
         return "OK";
       case "HGET":
         return this.#hash(rest[0]).get(rest[1]) ?? null;
+      case "HGETALL":
+        // As the client gives it: an object of fields.
+        return Object.fromEntries(this.#hash(rest[0]));
+      case "HSET": {
+        const hash = this.#hash(rest[0]);
+        for (let i = 1; i + 1 < rest.length; i += 2) hash.set(rest[i], rest[i + 1]);
+        return (rest.length - 1) / 2;
+      }
+      case "HDEL":
+        return rest.slice(1).filter((field) => this.#hash(rest[0]).delete(field)).length;
       case "HVALS":
         return [...this.#hash(rest[0]).values()];
       case "HLEN":
@@ -199,7 +209,7 @@ export class FakeRedis {
     return reply;
   }
 
-  #reap([presence, nodes, online, tombstone]: string[], [node, namePrefix, how]: string[]): string[] {
+  #reap([presence, nodes, online, tombstone, rooms]: string[], [node, namePrefix, how]: string[]): string[] {
     if (how === "leave") {
       this.#del(presence);
       this.#setOf(nodes).delete(node);
@@ -207,6 +217,9 @@ export class FakeRedis {
       return [];
     } else {
       this.#set(tombstone, "1", 3600000);
+    }
+    for (const field of [...this.#hash(rooms).keys()]) {
+      if (field.startsWith(`${node}|`)) this.#hash(rooms).delete(field);
     }
     const mine = `${node}|`;
     const gone: string[] = [];
@@ -268,17 +281,17 @@ export class FakeRedis {
 /** One server's link to a {@linkcode FakeRedis}; `down()` and `back()` play an outage. */
 export class FakeLink implements RedisLink {
   readonly node: string = crypto.randomUUID();
-  readonly keys: RoomKeys;
+  readonly keys: ChatKeys;
   readonly shown = "fake redis";
   readonly roundTripMs = 0;
   #redis: FakeRedis;
   #up = true;
   #outages = 0;
   #watchers = new Set<(up: boolean) => void>();
-  #unsubscribe: (() => void)[] = [];
+  #unsubscribe = new Map<string, (() => void)[]>();
   #closed = false;
 
-  constructor(redis: FakeRedis, keys: RoomKeys) {
+  constructor(redis: FakeRedis, keys: ChatKeys) {
     this.#redis = redis;
     this.keys = keys;
   }
@@ -316,7 +329,14 @@ export class FakeLink implements RedisLink {
 
   subscribe(channel: string, listener: (message: Buffer) => void): Promise<void> {
     // A link that is down hears nothing, as a subscriber whose connection dropped.
-    this.#unsubscribe.push(this.#redis.subscribe(channel, (message) => this.#up && listener(message)));
+    const listening = this.#redis.subscribe(channel, (message) => this.#up && listener(message));
+    this.#unsubscribe.set(channel, [...this.#unsubscribe.get(channel) ?? [], listening]);
+    return Promise.resolve();
+  }
+
+  unsubscribe(channel: string): Promise<void> {
+    for (const unsubscribe of this.#unsubscribe.get(channel) ?? []) unsubscribe();
+    this.#unsubscribe.delete(channel);
     return Promise.resolve();
   }
 
@@ -327,7 +347,7 @@ export class FakeLink implements RedisLink {
   close(): Promise<void> {
     this.#closed = true;
     this.#watchers.clear();
-    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    for (const unsubscribe of [...this.#unsubscribe.values()].flat()) unsubscribe();
     return Promise.resolve();
   }
 

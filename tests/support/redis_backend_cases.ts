@@ -8,7 +8,7 @@
 
 import type { Backend } from "../../lib/backend.ts";
 import { createLogger } from "../../lib/log.ts";
-import { joinRoom } from "../../lib/redis/mod.ts";
+import { joinChat } from "../../lib/redis/mod.ts";
 import type { RedisArgument, RedisLink } from "../../lib/redis/link.ts";
 import { CLAIM, type RedisScript } from "../../lib/redis/scripts.ts";
 import type { Buffer } from "node:buffer";
@@ -17,6 +17,13 @@ import { MemoryRegistry } from "../../lib/registry/memory.ts";
 import type { NameEvents } from "../../lib/registry/registry.ts";
 import type { RoomLine } from "../../lib/relay/relay.ts";
 import { assert, assertEquals } from "./assert.ts";
+
+/** The names `names` lists, in its order. */
+async function listed(
+  names: { list(): { name: string }[] | Promise<{ name: string }[]> },
+): Promise<string[]> {
+  return (await names.list()).map(({ name }) => name);
+}
 
 /** A Redis the cases run on. */
 export interface RedisUnderTest {
@@ -36,6 +43,8 @@ export interface RedisFixture {
   open(): Promise<RedisUnderTest>;
 }
 
+/** The room every test server has a client in. */
+const ROOM = "#parley";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -95,6 +104,9 @@ class CuttableLink implements RedisLink {
   subscribe(channel: string, listener: (message: Buffer) => void): Promise<void> {
     return this.#link.subscribe(channel, (message) => this.#cut || listener(message));
   }
+  unsubscribe(channel: string): Promise<void> {
+    return this.#link.unsubscribe(channel);
+  }
   watch(watcher: (up: boolean) => void): void {
     this.#watchers.add(watcher);
   }
@@ -117,9 +129,10 @@ async function join(redis: RedisUnderTest, history = 0): Promise<TestServer> {
   const logged: string[] = [];
   const logger = createLogger({ write: (line) => logged.push(line) });
   const link = new CuttableLink(await redis.link());
-  const backend = await joinRoom(link, { history, local: new MemoryRegistry(), logger });
+  const backend = await joinChat(link, { history, local: new MemoryRegistry(), logger });
   const server: TestServer = { backend, link, delivered: [], departed: [], lost: [], logged };
   backend.relay!.open({ deliver: (line) => server.delivered.push(line) });
+  await backend.relay!.enter!(ROOM);
   const events: NameEvents = {
     lost: (name) => server.lost.push(name),
     departed: (names) => server.departed.push(...names),
@@ -130,9 +143,13 @@ async function join(redis: RedisUnderTest, history = 0): Promise<TestServer> {
 }
 
 /** Resolves once `condition` holds; fails after `ms`. */
-export async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
   const deadline = performance.now() + ms;
-  while (!condition()) {
+  while (!(await condition())) {
     if (performance.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -160,7 +177,7 @@ export function redisBackendCases(fixture: RedisFixture): void {
     try {
       assertEquals(await a.backend.registry.names.claim("zoe", 1), true);
       assertEquals(await b.backend.registry.names.claim("ZOE", 2), false, "the same name, folded");
-      assertEquals(await b.backend.registry.names.list(), ["zoe"]);
+      assertEquals(await listed(b.backend.registry.names), ["zoe"]);
       await a.backend.registry.names.release("zoe", 1);
       assertEquals(await b.backend.registry.names.claim("Zoe", 2), true);
       assertEquals(await a.backend.registry.names.count(), 1);
@@ -191,8 +208,8 @@ export function redisBackendCases(fixture: RedisFixture): void {
   test("a line goes to every other server with its kind, and never back to its own", async (redis) => {
     const [a, b, c] = [await join(redis), await join(redis), await join(redis)];
     try {
-      a.backend.relay!.publish("<ann> hi", "said");
-      a.backend.relay!.publish("* bob joined");
+      a.backend.relay!.publish("<ann> hi", "said", ROOM);
+      a.backend.relay!.publish("* bob joined", "notice", ROOM);
       await until(() => b.delivered.length === 2 && c.delivered.length === 2, 2000, "both lines on b and c");
       const shown = (lines: RoomLine[]) => lines.map(({ line, kind }) => `${kind} ${decoder.decode(line)}`);
       assertEquals(shown(b.delivered), ["said <ann> hi", "notice * bob joined"]);
@@ -203,14 +220,74 @@ export function redisBackendCases(fixture: RedisFixture): void {
     }
   });
 
+  test("a room's lines reach only the servers with clients in it, and its own history", async (redis) => {
+    const [a, b, c] = [await join(redis, 10), await join(redis, 10), await join(redis, 10)];
+    try {
+      await b.backend.relay!.enter!("#rust");
+      a.backend.relay!.publish(encoder.encode("<ann> in rust"), "said", "#Rust");
+      a.backend.relay!.publish(encoder.encode("<ann> in parley"), "said", ROOM);
+      await until(() => b.delivered.length === 2 && c.delivered.length === 1, 2000, "the lines on b and c");
+      const shown = (lines: RoomLine[]) => lines.map(({ line, room }) => `${room} ${decoder.decode(line)}`);
+      assertEquals(shown(b.delivered), ["#rust <ann> in rust", "#parley <ann> in parley"]);
+      assertEquals(shown(c.delivered), ["#parley <ann> in parley"], "c has nobody in #rust");
+      const history = async (room: string) =>
+        (await c.backend.history!.recent(room)).entries.map((entry) =>
+          decoder.decode(entry.line as Uint8Array)
+        );
+      assertEquals(await history("#RUST"), ["<ann> in rust"]);
+      assertEquals(await history(ROOM), ["<ann> in parley"]);
+      b.backend.relay!.leave!("#rust");
+      a.backend.relay!.publish(encoder.encode("<ann> anyone?"), "said", "#rust");
+      a.backend.relay!.publish(encoder.encode("<ann> done"), "said", ROOM);
+      await until(() => b.delivered.length === 3, 2000, "the last line on b");
+      assertEquals(shown(b.delivered.slice(2)), ["#parley <ann> done"], "b left #rust");
+    } finally {
+      for (const server of [c, b, a]) await server.backend.leave();
+    }
+  });
+
+  test("every server sees every server's rooms, members and topics; a server that leaves drops out", async (redis) => {
+    const [a, b] = [await join(redis), await join(redis)];
+    try {
+      // Each server knows its own members' rooms (open) and shares each move.
+      let aRooms = [{ name: "#parley", members: [1] }, { name: "#rust", members: [2] }];
+      a.backend.directory.open(() => aRooms);
+      a.backend.directory.moved(1, ["#parley"]);
+      a.backend.directory.moved(2, ["#rust"]);
+      b.backend.directory.open(() => [{ name: "#Parley", members: [3, 4] }]);
+      b.backend.directory.moved(3, ["#Parley"]);
+      b.backend.directory.moved(4, ["#Parley"]);
+      const counts = async (server: TestServer) =>
+        (await server.backend.directory.rooms()).map(({ name, members }) => `${name} ${members.length}`);
+      await until(
+        async () => (await counts(b)).length === 2 && (await counts(a))[0] === "#parley 3",
+        2000,
+        "rooms",
+      );
+      assertEquals(await counts(a), ["#parley 3", "#rust 1"]);
+      assertEquals(await counts(b), ["#Parley 3", "#rust 1"]);
+      await a.backend.directory.setTopic("#rust", { text: "crabs", by: "al", at: 1 });
+      assertEquals(await b.backend.directory.topic("#RUST"), { text: "crabs", by: "al", at: 1 });
+      assertEquals(await b.backend.directory.topic("#parley"), undefined);
+      aRooms = [{ name: "#parley", members: [1, 2] }];
+      a.backend.directory.moved(2, ["#parley"]);
+      await until(async () => (await counts(b)).length === 1, 2000, "#rust gone");
+      assertEquals(await counts(b), ["#Parley 4"]);
+      await a.backend.leave();
+      assertEquals(await counts(b), ["#Parley 2"]);
+    } finally {
+      await b.backend.leave();
+    }
+  });
+
   test("the history keeps said lines, not notices, and knows which delivered lines it holds", async (redis) => {
     const [a, b] = [await join(redis, 10), await join(redis, 10)];
     try {
-      a.backend.relay!.publish(encoder.encode("<ann> one"), "said");
-      a.backend.relay!.publish("* ann is now anna");
-      a.backend.relay!.publish(encoder.encode("<anna> two"), "said");
+      a.backend.relay!.publish(encoder.encode("<ann> one"), "said", ROOM);
+      a.backend.relay!.publish("* ann is now anna", "notice", ROOM);
+      a.backend.relay!.publish(encoder.encode("<anna> two"), "said", ROOM);
       await until(() => b.delivered.length === 3, 2000, "three lines on b");
-      const snapshot = await b.backend.history!.recent();
+      const snapshot = await b.backend.history!.recent(ROOM);
       assertEquals(snapshot.entries.map((entry) => decoder.decode(entry.line as Uint8Array)), [
         "<ann> one",
         "<anna> two",
@@ -219,7 +296,7 @@ export function redisBackendCases(fixture: RedisFixture): void {
       assert.ok(one.mark !== undefined && snapshot.holds(one), "a said line carries its mark");
       assertEquals(notice.mark, undefined);
       assert.ok(snapshot.holds(two));
-      a.backend.relay!.publish(encoder.encode("<anna> three"), "said");
+      a.backend.relay!.publish(encoder.encode("<anna> three"), "said", ROOM);
       await until(() => b.delivered.length === 4, 2000, "the fourth line on b");
       assertEquals(snapshot.holds(b.delivered[3]), false, "a line said after the snapshot");
     } finally {
@@ -234,7 +311,7 @@ export function redisBackendCases(fixture: RedisFixture): void {
       await a.backend.registry.names.claim("ann", 1);
       await a.backend.registry.names.claim("user7", 7);
       await a.backend.leave();
-      assertEquals((await b.backend.registry.names.list()).sort(), []);
+      assertEquals((await listed(b.backend.registry.names)).sort(), []);
       assertEquals(await b.backend.registry.names.claim("ann", 2), true);
     } finally {
       await b.backend.leave();
@@ -267,8 +344,8 @@ export function redisBackendCases(fixture: RedisFixture): void {
         [intruder.keys.name("x"), intruder.keys.online],
         ["node", "1", "2", "3", "\x1b[2Jbad", "60000", "x"],
       );
-      assertEquals(await a.backend.registry.names.list(), ["ann"]);
-      assertEquals(await a.backend.registry.names.list(), ["ann"]);
+      assertEquals(await listed(a.backend.registry.names), ["ann"]);
+      assertEquals(await listed(a.backend.registry.names), ["ann"]);
       assertEquals(a.logged.filter((line) => line.includes("no server wrote")).length, 1);
     } finally {
       await intruder.close();
@@ -287,7 +364,7 @@ export function redisBackendCases(fixture: RedisFixture): void {
       await until(() => b.lost.length > 0, 3 * HEARTBEAT_MS, "b told it lost zoe");
       assertEquals(b.lost, ["zoe"]);
       assertEquals(a.lost, []);
-      assertEquals(await b.backend.registry.names.list(), ["zoe"]);
+      assertEquals(await listed(b.backend.registry.names), ["zoe"]);
       assertEquals(await b.backend.registry.names.claim("zoe", 2), false);
     } finally {
       await b.backend.leave();
@@ -307,7 +384,7 @@ export function redisBackendCases(fixture: RedisFixture): void {
         3 * HEARTBEAT_MS,
         "restored",
       );
-      assertEquals(await a.backend.registry.names.list(), ["ann"]);
+      assertEquals(await listed(a.backend.registry.names), ["ann"]);
       // No block of ids is handed out until every live server has raised the counter (the fence).
       await redis.advance(FENCE_MS);
       const b = await join(redis);
@@ -337,7 +414,7 @@ export function redisBackendCases(fixture: RedisFixture): void {
       a.backend.relay!.publish("* private from ann: and you", "private", 3);
       await until(() => b.delivered.length === 1, 2000, "the private line on b");
       assertEquals([b.delivered[0].kind, b.delivered[0].to], ["private", 3]);
-      assertEquals((await a.backend.history!.recent()).entries, []);
+      assertEquals((await a.backend.history!.recent(ROOM)).entries, []);
     } finally {
       await b.backend.leave();
       await a.backend.leave();

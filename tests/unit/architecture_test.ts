@@ -41,18 +41,19 @@ const INTERFACES = [
   "lib/registry/registry.ts",
   "lib/relay/relay.ts",
   "lib/history/history.ts",
+  "lib/rooms/directory.ts",
 ];
 
-Deno.test("the server core imports no app, client, terminal, web, Redis, nor a particular transport, registry, relay or history", () => {
+Deno.test("the server core imports no app, client, terminal, web, Redis, nor a particular transport, registry, relay, history or directory", () => {
   const forbidden = (imported: string) =>
     imported.startsWith("lib/app/") || imported === "lib/terminal.ts" || imported.startsWith("lib/client/") ||
     imported.startsWith("lib/web/") || imported.startsWith("lib/redis/") ||
-    (/^lib\/(transport|registry|relay|history)\//.test(imported) && !INTERFACES.includes(imported));
+    (/^lib\/(transport|registry|relay|history|rooms)\//.test(imported) && !INTERFACES.includes(imported));
   assertEquals([...violations("lib/server", forbidden), ...violations("lib/protocol", forbidden)], []);
 });
 
 Deno.test("a backend folder imports only its own files, the seams, the log, the pure protocol and util", () => {
-  for (const folder of ["registry", "relay", "history", "redis"]) {
+  for (const folder of ["registry", "relay", "history", "rooms", "redis"]) {
     const allowed = (imported: string) =>
       imported.startsWith(`lib/${folder}/`) || INTERFACES.includes(imported) || imported === "lib/log.ts" ||
       imported.startsWith("lib/util/") || imported.startsWith("lib/protocol/");

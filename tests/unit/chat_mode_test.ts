@@ -5,7 +5,7 @@
 
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { MemoryRegistry } from "../../lib/registry/memory.ts";
-import type { NameEvents, Names } from "../../lib/registry/registry.ts";
+import type { Holder, NameEvents, Names } from "../../lib/registry/registry.ts";
 import type { LineKind, Relay, RelayHandlers, RoomLine } from "../../lib/relay/relay.ts";
 import type { History, HistorySnapshot } from "../../lib/history/history.ts";
 import { MemoryHistory } from "../../lib/history/memory.ts";
@@ -13,6 +13,13 @@ import { createChatMode, LINK_BACK, LINK_LOST } from "../../lib/server/modes/cha
 import type { Mode } from "../../lib/server/modes/mode.ts";
 import { Members } from "../../lib/server/members.ts";
 import { bytes, FakeMember } from "../support/fake_member.ts";
+
+/** The names `names` lists, in its order. */
+async function listed(
+  names: { list(): { name: string }[] | Promise<{ name: string }[]> },
+): Promise<string[]> {
+  return (await names.list()).map(({ name }) => name);
+}
 
 const decoder = new TextDecoder();
 
@@ -130,7 +137,7 @@ Deno.test("/help explains, an unknown command says so; neither reaches the other
   const [help, unknown] = a.take();
   assertMatch(
     help,
-    /^\* commands: \/nick NAME .*\/who, \/me TEXT, \/msg NAME TEXT, \/quit \[REASON\], \/help/,
+    /^\* commands: \/nick NAME .*\/who \[#ROOM\], \/me TEXT, \/msg NAME TEXT, \/join #ROOM, \/part \[#ROOM\], \/rooms, \/topic \[#ROOM\] \[TEXT\], \/quit \[REASON\], \/help/,
   );
   assertEquals(unknown, "ERR unknown command /dance; try /help");
   assertEquals(b.take(), []);
@@ -145,8 +152,8 @@ class SlowNames implements Names {
   release(name: string, owner: number): Promise<void> {
     return this.#later(() => this.#names.release(name, owner) as void);
   }
-  list(): Promise<string[]> {
-    return this.#later(() => this.#names.list() as string[]);
+  list(): Promise<Holder[]> {
+    return this.#later(() => this.#names.list() as Holder[]);
   }
   count(): Promise<number> {
     return this.#later(() => this.#names.count() as number);
@@ -178,7 +185,7 @@ Deno.test("a member that leaves while its rename is pending does not keep the na
   const renaming = say(mode, a, "/nick ghost");
   mode.leave(a, "client closed");
   await renaming;
-  assertEquals(await names.list(), ["user2"]);
+  assertEquals(await listed(names), ["user2"]);
   assertEquals(b.take(), ["* user1 left"]);
 });
 
@@ -193,10 +200,18 @@ class RecordingRelay implements Relay {
     this.deliver = handlers.deliver;
     this.link = handlers.link!;
   }
-  publish(line: string | Uint8Array, kind?: LineKind, to?: number): void {
+  /** Rooms entered and left, in order (`+#rust`, `-#rust`). */
+  rooms: string[] = [];
+  publish(line: string | Uint8Array, kind: LineKind, to: string | number): void {
     const text = typeof line === "string" ? line : decoder.decode(line);
-    if (kind === "private") this.privately.push({ line: text, to });
-    else this.published.push(text);
+    if (kind === "private") this.privately.push({ line: text, to: to as number });
+    else this.published.push(to === "#parley" ? text : `${to} ${text}`);
+  }
+  enter(room: string): void {
+    this.rooms.push(`+${room}`);
+  }
+  leave(room: string): void {
+    this.rooms.push(`-${room}`);
   }
   close(): void {}
 }
@@ -206,7 +221,7 @@ Deno.test("what one room says goes to the relay; what the relay delivers reaches
   const { mode, members: [a, b] } = await room(2, undefined, relay);
   await say(mode, a, "across");
   assertEquals(relay.published, ["* user1 joined", "* user2 joined", "<user1> across"]);
-  relay.deliver({ line: bytes("<elsewhere> hi all"), kind: "said" });
+  relay.deliver({ line: bytes("<elsewhere> hi all"), kind: "said", room: "#parley" });
   assertEquals(a.take(), ["<elsewhere> hi all"]);
   assertEquals(b.take(), ["<user1> across", "<elsewhere> hi all"]);
 });
@@ -226,8 +241,8 @@ Deno.test("a newcomer first gets the last lines said, marked as history with the
   await say(mode, a, "one");
   await say(mode, a, "/nick ann");
   await say(mode, a, "two \x1b]0;title\x07");
-  relay.deliver({ line: bytes("* somebody joined"), kind: "notice" });
-  relay.deliver({ line: bytes("<far> three"), kind: "said" });
+  relay.deliver({ line: bytes("* somebody joined"), kind: "notice", room: "#parley" });
+  relay.deliver({ line: bytes("<far> three"), kind: "said", room: "#parley" });
   const before = Date.now();
   const b = await join(r, mode, 2);
   const lines = b.take();
@@ -274,8 +289,8 @@ Deno.test("what is said while a newcomer's history is fetched reaches it once, a
   r.add(c);
   const cJoined = mode.join(c);
   // While c waits: a line from elsewhere the history holds (m2), one it does not (m3), one said here.
-  relay.deliver({ line: bytes("<far> in the history"), kind: "said", mark: "m2" });
-  relay.deliver({ line: bytes("<far> after it"), kind: "said", mark: "m3" });
+  relay.deliver({ line: bytes("<far> in the history"), kind: "said", room: "#parley", mark: "m2" });
+  relay.deliver({ line: bytes("<far> after it"), kind: "said", room: "#parley", mark: "m3" });
   await say(mode, a, "said here meanwhile");
   assertEquals(c.take(), [], "nothing before the history");
   history.answer(["<far> in the history"]);
@@ -329,7 +344,7 @@ Deno.test("a name lost to an earlier claim elsewhere: its holder becomes user<ID
   assertMatch(a.take().join(), /^\* zed was taken elsewhere, by an earlier claim, .*; you are now user1$/);
   assertEquals(b.take(), ["* zed is now user1"]);
   assertEquals(relay.published.at(-1), "* zed is now user1");
-  assertEquals(await names.list(), ["user1", "user2"]);
+  assertEquals(await listed(names), ["user1", "user2"]);
 });
 
 Deno.test("clients of a server that died are announced here and to the other servers; returning ones only there", async () => {
@@ -402,7 +417,7 @@ Deno.test("commands are case-insensitive, and each used wrongly gets its usage",
     "* you are now Ann",
     "* online: Ann, user2",
     "ERR usage: /nick NAME (1-32 letters, digits, - or _ (any one script))",
-    "ERR usage: /who",
+    "ERR usage: /who [#ROOM]",
     "ERR usage: /me TEXT (an action: * NAME TEXT)",
     "ERR usage: /me TEXT (an action: * NAME TEXT)",
   ]);
@@ -417,7 +432,7 @@ Deno.test("/me says an action, escaped, kept in the history; an empty line says 
   await say(mode, a, "  \t ");
   assertEquals(b.take(), ["* user1 waves \\e[2J"]);
   assertEquals(a.take(), [], "an action is not sent back, as a line is not");
-  const snapshot = await history.recent();
+  const snapshot = await history.recent("#parley");
   assertEquals(snapshot.entries.map((entry) => decoder.decode(entry.line as Uint8Array)), [
     "* user1 waves \\e[2J",
   ]);
@@ -473,4 +488,155 @@ Deno.test("/msg to a name held elsewhere goes through the relay to its holder's 
   relay.deliver({ line: bytes("* private from far: back"), kind: "private", to: 2 });
   assertEquals(b.take(), ["* private from far: back"]);
   assertEquals(a.take(), [], "a private line is for its recipient only");
+});
+
+Deno.test("/join enters a room and makes it current; a room's lines reach only its members, marked for those in several", async () => {
+  const { mode, members: [a, b, c] } = await room(3);
+  await say(mode, a, "/join #Rust");
+  assertEquals(a.take(), ["* joined #Rust: 1 here; your lines go there now"]);
+  assertEquals([b.take(), c.take()], [[], []], "nobody else is in #Rust");
+  await say(mode, b, "/JOIN #rust");
+  assertEquals(b.take(), ["* joined #Rust: 2 here; your lines go there now"], "one room, however spelled");
+  assertEquals(a.take(), ["#Rust * user2 joined #Rust"]);
+  await say(mode, a, "crabs");
+  assertEquals(b.take(), ["#Rust <user1> crabs"]);
+  assertEquals(c.take(), [], "a line in #Rust is not heard in #parley");
+  await say(mode, c, "hello parley");
+  assertEquals(a.take(), ["#parley <user3> hello parley"]);
+  assertEquals(b.take(), ["#parley <user3> hello parley"]);
+  // "#room text" addresses another room it is in; a "#word" that is none of its rooms is a plain line.
+  await say(mode, a, "#parley back here");
+  await say(mode, a, "#hashtag fun");
+  assertEquals(c.take(), ["<user1> back here"]);
+  assertEquals(b.take(), ["#parley <user1> back here", "#Rust <user1> #hashtag fun"]);
+  await say(mode, a, "/join #parley");
+  assertEquals(a.take(), ["* talking in #parley"]);
+  await say(mode, a, "current again");
+  assertEquals(c.take(), ["<user1> current again"]);
+});
+
+Deno.test("/part leaves a room: the others there are told, its lines stop, and one room means no marks again", async () => {
+  const relay = new RecordingRelay();
+  const { mode, members: [a, b] } = await room(2, undefined, relay);
+  await say(mode, a, "/join #rust");
+  await say(mode, b, "/join #rust");
+  assertEquals(relay.rooms, ["+#parley", "+#rust"], "the relay hears rooms entered once");
+  for (const member of [a, b]) member.take();
+  await say(mode, a, "/part");
+  assertEquals(a.take(), ["* left #rust; your lines go to #parley"]);
+  assertEquals(b.take(), ["#rust * user1 left #rust"]);
+  await say(mode, b, "#rust anyone?");
+  assertEquals(a.take(), []);
+  await say(mode, b, "/part #parley");
+  assertEquals(b.take(), ["* left #parley; your lines go to #rust"]);
+  assertEquals(a.take(), ["* user2 left #parley"], "a is in one room: no mark");
+  await say(mode, b, "/part #nowhere");
+  await say(mode, b, "/part rust");
+  await say(mode, b, "/part");
+  await say(mode, b, "lonely");
+  await say(mode, b, "/me sighs");
+  await say(mode, b, "/part");
+  assertEquals(b.take(), [
+    "ERR you are not in #nowhere",
+    'ERR invalid room "rust": a room\'s name starts with # (# then 1-32 letters, digits, - or _ (any one script))',
+    "* left #rust; you are in no room; /join #ROOM to talk",
+    "ERR you are in no room; /join #ROOM first",
+    "ERR you are in no room; /join #ROOM first",
+    "ERR usage: /part [#ROOM]",
+  ]);
+  assertEquals(relay.rooms, ["+#parley", "+#rust", "-#rust"], "the last one here out of #rust");
+  assertEquals(relay.published.slice(-4), [
+    "#rust * user1 left #rust",
+    "#rust <user2> anyone?",
+    "* user2 left #parley",
+    "#rust * user2 left #rust",
+  ]);
+});
+
+Deno.test("/rooms counts members; /who lists a room's; /topic shows and sets, announced to the room", async () => {
+  const { mode, members: [a, b, c] } = await room(3);
+  await say(mode, a, "/nick ann");
+  await say(mode, a, "/join #rust");
+  await say(mode, b, "/join #rust");
+  await say(mode, c, "/join #go");
+  for (const member of [a, b, c]) member.take();
+  await say(mode, c, "/rooms");
+  await say(mode, c, "/who");
+  await say(mode, c, "/who #RUST");
+  await say(mode, c, "/who #parley");
+  assertEquals(c.take(), [
+    "* rooms: #go (1), #parley (3), #rust (2)",
+    "* online in #go: user3",
+    "* online in #RUST: ann, user2",
+    "* online in #parley: ann, user2, user3",
+  ]);
+  await say(mode, b, "/topic");
+  await say(mode, b, "/topic #rust all things \x1b[31mcrab");
+  const [none, set] = b.take();
+  assertEquals(none, "* #rust has no topic");
+  assertEquals(set, "#rust * user2 set the topic of #rust: all things \\e[31mcrab");
+  assertEquals(a.take(), ["#rust * user2 set the topic of #rust: all things \\e[31mcrab"]);
+  assertEquals(c.take(), [], "c is not in #rust");
+  await say(mode, c, "/topic #rust");
+  assertMatch(
+    c.take()[0],
+    /^\* topic of #rust: all things \\e\[31mcrab \(set by user2 at \d{4}-\d\d-\d\dT[\d:.]+Z\)$/,
+  );
+  await say(mode, c, "/topic #rust mine now");
+  assertEquals(c.take(), ["ERR you are not in #rust"]);
+  await say(mode, c, "/join #rust");
+  assertEquals(c.take(), ["* joined #rust: 3 here; topic: all things \\e[31mcrab; your lines go there now"]);
+});
+
+Deno.test("rooms have limits: --max-rooms in all, 20 per client; a leave is told in every room of the one who left", async () => {
+  const r = new Members<FakeMember>();
+  const mode = createChatMode({ members: r, names: new MemoryRegistry().names, settleMs: 0, maxRooms: 3 });
+  const [a, b, c] = [await join(r, mode, 1), await join(r, mode, 2), await join(r, mode, 3)];
+  await say(mode, a, "/join #one");
+  await say(mode, a, "/join #two");
+  for (const member of [a, b, c]) member.take();
+  await say(mode, b, "/join #three");
+  await say(mode, b, "/join #one");
+  await say(mode, c, "/join #two");
+  assertEquals(b.take(), [
+    "ERR too many rooms (max 3); join one of /rooms",
+    "* joined #one: 2 here; your lines go there now",
+  ]);
+  r.delete(a);
+  mode.leave(a, "client ended the conversation");
+  assertEquals(b.take(), ["#parley * user1 left", "#one * user1 left"], "not #two, where b is not");
+  assertEquals(c.take(), [
+    "* joined #two: 2 here; your lines go there now",
+    "#parley * user1 left",
+    "#two * user1 left",
+  ]);
+  const solo = createChatMode({ members: r, names: new MemoryRegistry().names, settleMs: 0 });
+  const d = await join(r, solo, 4);
+  for (let i = 1; i < 20; i++) await say(solo, d, `/join #r${i}`);
+  d.take();
+  await say(solo, d, "/join #r20");
+  assertEquals(d.take(), ["ERR in too many rooms (max 20); /part one first"]);
+});
+
+Deno.test("a chat may start its clients in another room; what it relays carries the room", async () => {
+  const relay = new RecordingRelay();
+  const r = new Members<FakeMember>();
+  const history = new MemoryHistory(5);
+  const mode = createChatMode({
+    members: r,
+    names: new MemoryRegistry().names,
+    relay,
+    history,
+    settleMs: 0,
+    room: "#lobby",
+  });
+  const a = await join(r, mode, 1);
+  await say(mode, a, "hi");
+  assertEquals(relay.rooms, ["+#lobby"]);
+  assertEquals(relay.published, ["#lobby * user1 joined", "#lobby <user1> hi"]);
+  relay.deliver({ line: bytes("<far> lobby line"), kind: "said", room: "#LOBBY" });
+  relay.deliver({ line: bytes("<far> elsewhere"), kind: "said", room: "#parley" });
+  assertEquals(a.take().slice(1), ["<far> lobby line"], "a line for a room nobody here is in is dropped");
+  assertEquals((await history.recent("#lobby")).entries.length, 2);
+  assertEquals((await history.recent("#parley")).entries.length, 1, "but kept in that room's history");
 });

@@ -39,7 +39,8 @@ Deno.test("server flags have the documented defaults", () => {
       history: 0,
       redis: undefined,
       redisCa: undefined,
-      room: "parley",
+      room: "#parley",
+      maxRooms: 1000,
       transcript: undefined,
       transcriptPrivate: "yes",
       rate: undefined,
@@ -267,10 +268,10 @@ Deno.test("client: --fingerprint in any spelling is normalized and implies --tls
 
 Deno.test("--redis takes redis:// and rediss:// URLs, shows them without the password, needs chat mode", () => {
   const run = (...args: string[]) => parseServerArgs(["--mode", "chat", ...args]);
-  const plain = run("--redis", "redis://10.0.0.5:6380/2", "--room", "lobby.1");
+  const plain = run("--redis", "redis://10.0.0.5:6380/2", "--room", "lobby-1");
   assertEquals(plain.kind === "run" && [plain.config.redis, plain.config.room], [
     { url: "redis://10.0.0.5:6380/2", shown: "redis://10.0.0.5:6380/2", tls: false },
-    "lobby.1",
+    "#lobby-1",
   ]);
   const secret = run("--redis", "rediss://app:hunter2@redis.example:6379");
   assertEquals(secret.kind === "run" && secret.config.redis?.shown, "rediss://app:***@redis.example:6379");
@@ -280,8 +281,10 @@ Deno.test("--redis takes redis:// and rediss:// URLs, shows them without the pas
     [["--redis", "not a url"], /^--redis is not a URL/],
     [["--redis", "redis://:pw@h:6379/db"], /^--redis names a database "db": use a number$/],
     [["--redis", "redis://h:6379?x=1"], /^--redis takes no \?query/],
-    [["--redis", "redis://h", "--room", "two words"], /^--room must be 1-64 of/],
-    [["--room", "lobby"], /^--room needs --redis/],
+    [
+      ["--redis", "redis://h", "--room", "two words"],
+      /^--room must be a room's name, got "two words": use 1-32/,
+    ],
     [["--redis-ca", "ca.pem"], /^--redis-ca needs a rediss:\/\/ --redis/],
     [
       ["--redis", "redis://h", "--redis-ca", "ca.pem"],

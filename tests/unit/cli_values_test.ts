@@ -155,7 +155,7 @@ Deno.test("--workers: 1 to 256, Linux only, never with console mode or a Unix so
   throws(() => parseServerArgs(["--unix", "/tmp/x.sock"], "windows"), UsageError);
 });
 
-Deno.test("--history: at most 100000, chat only; --room and --redis-ca need --redis", () => {
+Deno.test("--history: at most 100000, chat only; --room and --max-rooms need chat; --redis-ca, --redis", () => {
   assertEquals(value(["--mode", "chat", "--history", "100000"], "history"), 100000);
   assertEquals(
     refused(["--mode", "chat", "--history", "100001"]),
@@ -163,21 +163,41 @@ Deno.test("--history: at most 100000, chat only; --room and --redis-ca need --re
   );
   assertEquals(refused(["--history", "5"]), "--history needs --mode chat");
   assertEquals(value(["--history", "0"], "history"), 0);
+  assertEquals(refused(["--mode", "echo", "--room", "x"]), "--room needs --mode chat");
+  assertEquals(refused(["--mode", "echo", "--max-rooms", "5"]), "--max-rooms needs --mode chat");
+  assertEquals(value(["--mode", "chat"], "room"), "#parley");
+  assertEquals(value(["--mode", "chat"], "maxRooms"), 1000);
   assertEquals(
-    refused(["--mode", "chat", "--room", "x"]),
-    "--room needs --redis: rooms are shared through Redis",
+    refused(["--mode", "chat", "--max-rooms", "0"]),
+    '--max-rooms must be a whole number from 1, got "0"',
   );
-  assertEquals(value(["--mode", "chat", "--room", "parley"], "room"), "parley");
   assertEquals(refused(["--mode", "chat", "--redis-ca", "ca.pem"]), "--redis-ca needs a rediss:// --redis");
-  const redis = ["--mode", "chat", "--redis", "redis://127.0.0.1:6379"];
-  for (const room of ["a", "A.b_c-9", "r".repeat(64)]) {
-    assertEquals(value([...redis, "--room", room], "room"), room);
-  }
-  for (const room of ["", "r".repeat(65), "a b", "é", "a/b"]) {
-    assertEquals(
-      refused([...redis, "--room", room]),
-      `--room must be 1-64 of A-Z a-z 0-9 _ . -, got ${JSON.stringify(room)}`,
-    );
+  // The # may be left out; a room is a name after it, with or without Redis.
+  for (const chat of [["--mode", "chat"], ["--mode", "chat", "--redis", "redis://127.0.0.1:6379"]]) {
+    for (
+      const [room, kept] of [["a", "#a"], ["#Lobby_9-x", "#Lobby_9-x"], [
+        "r".repeat(32),
+        `#${"r".repeat(32)}`,
+      ]]
+    ) {
+      assertEquals(value([...chat, "--room", room], "room"), kept);
+    }
+    assertEquals(value([...chat, "--room", "#Café"], "room"), "#Caf\u00e9");
+    for (
+      const [room, why] of [
+        ["", "use 1-32 letters, digits, - or _ (any one script)"],
+        ["#", "use 1-32 letters, digits, - or _ (any one script)"],
+        ["r".repeat(33), "longer than 32 characters"],
+        ["a b", "use 1-32 letters, digits, - or _ (any one script)"],
+        ["a.b", "use 1-32 letters, digits, - or _ (any one script)"],
+        ["##a", "use 1-32 letters, digits, - or _ (any one script)"],
+      ]
+    ) {
+      assertEquals(
+        refused([...chat, "--room", room]),
+        `--room must be a room's name, got ${JSON.stringify(room)}: ${why}`,
+      );
+    }
   }
 });
 

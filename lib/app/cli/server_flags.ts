@@ -3,7 +3,8 @@
  * ({@linkcode parseServerArgs}), and `--help`. {@linkcode ServerConfig} is derived from both.
  */
 
-import { checkRedisUrl, type RedisAddress, ROOM_NAME } from "../../redis/url.ts";
+import { parseRoom } from "../../protocol/rooms.ts";
+import { checkRedisUrl, type RedisAddress } from "../../redis/url.ts";
 import { AccessEntryError, checkedEntries } from "../../server/access_list.ts";
 import { MODE_NAMES } from "../../server/modes/mode.ts";
 import type { RateLimit } from "../../server/rate.ts";
@@ -44,6 +45,15 @@ const accessEntries: Convert<string[]> = (raw, flag) => {
 };
 
 /** A redis://, rediss:// or redis+sentinel:// URL, in its parts. */
+/** A room's name: `#` then a nickname; the `#` may be left out. */
+const roomName: Convert<string> = (raw, flag) => {
+  const parsed = parseRoom(raw.startsWith("#") ? raw : `#${raw}`);
+  if ("error" in parsed) {
+    throw new UsageError(`${flag} must be a room's name, got ${JSON.stringify(raw)}: ${parsed.error}`);
+  }
+  return parsed.room;
+};
+
 const redisUrl: Convert<RedisAddress> = (raw, flag) => {
   const address = checkRedisUrl(raw);
   // The URL may hold a password: say what is wrong with it, not what it is.
@@ -218,10 +228,16 @@ export const SERVER_FLAGS = {
     value: "FILE",
     help: "with a rediss:// --redis: also trust this certificate (PEM), e.g. a private CA's",
   }),
-  room: one(text, {
+  room: one(roomName, {
     value: "NAME",
-    default: "parley",
-    help: "with --redis: which room on that Redis to join",
+    default: "#parley",
+    help:
+      "chat: the room every client starts in (# then 1-32 letters, digits, - or _; the # may be left out)",
+  }),
+  maxRooms: one(count(1), {
+    value: "N",
+    default: 1000,
+    help: "chat: most rooms at once (across every server that shares them); /join of one more gets ERR",
   }),
   rate: one(rateLimit, {
     value: "LINES_PER_S[:BURST]",
@@ -323,23 +339,23 @@ function settle(flags: Values<typeof SERVER_FLAGS>, os: typeof Deno.build.os) {
   };
 }
 
-/** Checks `--redis`, `--redis-ca`, `--room` and `--history` together. */
+/** Checks `--redis`, `--redis-ca`, `--room`, `--max-rooms` and `--history` together. */
 function checkRoom(flags: Values<typeof SERVER_FLAGS>): void {
   if (flags.history > MAX_HISTORY) {
     throw new UsageError(`--history must be at most ${MAX_HISTORY}, got ${flags.history}`);
   }
   if (flags.history > 0 && flags.mode !== "chat") throw new UsageError("--history needs --mode chat");
+  if (flags.mode !== "chat") {
+    if (flags.room !== "#parley") throw new UsageError("--room needs --mode chat");
+    if (flags.maxRooms !== 1000) throw new UsageError("--max-rooms needs --mode chat");
+  }
   if (flags.redis === undefined) {
-    if (flags.room !== "parley") throw new UsageError("--room needs --redis: rooms are shared through Redis");
     if (flags.redisCa !== undefined) throw new UsageError("--redis-ca needs a rediss:// --redis");
     return;
   }
   if (flags.mode !== "chat") throw new UsageError("--redis needs --mode chat: only a chat room is shared");
   if (flags.redisCa !== undefined && !flags.redis.tls) {
     throw new UsageError("--redis-ca needs a rediss:// --redis: redis:// is not encrypted");
-  }
-  if (!ROOM_NAME.test(flags.room)) {
-    throw new UsageError(`--room must be 1-64 of A-Z a-z 0-9 _ . -, got ${JSON.stringify(flags.room)}`);
   }
 }
 

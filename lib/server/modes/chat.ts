@@ -1,28 +1,37 @@
 /**
- * Chat mode: a room where each line is relayed to everyone else as `<NAME> text`.
+ * Chat mode: rooms where each line is relayed to everyone else in the room as `<NAME> text`.
  *
- * Clients start as `user<ID>`; `/nick NAME` renames, `/who` lists who is here, `/help` says so.
- * Joins, leaves and renames are announced to the others as `* ...` lines. Names may be of any
+ * Clients start as `user<ID>` in the start room (`--room`, `#parley` by default); `/join #name`
+ * enters (and opens) another, `/part` leaves one, `/rooms` lists them, `/who` lists a room's
+ * members and `/topic` shows or sets its topic. A plain line goes to the client's current room:
+ * the one it joined or switched to last; `#name text` says it in another room it is in. A client
+ * in one room sees lines exactly as a one-room chat has them (`<bob> hi`, `* bob joined`); one in
+ * several sees each line from a room after that room's name (`#rust <bob> hi`). Joins, leaves and
+ * renames are announced as `* ...` lines in each room of whoever it concerns. Names may be of any
  * script and are unique by their key (`protocol/names.ts`: case, compatibility forms and
  * confusable letters folded), so nobody can pass for someone else; `user<digits>` and `operator`
- * stay reserved for the server. A relayed line is built once and copied into each recipient's output
- * queue; a recipient that stops reading is dropped by its connection, never waited for.
+ * stay reserved for the server. Room names are names after a `#`, and one room however spelled.
+ * A relayed line is built once and copied into each recipient's output queue; a recipient that
+ * stops reading is dropped by its connection, never waited for.
  *
  * Nothing a client sends can drive another client's terminal: every relayed line, and every name
  * or command echoed back in an `ERR`, has its control characters, C1, DEL and bidi overrides
  * escaped, for `nc` users as much as for Parley's own client.
  *
- * Names live in the registry and lines also go to the relay, so the same mode serves one process,
- * the workers of one server, or a room spread over several machines: what differs is only which
- * registry and which relay it is given. With a history, a newcomer is first sent the last lines
- * said, each marked `* history <time>`, and nothing said while it was being fetched is lost or
- * sent twice.
+ * Names live in the registry, rooms in the directory, and lines also go to the relay, so the same
+ * mode serves one process, the workers of one server, or a chat spread over several machines:
+ * what differs is only which registry, directory and relay it is given. With a history, a
+ * newcomer is first sent the last lines said in its start room, each marked `* history <time>`,
+ * and nothing said while it was being fetched is lost or sent twice.
  */
 
 import { escapeLine, escapeText } from "../../protocol/escape.ts";
 import { isReserved, NAME_RULE, nameKey, parseName } from "../../protocol/names.ts";
+import { parseRoom, ROOM_RULE, roomKey } from "../../protocol/rooms.ts";
 import type { Names } from "../../registry/registry.ts";
 import type { LineKind, Relay, RoomLine } from "../../relay/relay.ts";
+import { type Directory, MemoryDirectory, type RoomView } from "../../rooms/directory.ts";
+
 import { andThen } from "../../util/awaitable.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
 import type { Members } from "../members.ts";
@@ -30,6 +39,7 @@ import type { Transcript } from "../transcript.ts";
 import type { Member, Mode, Step } from "./mode.ts";
 
 const SLASH = 0x2f;
+const HASH = 0x23;
 const SPACE = 0x20;
 const TAB = 0x09;
 /** Most changes named in the one line that tells the other rooms what they missed in an outage. */
@@ -39,17 +49,32 @@ const MAX_CHANGES_SHOWN = 5;
  * server's reconnect (5 s, `redis/link.ts`), so that the others have resubscribed and hear it.
  */
 const HEAL_NEWS_DELAY_MS = 6000;
+/** The room a client starts in when the server names none (`--room`). */
+export const DEFAULT_ROOM = "#parley";
+/** Most rooms one client may be in at once. */
+export const MAX_ROOMS_PER_CLIENT = 20;
+/** Most rooms `/rooms` names; it counts the rest. */
+const MAX_ROOMS_LISTED = 50;
+/** The longest topic kept, in characters. */
+export const MAX_TOPIC_CHARS = 300;
 /** What `/help` says. */
-export const CHAT_HELP = `* commands: /nick NAME (${NAME_RULE}), /who, /me TEXT, /msg NAME TEXT, ` +
-  "/quit [REASON], /help; " +
-  "commands are case-insensitive; any other line goes to everyone (//text for a line that starts with /)";
+export const CHAT_HELP = `* commands: /nick NAME (${NAME_RULE}), /who [#ROOM], /me TEXT, /msg NAME TEXT, ` +
+  "/join #ROOM, /part [#ROOM], /rooms, /topic [#ROOM] [TEXT], /quit [REASON], /help; " +
+  "commands are case-insensitive; any other line goes to your current room (the one you joined last), " +
+  "#ROOM TEXT to another room you are in (//text for a line that starts with /)";
 /** How each command is used, as a client that used it wrongly is told. */
 const USAGE = {
   nick: `ERR usage: /nick NAME (${NAME_RULE})`,
-  who: "ERR usage: /who",
+  who: "ERR usage: /who [#ROOM]",
   me: "ERR usage: /me TEXT (an action: * NAME TEXT)",
   msg: "ERR usage: /msg NAME TEXT (a private message)",
+  join: `ERR usage: /join #ROOM (${ROOM_RULE})`,
+  part: "ERR usage: /part [#ROOM]",
+  rooms: "ERR usage: /rooms",
+  topic: "ERR usage: /topic [#ROOM] [TEXT]",
 } as const;
+/** What a client in no room is told when it says something. */
+const NO_ROOM = "ERR you are in no room; /join #ROOM first";
 /** The longest `/quit` reason passed on, in characters. */
 const MAX_QUIT_REASON = 200;
 /** What everyone here is told when the link to the other servers goes down, and comes back. */
@@ -59,17 +84,25 @@ export const LINK_BACK = "* link to other servers is back; the room is whole aga
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A member's name, and `<NAME> ` encoded once, put before every line it says. */
-interface Speaker {
+/** A member welcomed into the chat: its name, `<NAME> ` encoded once, and its rooms. */
+interface Person {
   name: string;
   prefix: Uint8Array;
+  /** The rooms it is in, in the order it entered them. */
+  rooms: Room[];
+  /** Where its plain lines go: the room it entered or switched to last. */
+  current: Room | undefined;
 }
 
-function speaker(name: string): Speaker {
-  return { name, prefix: encoder.encode(`<${name}> `) };
+/** A room with members here, and `#name ` encoded, put before its lines for those in several. */
+interface Room {
+  name: string;
+  key: string;
+  head: Uint8Array;
+  members: Map<Member, Person>;
 }
 
-/** A line that reached the room while a newcomer waited for the history; `from` if delivered. */
+/** A line that reached the start room while a newcomer waited for the history; `from` if delivered. */
 interface Pending {
   line: string | Uint8Array;
   from?: RoomLine;
@@ -79,14 +112,20 @@ interface Pending {
 export interface ChatModeOptions {
   /** This server's clients. */
   members: Members;
-  /** Chat names, shared with every room that the relay links. */
+  /** Chat names, shared with every isolate that the relay links. */
   names: Names;
+  /** The rooms across the chat. @default {a MemoryDirectory: this isolate's rooms only} */
+  directory?: Directory;
   /** The link to rooms served elsewhere (other workers, other servers), if any. */
   relay?: Relay;
   /** The last lines said, sent to each newcomer first (`--history`). */
   history?: History;
   /** Where every line said here is written down (`--transcript`). */
   transcript?: Transcript;
+  /** The room every client starts in (`--room`). @default {"#parley"} */
+  room?: string;
+  /** Most rooms at once in the chat (`--max-rooms`). @default {1000} */
+  maxRooms?: number;
   /**
    * Most bytes of history a newcomer is sent (the newest lines that fit): as much as a client may
    * have waiting before the talkers are slowed. @default {524288}
@@ -104,25 +143,31 @@ export interface ChatModeOptions {
 /** Creates a chat mode. */
 export function createChatMode(options: ChatModeOptions): Mode {
   const { members, names, relay, history, transcript, historyBytes = 1 << 19, settleMs = 1000 } = options;
+  const directory = options.directory ?? new MemoryDirectory();
+  const startName = options.room ?? DEFAULT_ROOM;
+  const startKey = roomKey(startName);
+  const maxRooms = options.maxRooms ?? 1000;
+  /** The rooms this isolate has members in, by key. */
+  const rooms = new Map<string, Room>();
   /** Newcomers welcomed whose join the others have not been told yet, with the timer that will. */
   const unsettled = new Map<Member, ReturnType<typeof setTimeout>>();
   /** The order members were welcomed in: a join is told to those who were there before it. */
   const welcomed = new Map<Member, number>();
   let welcomes = 0;
   /** Members welcomed into the conversation. */
-  const speakers = new Map<Member, Speaker>();
+  const people = new Map<Member, Person>();
   /** Members that said `/quit`, with their reason (escaped; empty for none). */
   const quitting = new Map<Member, string>();
   /**
-   * Members whose join waits for the registry (`null`), or for the history, with what the room
-   * said meanwhile (a round trip's worth, since history answers or fails within a deadline).
+   * Members whose join waits for the registry (`null`), or for the history, with what the start
+   * room said meanwhile (a round trip's worth, since history answers or fails within a deadline).
    */
   const joining = new Map<Member, Pending[] | null>();
   /** Whether the link to the other rooms is up: a newcomer while it is down is told the room is partial. */
   let linkUp = true;
   /**
-   * While the link is down, what the other rooms have not seen of this room's members: the name
-   * they last knew (none for a newcomer) and the name now (none once it left).
+   * While the link is down, what the other servers have not seen of this server's members: the
+   * name they last knew (none for a newcomer) and the name now (none once it left).
    */
   const unseen = new Map<Member, { known?: string; now?: string }>();
   let newsTimer: ReturnType<typeof setTimeout> | undefined;
@@ -135,7 +180,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
     else entry.now = now;
   }
 
-  /** What changed here while the other rooms could not hear it, in one line; `undefined` if nothing. */
+  /** What changed here while the other servers could not hear it, in one line; `undefined` if nothing. */
   function unseenNews(): string | undefined {
     const changes: string[] = [];
     for (const { known, now } of unseen.values()) {
@@ -151,59 +196,132 @@ export function createChatMode(options: ChatModeOptions): Mode {
     return `* while the link was down: ${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""}`;
   }
 
+  directory.open(() =>
+    [...rooms.values()].map((room): RoomView => ({
+      name: room.name,
+      members: [...room.members.keys()].map((m) => m.id),
+    }))
+  );
   relay?.open({
     deliver(delivered) {
       if (delivered.kind === "private") return members.get(delivered.to!)?.send(delivered.line);
       history?.record(delivered, Date.now());
-      tell(delivered.line, undefined, delivered);
+      const room = delivered.room === undefined ? undefined : rooms.get(roomKey(delivered.room));
+      if (room !== undefined) tell(room, delivered.line, undefined, delivered);
+      else if (delivered.room !== undefined && joining.size > 0 && roomKey(delivered.room) === startKey) {
+        for (const pending of joining.values()) pending?.push({ line: delivered.line, from: delivered });
+      }
     },
     link: (up) => {
       linkUp = up;
-      tell(up ? LINK_BACK : LINK_LOST);
+      for (const member of people.keys()) member.send(up ? LINK_BACK : LINK_LOST);
       clearTimeout(newsTimer);
       const news = up ? unseenNews() : undefined;
       unseen.clear();
       if (news === undefined) return;
       // The other servers may not be back yet: each reconnects on its own back-off, at most 5 s.
-      newsTimer = setTimeout(() => relay?.publish(news), HEAL_NEWS_DELAY_MS);
+      newsTimer = setTimeout(() => {
+        for (const room of rooms.values()) relay?.publish(news, "notice", room.name);
+      }, HEAL_NEWS_DELAY_MS);
       Deno.unrefTimer(newsTimer);
     },
   });
   names.watch?.({
     lost(name, owner) {
       const member = members.get(owner);
-      if (member === undefined || speakers.get(member)?.name !== name) return;
+      const person = member === undefined ? undefined : people.get(member);
+      if (member === undefined || person?.name !== name) return;
       const fallback = `user${owner}`;
       void names.claim(fallback, owner);
-      speakers.set(member, speaker(fallback));
+      rename(person, fallback);
       member.send(
         `* ${name} was taken elsewhere, by an earlier claim, while the link was down; ` +
           `you are now ${fallback}`,
       );
-      broadcast(`* ${name} is now ${fallback}`, member);
+      for (const room of person.rooms) broadcast(room, `* ${name} is now ${fallback}`, member);
     },
     departed(gone) {
-      for (const name of gone) broadcast(`* ${name} left`);
+      // Which rooms they were in went with their server: every room here hears it.
+      for (const room of rooms.values()) for (const name of gone) broadcast(room, `* ${name} left`);
     },
     returned(back) {
       // Only the other servers had counted them as gone.
-      for (const name of back) relay?.publish(`* ${name} joined`);
+      const keys = new Set(back.map(nameKey));
+      for (const person of people.values()) {
+        if (!keys.has(nameKey(person.name))) continue;
+        for (const room of person.rooms) relay?.publish(`* ${person.name} joined`, "notice", room.name);
+      }
     },
   });
 
-  /** Tells everyone here but `except`; newcomers waiting for the history get it after. */
-  function tell(line: string | Uint8Array, except?: Member, from?: RoomLine): void {
-    for (const member of speakers.keys()) {
-      if (member !== except) member.send(line);
+  /** `line` after the room's name, for members in several rooms. */
+  function marked(room: Room, line: string | Uint8Array): Uint8Array {
+    const bytes = typeof line === "string" ? encoder.encode(line) : line;
+    const out = new Uint8Array(room.head.length + bytes.length);
+    out.set(room.head);
+    out.set(bytes, room.head.length);
+    return out;
+  }
+
+  /** Sends `line`, from `room`, to `member`: after the room's name if it is in several. */
+  function sendFrom(room: Room, member: Member, person: Person, line: string | Uint8Array): void {
+    member.send(person.rooms.length === 1 ? line : marked(room, line));
+  }
+
+  /** Tells everyone in `room` here but `except`; newcomers waiting for the history get it after. */
+  function tell(room: Room, line: string | Uint8Array, except?: Member, from?: RoomLine): void {
+    let withName: Uint8Array | undefined;
+    for (const [member, person] of room.members) {
+      if (member === except) continue;
+      if (person.rooms.length === 1) member.send(line);
+      else member.send(withName ??= marked(room, line));
     }
-    if (joining.size === 0) return;
+    if (joining.size === 0 || room.key !== startKey) return;
     for (const pending of joining.values()) pending?.push({ line, from });
   }
 
-  /** Tells everyone, here and elsewhere, but `except`. */
-  function broadcast(line: string | Uint8Array, except?: Member, kind: LineKind = "notice"): void {
-    tell(line, except);
-    relay?.publish(line, kind);
+  /** Tells everyone in `room`, here and elsewhere, but `except`. */
+  function broadcast(
+    room: Room,
+    line: string | Uint8Array,
+    except?: Member,
+    kind: LineKind = "notice",
+  ): void {
+    tell(room, line, except);
+    relay?.publish(line, kind, room.name);
+  }
+
+  /** Puts `person` in the room called `name` (here), opening it here if it was not. */
+  function enter(member: Member, person: Person, name: string): Room {
+    const key = roomKey(name);
+    let room = rooms.get(key);
+    if (room === undefined) {
+      room = { name, key, head: encoder.encode(`${name} `), members: new Map() };
+      rooms.set(key, room);
+      void relay?.enter?.(name);
+    }
+    room.members.set(member, person);
+    person.rooms.push(room);
+    person.current = room;
+    directory.moved(member.id, person.rooms.map((room) => room.name));
+    return room;
+  }
+
+  /** Takes `member` out of `room`; the room goes when it is empty here. */
+  function exit(member: Member, person: Person, room: Room): void {
+    room.members.delete(member);
+    person.rooms = person.rooms.filter((other) => other !== room);
+    if (person.current === room) person.current = person.rooms.at(-1);
+    if (room.members.size === 0) {
+      rooms.delete(room.key);
+      relay?.leave?.(room.name);
+    }
+    directory.moved(member.id, person.rooms.map((room) => room.name));
+  }
+
+  function rename(person: Person, name: string): void {
+    person.name = name;
+    person.prefix = encoder.encode(`<${name}> `);
   }
 
   /** Lets `member` in: the history first, then the welcome and what was said meanwhile. */
@@ -223,7 +341,9 @@ export function createChatMode(options: ChatModeOptions): Mode {
     for (const { line, from } of pending) {
       if (from === undefined || !snapshot?.holds(from)) member.send(line);
     }
-    speakers.set(member, speaker(name));
+    const person: Person = { name, prefix: encoder.encode(`<${name}> `), rooms: [], current: undefined };
+    people.set(member, person);
+    enter(member, person, rooms.get(startKey)?.name ?? startName);
     welcomed.set(member, ++welcomes);
     if (settleMs <= 0) return announceJoin(member);
     const timer = setTimeout(() => announceJoin(member), settleMs);
@@ -231,64 +351,198 @@ export function createChatMode(options: ChatModeOptions): Mode {
     unsettled.set(member, timer);
   }
 
-  /** Tells the others that `member` joined, under the name it has now. */
+  /** Tells the others in its rooms that `member` joined, under the name it has now. */
   function announceJoin(member: Member): void {
     clearTimeout(unsettled.get(member));
     unsettled.delete(member);
-    const current = speakers.get(member);
+    const person = people.get(member);
     // Gone meanwhile, or the server is shutting down (the room is emptied without leaves).
-    if (current === undefined || members.get(member.id) !== member) return;
-    changed(member, undefined, current.name);
+    if (person === undefined || members.get(member.id) !== member) return;
+    changed(member, undefined, person.name);
     // Who came after it was welcomed with it in the count already, and is not told again.
-    const line = `* ${current.name} joined`;
+    const line = `* ${person.name} joined`;
     const order = welcomed.get(member)!;
-    for (const [other] of speakers) if (welcomed.get(other)! < order) other.send(line);
-    relay?.publish(line);
+    for (const room of person.rooms) {
+      for (const [other, them] of room.members) {
+        if (welcomed.get(other)! < order) sendFrom(room, other, them, line);
+      }
+      relay?.publish(line, "notice", room.name);
+    }
   }
 
-  function nick(member: Member, current: Speaker, text: string): Step {
+  function nick(member: Member, text: string): Step {
     const parsed = parseName(text);
     if ("error" in parsed) {
       return member.send(`ERR invalid name "${escapeText(text.slice(0, 40))}": ${parsed.error}`);
     }
     const { name } = parsed;
-    if (isReserved(name) && nameKey(name) !== nameKey(current.name)) {
+    if (isReserved(name) && nameKey(name) !== nameKey(people.get(member)!.name)) {
       member.send(`ERR name ${name} is reserved`);
     } else {
       return andThen(names.claim(name, member.id), (won) => {
-        if (!speakers.has(member)) {
+        const person = people.get(member);
+        if (person === undefined) {
           // It left while the registry answered: the name must not outlive it.
           if (won) void names.release(name, member.id);
           return;
         }
         if (!won) return member.send(`ERR name ${name} is taken`);
         // Read again: the registry may have renamed it (lost) while it answered.
-        const old = speakers.get(member)!.name;
+        const old = person.name;
         if (nameKey(old) !== nameKey(name)) void names.release(old, member.id);
-        speakers.set(member, speaker(name));
+        rename(person, name);
         changed(member, old, name);
         member.send(`* you are now ${name}`);
-        broadcast(`* ${old} is now ${name}`, member);
+        for (const room of person.rooms) broadcast(room, `* ${old} is now ${name}`, member);
       });
     }
   }
 
-  function command(member: Member, current: Speaker, text: string): Step {
+  /** `text` as a room's name, or the `ERR` line that says why not. */
+  function roomNamed(text: string): { room: string } | { error: string } {
+    const parsed = parseRoom(text);
+    if ("room" in parsed) return parsed;
+    return { error: `ERR invalid room "${escapeText(text.slice(0, 40))}": ${parsed.error}` };
+  }
+
+  function join(member: Member, person: Person, text: string): Step {
+    const parsed = roomNamed(text);
+    if ("error" in parsed) return member.send(parsed.error);
+    const key = roomKey(parsed.room);
+    const already = person.rooms.find((room) => room.key === key);
+    if (already !== undefined) {
+      person.current = already;
+      return member.send(`* talking in ${already.name}`);
+    }
+    if (person.rooms.length >= MAX_ROOMS_PER_CLIENT) {
+      return member.send(`ERR in too many rooms (max ${MAX_ROOMS_PER_CLIENT}); /part one first`);
+    }
+    return andThen(directory.rooms(), (all) => {
+      // Left meanwhile, or joined it by another line meanwhile.
+      if (people.get(member) !== person || person.rooms.some((room) => room.key === key)) return;
+      const existing = all.find((room) => roomKey(room.name) === key);
+      if (existing === undefined && !rooms.has(key) && all.length >= maxRooms) {
+        return member.send(`ERR too many rooms (max ${maxRooms}); join one of /rooms`);
+      }
+      // The room keeps the spelling it was opened with.
+      const room = enter(member, person, rooms.get(key)?.name ?? existing?.name ?? parsed.room);
+      const here = (existing?.members.length ?? 0) + 1;
+      broadcast(room, `* ${person.name} joined ${room.name}`, member);
+      return andThen(directory.topic(room.name), (topic) => {
+        const about = topic === undefined ? "" : `; topic: ${escapeText(topic.text)}`;
+        member.send(`* joined ${room.name}: ${here} here${about}; your lines go there now`);
+      });
+    });
+  }
+
+  function part(member: Member, person: Person, text: string): Step {
+    let room = person.current;
+    if (text !== "") {
+      const parsed = roomNamed(text);
+      if ("error" in parsed) return member.send(parsed.error);
+      const key = roomKey(parsed.room);
+      room = person.rooms.find((room) => room.key === key);
+      if (room === undefined) return member.send(`ERR you are not in ${parsed.room}`);
+    }
+    if (room === undefined) return member.send(USAGE.part);
+    broadcast(room, `* ${person.name} left ${room.name}`, member);
+    exit(member, person, room);
+    const now = person.current === undefined
+      ? "you are in no room; /join #ROOM to talk"
+      : `your lines go to ${person.current.name}`;
+    member.send(`* left ${room.name}; ${now}`);
+  }
+
+  function listRooms(member: Member): Step {
+    return andThen(directory.rooms(), (all) => {
+      if (all.length === 0) return member.send("* rooms: none");
+      const shown = all.slice(0, MAX_ROOMS_LISTED).map((room) => `${room.name} (${room.members.length})`);
+      const more = all.length - shown.length;
+      member.send(`* rooms: ${shown.join(", ")}${more > 0 ? `, and ${more} more` : ""}`);
+    });
+  }
+
+  function who(member: Member, person: Person, text: string): Step {
+    let name = person.current?.name;
+    if (text !== "") {
+      const parsed = roomNamed(text);
+      if ("error" in parsed) return member.send(parsed.error);
+      name = parsed.room;
+    }
+    if (name === undefined) return member.send(USAGE.who);
+    const key = roomKey(name);
+    return andThen(names.list(), (holders) =>
+      andThen(directory.rooms(), (all) => {
+        const inRoom = new Set(all.find((room) => roomKey(room.name) === key)?.members);
+        const shown = holders.filter(({ owner }) => inRoom.has(owner)).map(({ name }) => name);
+        const label = text === "" && person.rooms.length <= 1 ? "online" : `online in ${name}`;
+        member.send(`* ${label}: ${shown.join(", ")}`);
+      }));
+  }
+
+  function topic(member: Member, person: Person, text: string): Step {
+    let room = person.current;
+    let rest = text;
+    if (text.startsWith("#")) {
+      const [first, ...words] = text.split(" ");
+      const parsed = roomNamed(first);
+      if ("error" in parsed) return member.send(parsed.error);
+      rest = words.join(" ").trim();
+      const key = roomKey(parsed.room);
+      room = person.rooms.find((room) => room.key === key);
+      if (room === undefined) {
+        if (rest !== "") return member.send(`ERR you are not in ${parsed.room}`);
+        return showTopic(member, parsed.room);
+      }
+    }
+    if (room === undefined) return member.send(USAGE.topic);
+    if (rest === "") return showTopic(member, room.name);
+    const said = [...rest].slice(0, MAX_TOPIC_CHARS).join("");
+    return andThen(directory.setTopic(room.name, { text: said, by: person.name, at: Date.now() }), () => {
+      if (people.get(member) !== person) return;
+      broadcast(room, `* ${person.name} set the topic of ${room.name}: ${escapeText(said)}`);
+      transcript?.write({ room: room.name, name: person.name, kind: "topic", text: said });
+    });
+  }
+
+  function showTopic(member: Member, room: string): Step {
+    return andThen(directory.topic(room), (topic) => {
+      if (topic === undefined) return member.send(`* ${room} has no topic`);
+      const when = new Date(topic.at).toISOString();
+      member.send(
+        `* topic of ${room}: ${escapeText(topic.text)} (set by ${escapeText(topic.by)} at ${when})`,
+      );
+    });
+  }
+
+  function command(member: Member, person: Person, text: string): Step {
     const [verb, ...rest] = text.split(" ");
     const argument = rest.join(" ").trim();
     switch (verb.toLowerCase()) {
       case "/nick":
-        return argument === "" ? member.send(USAGE.nick) : nick(member, current, argument);
+        return argument === "" ? member.send(USAGE.nick) : nick(member, argument);
       case "/who":
-        if (argument !== "") return member.send(USAGE.who);
-        return andThen(names.list(), (list) => member.send(`* online: ${list.join(", ")}`));
+        return argument.includes(" ") ? member.send(USAGE.who) : who(member, person, argument);
       case "/me":
-        return argument === "" ? member.send(USAGE.me) : say(member, current, "action", argument);
+        if (argument === "") return member.send(USAGE.me);
+        return person.current === undefined
+          ? member.send(NO_ROOM)
+          : say(member, person, person.current, "action", argument);
       case "/msg": {
         const [to, ...words] = argument.split(" ");
         const text = words.join(" ").trim();
-        return to === "" || text === "" ? member.send(USAGE.msg) : message(member, current, to, text);
+        return to === "" || text === "" ? member.send(USAGE.msg) : message(member, person, to, text);
       }
+      case "/join":
+        return argument === "" || argument.includes(" ")
+          ? member.send(USAGE.join)
+          : join(member, person, argument);
+      case "/part":
+        return argument.includes(" ") ? member.send(USAGE.part) : part(member, person, argument);
+      case "/rooms":
+        return argument !== "" ? member.send(USAGE.rooms) : listRooms(member);
+      case "/topic":
+        return topic(member, person, argument);
       case "/quit":
         quitting.set(member, escapeText(argument.slice(0, MAX_QUIT_REASON)));
         return member.close("client ended the conversation", "* bye");
@@ -300,39 +554,55 @@ export function createChatMode(options: ChatModeOptions): Mode {
   }
 
   /**
-   * Sends `text` from `current` to the holder of the name `to` alone, wherever it is served (the
-   * room that serves it delivers it), and tells the sender it went.
+   * Sends `text` from `person` to the holder of the name `to` alone, wherever it is served (the
+   * isolate that serves it delivers it), and tells the sender it went.
    */
-  function message(member: Member, current: Speaker, to: string, text: string): Step {
+  function message(member: Member, person: Person, to: string, text: string): Step {
     return andThen(names.holder(to), (owner) => {
       const shown = escapeText(to.slice(0, 64));
       if (owner === undefined) return member.send(`ERR no such name ${shown}`);
-      const line = `* private from ${current.name}: ${escapeText(text)}`;
+      const line = `* private from ${person.name}: ${escapeText(text)}`;
       const here = members.get(owner);
       if (here !== undefined) here.send(line);
       else relay?.publish(line, "private", owner);
       member.send(`* private to ${shown}: ${escapeText(text)}`);
-      transcript?.write({ name: current.name, kind: "private", to, text });
+      transcript?.write({ name: person.name, kind: "private", to, text });
     });
   }
 
   /**
-   * Says `text` to everyone else as `current`: a line (`<alice> text`) or an action (`* alice
-   * text`), kept in the history and the transcript.
+   * Says `text` to everyone else in `room` as `person`: a line (`<alice> text`) or an action
+   * (`* alice text`), kept in the history and the transcript.
    */
-  function say(member: Member, current: Speaker, kind: "said" | "action", text: string | Uint8Array): void {
-    const prefix = kind === "said" ? current.prefix : encoder.encode(`* ${current.name} `);
+  function say(
+    member: Member,
+    person: Person,
+    room: Room,
+    kind: "said" | "action",
+    text: string | Uint8Array,
+  ): void {
+    const prefix = kind === "said" ? person.prefix : encoder.encode(`* ${person.name} `);
     const escaped = typeof text === "string" ? encoder.encode(escapeText(text)) : escapeLine(text);
     const line = new Uint8Array(prefix.length + escaped.length);
     line.set(prefix);
     line.set(escaped, prefix.length);
-    history?.record({ line, kind: "said" }, Date.now());
-    broadcast(line, member, "said");
+    history?.record({ line, kind: "said", room: room.name }, Date.now());
+    broadcast(room, line, member, "said");
     transcript?.write({
-      name: current.name,
+      room: room.name,
+      name: person.name,
       kind,
       text: typeof text === "string" ? text : decoder.decode(text),
     });
+  }
+
+  /** The room a line that starts with `#name ` is addressed to, and where its text starts. */
+  function addressed(person: Person, line: Uint8Array): { room: Room; start: number } | undefined {
+    const space = line.indexOf(SPACE);
+    if (space === -1) return undefined;
+    const key = roomKey(decoder.decode(line.subarray(0, space)));
+    const room = person.rooms.find((room) => room.key === key);
+    return room === undefined ? undefined : { room, start: space + 1 };
   }
 
   return {
@@ -348,41 +618,51 @@ export function createChatMode(options: ChatModeOptions): Mode {
         // Gone while the registry answered: leave() has given the name back.
         if (!joining.has(member)) return;
         if (history === undefined) return welcome(member, name, online);
-        // From here on, what the room says waits for it, after the history.
+        // From here on, what the start room says waits for it, after the history.
         joining.set(member, []);
-        return andThen(history.recent(), (snapshot) => {
+        return andThen(history.recent(startName), (snapshot) => {
           if (joining.has(member)) welcome(member, name, online, snapshot);
         });
       });
     },
     line(member, line) {
-      const current = speakers.get(member);
-      if (current === undefined) return;
+      const person = people.get(member);
+      if (person === undefined) return;
       // Its first line settles it: the others hear it joined before they hear what it says.
       if (unsettled.has(member)) announceJoin(member);
       // "//text" is how a line that starts with a slash is said.
-      if (line[0] === SLASH && line[1] !== SLASH) return command(member, current, decoder.decode(line));
+      if (line[0] === SLASH && line[1] !== SLASH) return command(member, person, decoder.decode(line));
+      let room = person.current;
+      let text = line[0] === SLASH ? line.subarray(1) : line;
+      // "#name text" says it in another room it is in; any other "#..." is a plain line.
+      const to = line[0] === HASH ? addressed(person, line) : undefined;
+      if (to !== undefined) {
+        room = to.room;
+        text = line.subarray(to.start);
+      }
       // An empty line (or one of blanks) says nothing.
-      if (line.every((byte) => byte === SPACE || byte === TAB)) return;
-      say(member, current, "said", line[0] === SLASH ? line.subarray(1) : line);
+      if (text.every((byte) => byte === SPACE || byte === TAB)) return;
+      if (room === undefined) return member.send(NO_ROOM);
+      say(member, person, room, "said", text);
     },
     leave(member) {
       const why = quitting.get(member);
       quitting.delete(member);
       if (joining.delete(member)) return void names.release(`user${member.id}`, member.id);
-      const current = speakers.get(member);
-      if (current === undefined) return;
-      speakers.delete(member);
+      const person = people.get(member);
+      if (person === undefined) return;
+      people.delete(member);
       welcomed.delete(member);
-      void names.release(current.name, member.id);
-      if (unsettled.has(member)) {
-        // Gone before it settled: it was never announced, so its leave is not either.
-        clearTimeout(unsettled.get(member));
-        unsettled.delete(member);
-        return;
+      void names.release(person.name, member.id);
+      const told = !unsettled.has(member);
+      // Gone before it settled: it was never announced, so its leave is not either.
+      clearTimeout(unsettled.get(member));
+      unsettled.delete(member);
+      if (told) changed(member, person.name, undefined);
+      for (const room of [...person.rooms]) {
+        if (told) broadcast(room, `* ${person.name} left${why ? ` (${why})` : ""}`, member);
+        exit(member, person, room);
       }
-      changed(member, current.name, undefined);
-      broadcast(`* ${current.name} left${why ? ` (${why})` : ""}`);
     },
   };
 }

@@ -8,6 +8,7 @@ import type { Relay } from "../../relay/relay.ts";
 import type { History } from "../../history/history.ts";
 import type { Logger } from "../../log.ts";
 import type { Operator } from "../operator.ts";
+import type { Directory } from "../../rooms/directory.ts";
 import type { Members } from "../members.ts";
 import type { Transcript } from "../transcript.ts";
 import { createChatMode } from "./chat.ts";
@@ -25,6 +26,12 @@ export interface ModeContext {
   relay?: Relay;
   /** Chat mode: the last lines said, for newcomers. */
   history?: History;
+  /** Chat mode: the rooms across the chat. */
+  directory?: Directory;
+  /** Chat mode: the room every client starts in. */
+  room?: string;
+  /** Chat mode: most rooms at once. */
+  maxRooms?: number;
   /** Chat mode: most bytes of history a newcomer is sent. */
   historyBytes?: number;
   /** Chat mode: where every line said is written down. */
@@ -51,6 +58,9 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
         names: context.registry.names,
         relay: context.relay,
         history: context.history,
+        directory: context.directory,
+        room: context.room,
+        maxRooms: context.maxRooms,
         historyBytes: context.historyBytes,
         transcript: context.transcript,
       });
