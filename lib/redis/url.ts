@@ -86,5 +86,3 @@ function showRedisUrl(url: URL): string {
   return shown.href.replace(/\/$/, "");
 }
 
-/** A room name: it becomes part of Redis keys and of a channel name, so it is kept plain. */
-export const ROOM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
