@@ -85,4 +85,3 @@ function showRedisUrl(url: URL): string {
   shown.password = "***";
   return shown.href.replace(/\/$/, "");
 }
-
