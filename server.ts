@@ -14,7 +14,7 @@ import { parseServerArgs, serverHelp } from "./lib/app/cli/server_flags.ts";
 import { createLogger, logUnhandledRejections } from "./lib/log.ts";
 import type { ServerHandle } from "./lib/server/serve.ts";
 import { StartError, startServer } from "./lib/app/start_server.ts";
-import { openTerminal } from "./lib/terminal.ts";
+import { openTerminal, ownsTerminal } from "./lib/terminal.ts";
 import { describeNetError } from "./lib/util/net.ts";
 import { writeLine } from "./lib/util/write.ts";
 
@@ -41,8 +41,11 @@ export async function main(args: string[]): Promise<number> {
   }
   const config = command.config;
 
-  // Only the operator reads stdin; in echo and chat mode the terminal stays as it is.
-  const terminal = config.mode === "console" ? openTerminal({ maxLine: config.maxLine }) : undefined;
+  // Only the operator reads stdin: console mode's, or a chat's at a terminal it owns (one server
+  // started in the foreground, without workers); in echo mode the terminal stays as it is.
+  const operated = config.mode === "console" ||
+    (config.mode === "chat" && config.workers <= 1 && ownsTerminal());
+  const terminal = operated ? openTerminal({ maxLine: config.maxLine }) : undefined;
   const shutdown = new AbortController();
   let firstInterrupt: number | undefined;
   const onSigint = () => {

@@ -49,6 +49,24 @@ export function openTerminal(options: TerminalOptions = {}): Terminal {
   return Deno.stdin.isTerminal() ? interactiveTerminal(options.prompt ?? "> ") : pipedTerminal(options);
 }
 
+/**
+ * Whether stdin is a terminal this process may take: a terminal whose foreground process group is
+ * this process's. A server started with `&` from a shell is in the background, and reading or
+ * setting up its terminal would stop it (SIGTTIN, SIGTTOU); outside Linux, a terminal is taken.
+ */
+export function ownsTerminal(): boolean {
+  if (!Deno.stdin.isTerminal()) return false;
+  if (Deno.build.os !== "linux") return true;
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    // After "pid (comm) ": state ppid pgrp session tty_nr tpgid ...
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[2] === fields[5];
+  } catch {
+    return true;
+  }
+}
+
 /** The terminal's width now (an ioctl on stdout); 80 where it cannot say. */
 function liveColumns(): number {
   try {

@@ -29,7 +29,7 @@ export interface StartOptions {
   logger: Logger;
   /** Aborting it shuts the server down. */
   signal: AbortSignal;
-  /** Console mode's operator, if any. */
+  /** The operator at the server's terminal (console mode, or a chat's console), if any. */
   operator?: Operator;
 }
 

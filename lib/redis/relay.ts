@@ -16,8 +16,9 @@
  * a backed-up client does, instead of growing this server's memory.
  *
  * A message is `node\n` then one record per line, `kind mark line`, joined by `\n`: `kind` is `S`
- * (said) or `N` (a notice), and `mark` is the line's stream id, or `-`; or `P` (private), whose
- * `mark` is the recipient's connection id, which only the server that serves it delivers.
+ * (said) or `N` (a notice), and `mark` is the line's stream id, or `-`; or, on the private channel,
+ * `P` (private) or `C` (control), whose `mark` is the recipient's connection id, which only the
+ * server that serves it delivers (a control line to 0: every server).
  */
 
 import { Buffer } from "node:buffer";
@@ -33,6 +34,7 @@ const NEWLINE = 0x0a;
 const SPACE = 0x20;
 const SAID_BYTE = 0x53; // "S"
 const PRIVATE_BYTE = 0x50; // "P"
+const CONTROL_BYTE = 0x43; // "C"
 /** A batch bigger than this is sent at once rather than at the end of the burst. */
 const BATCH_BYTES = 1 << 18;
 /**
@@ -145,7 +147,7 @@ export class RedisRelay implements Relay {
     // One message per room (and one for the private lines), each in the order said.
     const groups = new Map<string | typeof PRIVATE_GROUP, Batched[]>();
     for (const entry of this.#batch) {
-      const group = entry.kind === "private" ? PRIVATE_GROUP : String(entry.to);
+      const group = entry.kind === "private" || entry.kind === "control" ? PRIVATE_GROUP : String(entry.to);
       const lines = groups.get(group);
       if (lines === undefined) groups.set(group, [entry]);
       else lines.push(entry);
@@ -180,8 +182,11 @@ export class RedisRelay implements Relay {
     } else {
       parts.push(Buffer.from(this.#link.node));
       for (const { line, kind, to } of lines) {
-        if (kind === "private") parts.push(PRIVATE_UNMARKED, Buffer.from(`${to} `), line);
-        else parts.push(kind === "said" ? SAID_UNMARKED : NOTICE_UNMARKED, line);
+        if (kind === "private" || kind === "control") {
+          parts.push(kind === "private" ? PRIVATE_UNMARKED : CONTROL_UNMARKED, Buffer.from(`${to} `), line);
+        } else {
+          parts.push(kind === "said" ? SAID_UNMARKED : NOTICE_UNMARKED, line);
+        }
       }
     }
     const payload = Buffer.concat(parts);
@@ -233,9 +238,13 @@ export class RedisRelay implements Relay {
         const mark = message.toString("latin1", start + 2, space);
         // Servers escape what they publish; whoever else can write to Redis is not trusted.
         const line = escapeLine(message.subarray(space + 1, end), { escaped: true });
-        if (message[start] === PRIVATE_BYTE) {
+        if (message[start] === PRIVATE_BYTE || message[start] === CONTROL_BYTE) {
           if (room === undefined && /^\d{1,16}$/.test(mark)) {
-            handlers.deliver({ line, kind: "private", to: Number(mark) });
+            handlers.deliver({
+              line,
+              kind: message[start] === PRIVATE_BYTE ? "private" : "control",
+              to: Number(mark),
+            });
           }
         } else if (room !== undefined) {
           handlers.deliver({
@@ -261,3 +270,5 @@ const SAID_UNMARKED = Buffer.from("\nS - ");
 const NOTICE_UNMARKED = Buffer.from("\nN - ");
 /** A private line's record: `\nP to line`, its recipient standing where a mark would. */
 const PRIVATE_UNMARKED = Buffer.from("\nP ");
+/** A control line's record: `\nC to line`, on the private channel too. */
+const CONTROL_UNMARKED = Buffer.from("\nC ");

@@ -6,7 +6,7 @@
  * chat drops lines for rooms it has nobody in), so that each keeps every room's history.
  *
  * A batch is one record per line: `S` (said) or `N` (a notice), the room's name, a space and the
- * line; or `P`, the recipient's id, a space and the line (private); then `\n`. No line contains a
+ * line; or `P` (private) or `C` (control), the recipient's id, a space and the line; then `\n`. No line contains a
  * `\n`, since the framer split on it, and no room name a space.
  */
 
@@ -16,6 +16,7 @@ const NEWLINE = 0x0a;
 const SAID = 0x53; // "S"
 const NOTICE = 0x4e; // "N"
 const PRIVATE = 0x50; // "P"
+const CONTROL = 0x43; // "C"
 const SPACE = 0x20;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -42,6 +43,7 @@ export class BroadcastChannelRelay implements Relay {
         const head = decoder.decode(batch.subarray(start + 1, space));
         const line = batch.subarray(space + 1, end);
         if (batch[start] === PRIVATE) deliver({ line, kind: "private", to: Number(head) });
+        else if (batch[start] === CONTROL) deliver({ line, kind: "control", to: Number(head) });
         else deliver({ line, kind: batch[start] === SAID ? "said" : "notice", room: head });
         start = end + 1;
       }
@@ -71,7 +73,13 @@ export class BroadcastChannelRelay implements Relay {
     const joined = new Uint8Array(this.#batchBytes);
     let offset = 0;
     for (const { head, line, kind } of this.#batch) {
-      joined[offset] = kind === "said" ? SAID : kind === "private" ? PRIVATE : NOTICE;
+      joined[offset] = kind === "said"
+        ? SAID
+        : kind === "private"
+        ? PRIVATE
+        : kind === "control"
+        ? CONTROL
+        : NOTICE;
       joined.set(head, offset + 1);
       joined.set(line, offset + 1 + head.length);
       offset += head.length + line.length + 1;

@@ -10,8 +10,12 @@
  * keeps each publisher's order, and never echoes a line back to the room that published it.
  */
 
-/** What a line is: something a client said, a notice from a server, or a private message. */
-export type LineKind = "said" | "notice" | "private";
+/**
+ * What a line is: something a client said, a notice from a server, a private message, or a
+ * control line: the operator's word (`kick reason`...) for the isolate that serves connection
+ * `to`, or for every isolate (`to` 0), never shown to a client as it is.
+ */
+export type LineKind = "said" | "notice" | "private" | "control";
 
 /** A line another room published, as it is delivered. */
 export interface RoomLine {
@@ -20,7 +24,7 @@ export interface RoomLine {
   kind: LineKind;
   /** The room it was said in, with its `#` (not for a private line). */
   room?: string;
-  /** A private line's recipient: the connection id that holds its name (ids are unique in the room). */
+  /** A private or control line's recipient: a connection id (unique in the chat); 0 for every isolate. */
   to?: number;
   /**
    * Where the backend's history keeps the line, when it keeps it as it relays it (a Redis stream
@@ -42,8 +46,9 @@ export interface Relay {
   /** From now on, `handlers` hear what the other rooms publish. */
   open(handlers: RelayHandlers): void;
   /**
-   * Sends `line` to the others: to room `to` (its name), or, for a `private` line, to connection
-   * `to` only, which the isolate that serves it delivers. Keeps `line` until it has left: do not
+   * Sends `line` to the others: to room `to` (its name), or, for a `private` or `control` line, to
+   * connection `to` only, which the isolate that serves it delivers (a control line to 0: to
+   * every isolate). Keeps `line` until it has left: do not
    * reuse it.
    */
   publish(line: string | Uint8Array, kind: LineKind, to: string | number): void;

@@ -107,3 +107,49 @@ export class AccessList {
     return undefined;
   }
 }
+
+/** A ban: an address or block refused until a time. */
+export interface Ban {
+  /** The address or CIDR block, as given. */
+  entry: string;
+  /** Until when, in milliseconds since the epoch. */
+  until: number;
+}
+
+/**
+ * Addresses the chat's operator banned (`/ban`), each until a time: refused at the door like a
+ * `--deny` entry, beside the access list, and forgotten once their time is up.
+ */
+export class Bans {
+  #bans = new Map<string, { block: Block; until: number }>();
+
+  /** Bans `entry` (an address or CIDR block) until `until`; throws {@linkcode AccessEntryError}. */
+  add(entry: string, until: number): void {
+    this.#bans.set(entry, { block: parseBlock(entry), until });
+  }
+
+  /** Lifts the ban on `entry`; says whether there was one. */
+  remove(entry: string): boolean {
+    return this.#bans.delete(entry);
+  }
+
+  /** Whether a peer at `ip` is banned at `now`. */
+  refuses(ip: string | undefined, now = Date.now()): boolean {
+    if (ip === undefined || this.#bans.size === 0) return false;
+    const bytes = parseIp(ip);
+    if (bytes === undefined) return false;
+    for (const [entry, { block, until }] of this.#bans) {
+      if (until <= now) this.#bans.delete(entry);
+      else if (contains(block, bytes)) return true;
+    }
+    return false;
+  }
+
+  /** The bans in force at `now`. */
+  entries(now = Date.now()): Ban[] {
+    return [...this.#bans].filter(([, { until }]) => until > now).map(([entry, { until }]) => ({
+      entry,
+      until,
+    }));
+  }
+}

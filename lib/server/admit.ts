@@ -14,7 +14,7 @@ import { closeQuietly } from "../util/close_quietly.ts";
 import { delay } from "../util/delay.ts";
 import { describeNetError, formatAddr, ipOf } from "../util/net.ts";
 import { writeAll } from "../util/write.ts";
-import { AccessList } from "./access_list.ts";
+import { AccessList, type Bans } from "./access_list.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ServeSummary } from "./summary.ts";
 
@@ -23,6 +23,8 @@ export interface DoorOptions {
   registry: Registry;
   /** Who may connect. @default {everyone} */
   access?: AccessList;
+  /** Addresses the chat's operator banned. */
+  bans?: Bans;
   logger: Logger;
   /** Where refusals are counted. */
   metrics: ServerMetrics;
@@ -78,6 +80,10 @@ export class Door {
     const ip = ipOf(stream.remoteAddr);
     const denied = this.#access?.refuses(ip);
     if (denied !== undefined) return this.#deny(stream, denied);
+    if (this.#options.bans?.refuses(ip)) {
+      metrics.refused.add("banned");
+      return this.#refuse(stream, "banned", "you are banned from this server");
+    }
     const refusal = registry.admit(ip);
     if (refusal !== undefined) {
       metrics.refused.add(refusal === "server full" ? "server full" : "too many from one address");

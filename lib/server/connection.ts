@@ -149,6 +149,10 @@ export class Connection implements Member, QueueOwner {
   }
 
   /** The client's IP address; `undefined` for a Unix socket. */
+  get overRate(): boolean {
+    return this.#overRateSince !== undefined;
+  }
+
   get ip(): string | undefined {
     return ipOf(this.#stream.remoteAddr);
   }

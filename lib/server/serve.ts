@@ -26,7 +26,7 @@ import { closeQuietly } from "../util/close_quietly.ts";
 import { delay } from "../util/delay.ts";
 import { describeNetError, formatAddr } from "../util/net.ts";
 import { count } from "../util/plural.ts";
-import type { AccessList } from "./access_list.ts";
+import { type AccessList, Bans } from "./access_list.ts";
 import { Door } from "./admit.ts";
 import { type CloseReason, isViolation } from "./close_reason.ts";
 import { Congestion } from "./congestion.ts";
@@ -166,7 +166,10 @@ export class Server implements ServerHandle {
     this.#logger = logger;
     this.#registry = registry;
     this.#drainTimeoutMs = drainTimeout * 1000;
+    // The chat operator's bans, refused at the door.
+    const bans = new Bans();
     this.#door = new Door({
+      bans,
       registry,
       access: options.access,
       logger,
@@ -185,6 +188,7 @@ export class Server implements ServerHandle {
       relay: options.relay,
       history: options.history,
       directory: options.directory,
+      bans,
       room: options.room,
       maxRooms: options.maxRooms,
       transcript: options.transcript,

@@ -19,8 +19,11 @@ export interface TranscriptEntry {
   room?: string;
   /** Who said it. */
   name: string;
-  /** `said`: a line; `action`: `/me`; `topic`: `/topic`; `private`: `/msg`. */
-  kind: "said" | "action" | "topic" | "private";
+  /**
+   * `said`: a line; `action`: `/me`; `topic`: `/topic`; `private`: `/msg`; `moderation`: the
+   * operator's `/kick`, `/mute`, `/ban`...
+   */
+  kind: "said" | "action" | "topic" | "private" | "moderation";
   /** A private message's recipient, as the sender named it. */
   to?: string;
   /** What was said, as the client sent it (JSON escapes what must be). */

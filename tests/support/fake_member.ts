@@ -13,6 +13,7 @@ const encoder = new TextEncoder();
 export class FakeMember implements Member {
   readonly remote: string;
   readonly transport = "tcp";
+  readonly ip: string = "127.0.0.1";
   readonly connectedAt = Date.now();
   linesIn = 0;
   linesOut = 0;

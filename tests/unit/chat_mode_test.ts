@@ -12,6 +12,7 @@ import { MemoryHistory } from "../../lib/history/memory.ts";
 import { createChatMode, LINK_BACK, LINK_LOST } from "../../lib/server/modes/chat.ts";
 import type { Mode } from "../../lib/server/modes/mode.ts";
 import { Members } from "../../lib/server/members.ts";
+import { Bans } from "../../lib/server/access_list.ts";
 import { bytes, FakeMember } from "../support/fake_member.ts";
 
 /** The names `names` lists, in its order. */
@@ -202,9 +203,12 @@ class RecordingRelay implements Relay {
   }
   /** Rooms entered and left, in order (`+#rust`, `-#rust`). */
   rooms: string[] = [];
+  /** Control lines, with their recipient. */
+  controls: { line: string; to?: number }[] = [];
   publish(line: string | Uint8Array, kind: LineKind, to: string | number): void {
     const text = typeof line === "string" ? line : decoder.decode(line);
     if (kind === "private") this.privately.push({ line: text, to: to as number });
+    else if (kind === "control") this.controls.push({ line: text, to: to as number });
     else this.published.push(to === "#parley" ? text : `${to} ${text}`);
   }
   enter(room: string): void {
@@ -639,4 +643,74 @@ Deno.test("a chat may start its clients in another room; what it relays carries 
   assertEquals(a.take().slice(1), ["<far> lobby line"], "a line for a room nobody here is in is dropped");
   assertEquals((await history.recent("#lobby")).entries.length, 2);
   assertEquals((await history.recent("#parley")).entries.length, 1, "but kept in that room's history");
+});
+
+Deno.test("the operator's moderation: a kick and a ban are told to the rooms instead of a leave; a ban holds at the door", async () => {
+  const relay = new RecordingRelay();
+  const bans = new Bans();
+  const r = new Members<FakeMember>();
+  const mode = createChatMode({ members: r, names: new MemoryRegistry().names, relay, bans, settleMs: 0 });
+  const [a, b, c] = [await join(r, mode, 1), await join(r, mode, 2), await join(r, mode, 3)];
+  for (const member of [a, b, c]) member.take();
+  assertEquals(await mode.control.moderate("nobody", { kind: "kick", reason: "" }), "no such name nobody");
+  assertEquals(
+    await mode.control.moderate("USER1", { kind: "kick", reason: "spam \x1b[2J" }),
+    "kicked user1",
+  );
+  assertEquals(a.take(), ["* kicked by the operator: spam \\e[2J", "* disconnected by the operator"]);
+  assertEquals(a.closed?.reason, "kicked by operator");
+  r.delete(a);
+  mode.leave(a, "kicked by operator");
+  assertEquals(b.take(), ["* user1 was kicked by the operator (spam \\e[2J)"], "no '* user1 left' after");
+
+  assertEquals(
+    await mode.control.moderate("user2", { kind: "mute", minutes: 3 }),
+    "muted user2 for 3 minutes",
+  );
+  assertEquals(b.take(), ["* you are muted by the operator for 3 minutes"]);
+  await say(mode, b, "let me speak");
+  await say(mode, b, "/me objects");
+  await say(mode, b, "/who");
+  assertEquals(b.take(), [
+    "ERR you are muted for 3 more minutes",
+    "ERR you are muted for 3 more minutes",
+    "* online: user2, user3",
+  ]);
+  assertEquals(c.take(), [
+    "* user1 was kicked by the operator (spam \\e[2J)",
+    "* user2 was muted by the operator for 3 minutes",
+  ]);
+  await mode.control.moderate("user2", { kind: "unmute" });
+  await say(mode, b, "thanks");
+  assertEquals(c.take(), ["* user2 may speak again", "<user2> thanks"]);
+
+  assertEquals(
+    await mode.control.moderate("user3", { kind: "ban", minutes: 1 }),
+    "banned user3 (127.0.0.1) for 1 minute",
+  );
+  assertEquals(bans.refuses("127.0.0.1"), true);
+  assertEquals(bans.refuses("127.0.0.2"), false);
+  assertEquals(b.closed?.reason, "kicked by operator", "the same address: b goes too");
+  assertEquals(relay.privately, []);
+  assertEquals(relay.controls, [{ line: `ban-address 127.0.0.1 ${bans.entries()[0].until}`, to: 0 }]);
+  assertEquals(mode.control.unban("127.0.0.1"), "lifted the ban on 127.0.0.1");
+  assertEquals(bans.refuses("127.0.0.1"), false);
+});
+
+Deno.test("a moderation for a client served elsewhere goes as a control line; one delivered is carried out", async () => {
+  const names = new MemoryRegistry().names;
+  const relay = new RecordingRelay();
+  const { mode, members: [a, b] } = await room(2, names, relay);
+  names.claim("far", 99);
+  assertEquals(
+    await mode.control.moderate("far", { kind: "mute", minutes: 2 }),
+    "mute: sent to the server that holds far",
+  );
+  assertEquals(relay.controls, [{ line: "mute 2", to: 99 }]);
+  relay.deliver({ line: bytes("kick from afar"), kind: "control", to: 1 });
+  assertEquals(a.take(), ["* kicked by the operator: from afar", "* disconnected by the operator"]);
+  assertEquals(b.take(), ["* user1 was kicked by the operator (from afar)"]);
+  relay.deliver({ line: bytes("mute soon"), kind: "control", to: 2 });
+  relay.deliver({ line: bytes("ban-address not-an-address 1"), kind: "control", to: 0 });
+  assertEquals(b.take(), [], "a control line that makes no sense does nothing");
 });

@@ -6,7 +6,14 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { createLogger } from "../../lib/log.ts";
 import { createConsoleMode } from "../../lib/server/modes/console.ts";
-import { parseOperatorCommand } from "../../lib/server/operator.ts";
+import {
+  BAN_MINUTES,
+  type ChatOperatorCommand,
+  MAX_MINUTES,
+  MUTE_MINUTES,
+  parseChatOperatorCommand,
+  parseOperatorCommand,
+} from "../../lib/server/operator.ts";
 import { Members } from "../../lib/server/members.ts";
 import { bytes, FakeMember } from "../support/fake_member.ts";
 
@@ -204,4 +211,48 @@ Deno.test("/to ID holds plain replies for that client while others speak; /to al
     "! plain replies follow the last sender again",
     "! no current client (#1 left: client closed); use @ID text or /all text",
   ]);
+});
+
+Deno.test("a chat operator's lines: speech, rooms, moderation with minutes, and every misuse named", () => {
+  const cases: [string, ChatOperatorCommand][] = [
+    ["hello all", { kind: "say", text: "hello all" }],
+    ["#rust hi there", { kind: "say", room: "#rust", text: "hi there" }],
+    ["//etc", { kind: "say", text: "/etc" }],
+    ["   ", { kind: "none" }],
+    ["/join #rust", { kind: "join", room: "#rust" }],
+    ["/kick bob", { kind: "kick", name: "bob", reason: "" }],
+    ["/KICK bob off topic", { kind: "kick", name: "bob", reason: "off topic" }],
+    ["/mute bob", { kind: "mute", name: "bob", minutes: MUTE_MINUTES }],
+    ["/mute bob 5", { kind: "mute", name: "bob", minutes: 5 }],
+    ["/unmute bob", { kind: "unmute", name: "bob" }],
+    ["/ban bob", { kind: "ban", target: "bob", address: false, minutes: BAN_MINUTES }],
+    ["/ban 10.0.0.0/8 30", { kind: "ban", target: "10.0.0.0/8", address: true, minutes: 30 }],
+    ["/ban ::1", { kind: "ban", target: "::1", address: true, minutes: BAN_MINUTES }],
+    ["/unban 10.0.0.0/8", { kind: "unban", entry: "10.0.0.0/8" }],
+    ["/bans", { kind: "bans" }],
+    ["/rooms", { kind: "rooms" }],
+    ["/who", { kind: "who", room: undefined }],
+    ["/who #go", { kind: "who", room: "#go" }],
+    ["/list", { kind: "list" }],
+    ["/stats", { kind: "stats" }],
+    ["/quit", { kind: "quit" }],
+    ["/help", { kind: "help" }],
+  ];
+  for (const [line, command] of cases) assertEquals(parseChatOperatorCommand(line), command, line);
+  const invalid: [string, string][] = [
+    ["#rust", "nothing to say: write #rust text"],
+    ["/join rust", "usage: /join #ROOM"],
+    ["/kick", "usage: /kick NAME [REASON]"],
+    ["/mute bob 0", `usage: /mute NAME [MINUTES] (1-${MAX_MINUTES})`],
+    ["/mute bob 525601", `usage: /mute NAME [MINUTES] (1-${MAX_MINUTES})`],
+    ["/mute bob 5 more", `usage: /mute NAME [MINUTES] (1-${MAX_MINUTES})`],
+    ["/ban", `usage: /ban NAME|ADDRESS|CIDR [MINUTES] (1-${MAX_MINUTES})`],
+    ["/ban bob soon", `usage: /ban NAME|ADDRESS|CIDR [MINUTES] (1-${MAX_MINUTES})`],
+    ["/unban", "usage: /unban ADDRESS|CIDR"],
+    ["/who #a #b", "usage: /who [#ROOM]"],
+    ["/dance", "unknown command /dance; /help lists them (//text says a line starting with /)"],
+  ];
+  for (const [line, message] of invalid) {
+    assertEquals(parseChatOperatorCommand(line), { kind: "invalid", message }, line);
+  }
 });

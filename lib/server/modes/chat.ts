@@ -32,8 +32,10 @@ import type { Names } from "../../registry/registry.ts";
 import type { LineKind, Relay, RoomLine } from "../../relay/relay.ts";
 import { type Directory, MemoryDirectory, type RoomView } from "../../rooms/directory.ts";
 
-import { andThen } from "../../util/awaitable.ts";
+import { andThen, type Awaitable } from "../../util/awaitable.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
+import { AccessEntryError, type Ban, type Bans } from "../access_list.ts";
+import { KICKED } from "../../protocol/goodbye.ts";
 import type { Members } from "../members.ts";
 import type { Transcript } from "../transcript.ts";
 import type { Member, Mode, Step } from "./mode.ts";
@@ -124,6 +126,10 @@ export interface ChatModeOptions {
   transcript?: Transcript;
   /** The room every client starts in (`--room`). @default {"#parley"} */
   room?: string;
+  /** Addresses the operator banned, which the door refuses. */
+  bans?: Bans;
+  /** Sees every line said or told in a room this server hears, with the room (the operator's console). */
+  watch?: (room: string, line: string | Uint8Array) => void;
   /** Most rooms at once in the chat (`--max-rooms`). @default {1000} */
   maxRooms?: number;
   /**
@@ -140,9 +146,49 @@ export interface ChatModeOptions {
   settleMs?: number;
 }
 
+/** What the operator may do to a member. */
+export type Moderation =
+  | { kind: "kick"; reason: string }
+  | { kind: "mute"; minutes: number }
+  | { kind: "unmute" }
+  | { kind: "ban"; minutes: number };
+
+/** What the operator's console asks of the chat; each answers with a line for the operator. */
+export interface ChatControl {
+  /** Says `text` as `operator` in `room`. */
+  speak(room: string, text: string): string | undefined;
+  /** The operator is in `room` now: `/who` there shows `@operator`, and this server hears it. */
+  enter(room: string): void;
+  /** Carries out `action` on the holder of `name`, wherever it is served. */
+  moderate(name: string, action: Moderation): Promise<string>;
+  /** Bans an address or CIDR block for `minutes`, on every server. */
+  ban(entry: string, minutes: number): string;
+  /** Lifts a ban, on every server. */
+  unban(entry: string): string;
+  /** The bans in force. */
+  bans(): Ban[];
+  /** What `/rooms` says. */
+  rooms(): Promise<string>;
+  /** What `/who #room` says. */
+  who(room: string): Promise<string>;
+  /** This server's members: id, name, address, rooms, lines in and out, and whether over the rate. */
+  list(): string[][];
+}
+
+/** A chat mode, with what its operator may do. */
+export interface ChatMode extends Mode {
+  readonly control: ChatControl;
+}
+
+/** The id that stands for the operator in the directory (no connection has it). */
+const OPERATOR_ID = 0;
+/** The recipient of a control line for every isolate (no connection has it). */
+const EVERYONE = 0;
+
 /** Creates a chat mode. */
-export function createChatMode(options: ChatModeOptions): Mode {
+export function createChatMode(options: ChatModeOptions): ChatMode {
   const { members, names, relay, history, transcript, historyBytes = 1 << 19, settleMs = 1000 } = options;
+  const { bans, watch } = options;
   const directory = options.directory ?? new MemoryDirectory();
   const startName = options.room ?? DEFAULT_ROOM;
   const startKey = roomKey(startName);
@@ -158,6 +204,13 @@ export function createChatMode(options: ChatModeOptions): Mode {
   const people = new Map<Member, Person>();
   /** Members that said `/quit`, with their reason (escaped; empty for none). */
   const quitting = new Map<Member, string>();
+  /** Members the operator closed: their rooms were told why, and hear no `left` after. */
+  const removed = new Set<Member>();
+  /** Muted members, until when (ms since the epoch). */
+  const muted = new Map<Member, number>();
+  /** The room the operator is in, if there is an operator. */
+  let operatorRoom: string | undefined;
+
   /**
    * Members whose join waits for the registry (`null`), or for the history, with what the start
    * room said meanwhile (a round trip's worth, since history answers or fails within a deadline).
@@ -196,16 +249,20 @@ export function createChatMode(options: ChatModeOptions): Mode {
     return `* while the link was down: ${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""}`;
   }
 
-  directory.open(() =>
-    [...rooms.values()].map((room): RoomView => ({
+  directory.open(() => {
+    const views = [...rooms.values()].map((room): RoomView => ({
       name: room.name,
-      members: [...room.members.keys()].map((m) => m.id),
-    }))
-  );
+      members: [...room.members.keys()].map((member) => member.id),
+    }));
+    if (operatorRoom !== undefined) views.push({ name: operatorRoom, members: [OPERATOR_ID] });
+    return views;
+  });
   relay?.open({
     deliver(delivered) {
       if (delivered.kind === "private") return members.get(delivered.to!)?.send(delivered.line);
+      if (delivered.kind === "control") return obey(delivered.to!, decoder.decode(delivered.line));
       history?.record(delivered, Date.now());
+      if (delivered.room !== undefined) watch?.(delivered.room, delivered.line);
       const room = delivered.room === undefined ? undefined : rooms.get(roomKey(delivered.room));
       if (room !== undefined) tell(room, delivered.line, undefined, delivered);
       else if (delivered.room !== undefined && joining.size > 0 && roomKey(delivered.room) === startKey) {
@@ -288,6 +345,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
     kind: LineKind = "notice",
   ): void {
     tell(room, line, except);
+    watch?.(room.name, line);
     relay?.publish(line, kind, room.name);
   }
 
@@ -314,7 +372,8 @@ export function createChatMode(options: ChatModeOptions): Mode {
     if (person.current === room) person.current = person.rooms.at(-1);
     if (room.members.size === 0) {
       rooms.delete(room.key);
-      relay?.leave?.(room.name);
+      // The operator's room stays heard, with nobody here in it.
+      if (operatorRoom === undefined || roomKey(operatorRoom) !== room.key) relay?.leave?.(room.name);
     }
     directory.moved(member.id, person.rooms.map((room) => room.name));
   }
@@ -470,13 +529,21 @@ export function createChatMode(options: ChatModeOptions): Mode {
       name = parsed.room;
     }
     if (name === undefined) return member.send(USAGE.who);
+    return andThen(inRoom(name), (shown) => {
+      const label = text === "" && person.rooms.length <= 1 ? "online" : `online in ${name}`;
+      member.send(`* ${label}: ${shown.join(", ")}`);
+    });
+  }
+
+  /** Who is in room `name`, anywhere: names in the order they connected, then `@operator`. */
+  function inRoom(name: string): Awaitable<string[]> {
     const key = roomKey(name);
     return andThen(names.list(), (holders) =>
       andThen(directory.rooms(), (all) => {
-        const inRoom = new Set(all.find((room) => roomKey(room.name) === key)?.members);
-        const shown = holders.filter(({ owner }) => inRoom.has(owner)).map(({ name }) => name);
-        const label = text === "" && person.rooms.length <= 1 ? "online" : `online in ${name}`;
-        member.send(`* ${label}: ${shown.join(", ")}`);
+        const members = new Set(all.find((room) => roomKey(room.name) === key)?.members);
+        const shown = holders.filter(({ owner }) => members.has(owner)).map(({ name }) => name);
+        if (members.has(OPERATOR_ID)) shown.push("@operator");
+        return shown;
       }));
   }
 
@@ -518,7 +585,12 @@ export function createChatMode(options: ChatModeOptions): Mode {
   function command(member: Member, person: Person, text: string): Step {
     const [verb, ...rest] = text.split(" ");
     const argument = rest.join(" ").trim();
-    switch (verb.toLowerCase()) {
+    const lower = verb.toLowerCase();
+    // A muted member may look around and leave, not speak, rename or set a topic.
+    const speaks = lower === "/me" || lower === "/msg" || lower === "/nick" ||
+      (lower === "/topic" && argument.replace(/^#\S*\s*/, "") !== "");
+    if (speaks && muted.size > 0 && mutedNotice(member)) return;
+    switch (lower) {
       case "/nick":
         return argument === "" ? member.send(USAGE.nick) : nick(member, argument);
       case "/who":
@@ -596,6 +668,205 @@ export function createChatMode(options: ChatModeOptions): Mode {
     });
   }
 
+  /** Tells a muted member so, and says whether it is muted (an expired mute is lifted). */
+  function mutedNotice(member: Member): boolean {
+    const until = muted.get(member);
+    if (until === undefined) return false;
+    const left = until - Date.now();
+    if (left <= 0) {
+      muted.delete(member);
+      return false;
+    }
+    member.send(`ERR you are muted for ${Math.ceil(left / 60_000)} more minute${left > 60_000 ? "s" : ""}`);
+    return true;
+  }
+
+  /** Tells every room of `person` `line`, here and elsewhere, but not `member` itself. */
+  function tellRoomsOf(member: Member, person: Person, line: string): void {
+    for (const room of person.rooms) broadcast(room, line, member);
+  }
+
+  /** Closes `member` for the operator, its rooms told `line` (instead of a `left`). */
+  function remove(member: Member, person: Person | undefined, line: string, told: string): void {
+    if (person !== undefined) tellRoomsOf(member, person, line);
+    removed.add(member);
+    member.send(told);
+    member.close("kicked by operator", KICKED);
+  }
+
+  /** Carries out `action` on `member`, served here; says what happened. */
+  function apply(member: Member, action: Moderation): string {
+    const person = people.get(member);
+    const name = person?.name ?? `user${member.id}`;
+    const minutes = (n: number) => `${n} minute${n === 1 ? "" : "s"}`;
+    switch (action.kind) {
+      case "kick": {
+        const why = action.reason === "" ? "" : escapeText(action.reason.slice(0, MAX_QUIT_REASON));
+        remove(
+          member,
+          person,
+          `* ${name} was kicked by the operator${why ? ` (${why})` : ""}`,
+          `* kicked by the operator${why ? `: ${why}` : ""}`,
+        );
+        return `kicked ${name}`;
+      }
+      case "mute":
+        muted.set(member, Date.now() + action.minutes * 60_000);
+        if (person !== undefined) {
+          tellRoomsOf(member, person, `* ${name} was muted by the operator for ${minutes(action.minutes)}`);
+        }
+        member.send(`* you are muted by the operator for ${minutes(action.minutes)}`);
+        return `muted ${name} for ${minutes(action.minutes)}`;
+      case "unmute":
+        muted.delete(member);
+        if (person !== undefined) tellRoomsOf(member, person, `* ${name} may speak again`);
+        member.send("* you may speak again");
+        return `unmuted ${name}`;
+      case "ban": {
+        if (member.ip === undefined) {
+          remove(member, person, `* ${name} was kicked by the operator`, "* kicked by the operator");
+          return `kicked ${name}: it has no address to ban (a Unix socket)`;
+        }
+        const until = Date.now() + action.minutes * 60_000;
+        remove(
+          member,
+          person,
+          `* ${name} was banned by the operator for ${minutes(action.minutes)}`,
+          `* banned by the operator for ${minutes(action.minutes)}`,
+        );
+        banHere(member.ip, until);
+        relay?.publish(`ban-address ${member.ip} ${until}`, "control", EVERYONE);
+        return `banned ${name} (${member.ip}) for ${minutes(action.minutes)}`;
+      }
+    }
+  }
+
+  /** Bans `entry` here until `until`, closing the members it covers. */
+  function banHere(entry: string, until: number): void {
+    bans?.add(entry, until);
+    for (const [member, person] of people) {
+      if (!removed.has(member) && bans?.refuses(member.ip)) {
+        remove(member, person, `* ${person.name} was banned by the operator`, "* banned by the operator");
+      }
+    }
+  }
+
+  /** A control line from the operator of another isolate, for connection `to` (0: for every one). */
+  function obey(to: number, line: string): void {
+    const [verb, first = "", second = ""] = line.split(" ");
+    if (to === EVERYONE) {
+      try {
+        if (verb === "ban-address" && /^\d{1,16}$/.test(second)) banHere(first, Number(second));
+        else if (verb === "unban") bans?.remove(first);
+      } catch (error) {
+        if (!(error instanceof AccessEntryError)) throw error;
+      }
+      return;
+    }
+    const member = members.get(to);
+    if (member === undefined) return;
+    const minutes = Number(first);
+    if (verb === "kick") apply(member, { kind: "kick", reason: line.slice("kick ".length) });
+    else if (verb === "unmute") apply(member, { kind: "unmute" });
+    else if ((verb === "mute" || verb === "ban") && Number.isSafeInteger(minutes) && minutes > 0) {
+      apply(member, { kind: verb, minutes });
+    }
+  }
+
+  /** How a moderation goes over the relay, as a control line. */
+  function controlLine(action: Moderation): string {
+    switch (action.kind) {
+      case "kick":
+        return `kick ${action.reason}`;
+      case "mute":
+      case "ban":
+        return `${action.kind} ${action.minutes}`;
+      case "unmute":
+        return "unmute";
+    }
+  }
+
+  const control: ChatControl = {
+    speak(name, text) {
+      const parsed = parseRoom(name);
+      if ("error" in parsed) return `invalid room ${escapeText(name.slice(0, 40))}: ${parsed.error}`;
+      if (text.trim() === "") return "nothing to say";
+      const line = encoder.encode(`<operator> ${escapeText(text)}`);
+      const room = rooms.get(roomKey(parsed.room));
+      history?.record({ line, kind: "said", room: room?.name ?? parsed.room }, Date.now());
+      if (room !== undefined) tell(room, line);
+      watch?.(room?.name ?? parsed.room, line);
+      relay?.publish(line, "said", room?.name ?? parsed.room);
+      transcript?.write({ room: room?.name ?? parsed.room, name: "operator", kind: "said", text });
+    },
+    enter(name) {
+      const previous = operatorRoom;
+      operatorRoom = name;
+      if (previous !== undefined && !rooms.has(roomKey(previous))) relay?.leave?.(previous);
+      void relay?.enter?.(name);
+      directory.moved(OPERATOR_ID, [name]);
+    },
+    async moderate(name, action) {
+      const owner = await names.holder(name);
+      const shown = escapeText(name.slice(0, 64));
+      if (owner === undefined) return `no such name ${shown}`;
+      transcript?.write({ name: "operator", kind: "moderation", to: name, text: controlLine(action) });
+      const here = members.get(owner);
+      if (here !== undefined) return apply(here, action);
+      if (relay === undefined) return `no such name ${shown} here`;
+      relay.publish(controlLine(action), "control", owner);
+      return `${controlLine(action).split(" ")[0]}: sent to the server that holds ${shown}`;
+    },
+    ban(entry, minutes) {
+      const until = Date.now() + minutes * 60_000;
+      try {
+        banHere(entry, until);
+      } catch (error) {
+        if (error instanceof AccessEntryError) return error.message;
+        throw error;
+      }
+      relay?.publish(`ban-address ${entry} ${until}`, "control", EVERYONE);
+      transcript?.write({
+        name: "operator",
+        kind: "moderation",
+        to: entry,
+        text: `ban ${entry} for ${minutes} minutes`,
+      });
+      return `banned ${entry} for ${minutes} minute${minutes === 1 ? "" : "s"}, on every server`;
+    },
+    unban(entry) {
+      const lifted = bans?.remove(entry) ?? false;
+      relay?.publish(`unban ${entry}`, "control", EVERYONE);
+      transcript?.write({ name: "operator", kind: "moderation", to: entry, text: `unban ${entry}` });
+      return lifted ? `lifted the ban on ${entry}` : `${entry} was not banned here; told the others`;
+    },
+    bans: () => bans?.entries() ?? [],
+    rooms: async () => {
+      const all = await directory.rooms();
+      return all.length === 0
+        ? "rooms: none"
+        : `rooms: ${all.map((room) => `${room.name} (${room.members.length})`).join(", ")}`;
+    },
+    who: async (name) => {
+      const key = roomKey(name);
+      const [holders, all] = await Promise.all([names.list(), directory.rooms()]);
+      const inRoom = new Set(all.find((room) => roomKey(room.name) === key)?.members);
+      return `online in ${name}: ${
+        holders.filter(({ owner }) => inRoom.has(owner)).map(({ name }) => name).join(", ")
+      }`;
+    },
+    list: () =>
+      [...people].map(([member, person]) => [
+        `#${member.id}`,
+        person.name,
+        member.remote,
+        person.rooms.map((room) => room.name).join(",") || "-",
+        String(member.linesIn),
+        String(member.linesOut),
+        member.overRate ? "throttled" : muted.has(member) ? "muted" : "",
+      ]),
+  };
+
   /** The room a line that starts with `#name ` is addressed to, and where its text starts. */
   function addressed(person: Person, line: Uint8Array): { room: Room; start: number } | undefined {
     const space = line.indexOf(SPACE);
@@ -606,6 +877,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
   }
 
   return {
+    control,
     backPressure: "shared",
     join(member) {
       const name = `user${member.id}`;
@@ -643,6 +915,7 @@ export function createChatMode(options: ChatModeOptions): Mode {
       // An empty line (or one of blanks) says nothing.
       if (text.every((byte) => byte === SPACE || byte === TAB)) return;
       if (room === undefined) return member.send(NO_ROOM);
+      if (muted.size > 0 && mutedNotice(member)) return;
       say(member, person, room, "said", text);
     },
     leave(member) {
@@ -658,9 +931,12 @@ export function createChatMode(options: ChatModeOptions): Mode {
       // Gone before it settled: it was never announced, so its leave is not either.
       clearTimeout(unsettled.get(member));
       unsettled.delete(member);
+      muted.delete(member);
+      // Closed by the operator: its rooms were told why already.
+      const leaving = told && !removed.delete(member);
       if (told) changed(member, person.name, undefined);
       for (const room of [...person.rooms]) {
-        if (told) broadcast(room, `* ${person.name} left${why ? ` (${why})` : ""}`, member);
+        if (leaving) broadcast(room, `* ${person.name} left${why ? ` (${why})` : ""}`, member);
         exit(member, person, room);
       }
     },

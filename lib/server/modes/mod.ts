@@ -8,10 +8,12 @@ import type { Relay } from "../../relay/relay.ts";
 import type { History } from "../../history/history.ts";
 import type { Logger } from "../../log.ts";
 import type { Operator } from "../operator.ts";
+import type { Bans } from "../access_list.ts";
 import type { Directory } from "../../rooms/directory.ts";
 import type { Members } from "../members.ts";
 import type { Transcript } from "../transcript.ts";
-import { createChatMode } from "./chat.ts";
+import { createChatMode, DEFAULT_ROOM } from "./chat.ts";
+import { type ChatConsole, startChatConsole } from "./chat_console.ts";
 import { createConsoleMode } from "./console.ts";
 import { createEchoMode } from "./echo.ts";
 import type { Mode, ModeName } from "./mode.ts";
@@ -28,6 +30,8 @@ export interface ModeContext {
   history?: History;
   /** Chat mode: the rooms across the chat. */
   directory?: Directory;
+  /** Chat mode: the operator's bans, which the door refuses. */
+  bans?: Bans;
   /** Chat mode: the room every client starts in. */
   room?: string;
   /** Chat mode: most rooms at once. */
@@ -36,7 +40,7 @@ export interface ModeContext {
   historyBytes?: number;
   /** Chat mode: where every line said is written down. */
   transcript?: Transcript;
-  /** Console mode: the operator's terminal. Without one, nobody answers. */
+  /** The operator at the server's terminal: console mode's (without one, nobody answers) or a chat's. */
   operator?: Operator;
   logger: Logger;
   /** Asks the server to shut down gracefully. */
@@ -52,8 +56,10 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
   switch (name) {
     case "echo":
       return createEchoMode();
-    case "chat":
-      return createChatMode({
+    case "chat": {
+      const { operator } = context;
+      let operatorConsole: ChatConsole | undefined;
+      const chat = createChatMode({
         members: context.members,
         names: context.registry.names,
         relay: context.relay,
@@ -61,9 +67,25 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
         directory: context.directory,
         room: context.room,
         maxRooms: context.maxRooms,
+        bans: context.bans,
+        watch: operator === undefined ? undefined : (room, line) => operatorConsole?.show(room, line),
         historyBytes: context.historyBytes,
         transcript: context.transcript,
       });
+      if (operator !== undefined) {
+        const { shutdown, logger, signal, stats } = context;
+        operatorConsole = startChatConsole({
+          operator,
+          chat: chat.control,
+          room: context.room ?? DEFAULT_ROOM,
+          shutdown,
+          logger,
+          signal,
+          stats,
+        });
+      }
+      return chat;
+    }
     case "console":
       return createConsoleMode(context);
   }

@@ -23,6 +23,10 @@ export interface Member {
   readonly id: number;
   /** The client's address as people read it: `127.0.0.1:5555`, `[::1]:5555`, `unix`. */
   readonly remote: string;
+  /** Its IP address; none for a Unix socket. */
+  readonly ip?: string;
+  /** Whether its lines are over the rate (`--rate`) now, and wait. */
+  readonly overRate?: boolean;
   /** How it connected: `tcp`, `tls`, `unix`, `ws`. */
   readonly transport: string;
   /** When it connected, in milliseconds since the epoch. */
