@@ -21,7 +21,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createClient, createSentinel } from "@redis/client";
+import { createClient, createCluster, createSentinel } from "@redis/client";
 import type { Logger } from "../log.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { type ChatKeys, chatKeys } from "./keys.ts";
@@ -36,8 +36,8 @@ import type { RedisAddress } from "./url.ts";
 interface Connection {
   connect(): Promise<unknown>;
   send<T>(args: RedisArgument[]): Promise<T>;
-  subscribe(channel: string, listener: (message: Buffer) => void): Promise<unknown>;
-  unsubscribe(channel: string): Promise<unknown>;
+  subscribe(channel: string, listener: (message: Buffer) => void, sharded?: boolean): Promise<unknown>;
+  unsubscribe(channel: string, sharded?: boolean): Promise<unknown>;
   on(event: "error" | "reconnecting" | "end" | "ready", listener: (error: unknown) => void): unknown;
   close(): Promise<unknown>;
   destroy(): unknown;
@@ -68,6 +68,7 @@ export class ClientLink implements RedisLink {
   readonly keys: ChatKeys;
   /** Where Redis is, without a password. */
   readonly shown: string;
+  readonly sharded: boolean;
   #logger: Logger;
   #commands: Connection;
   #subscriber: Connection;
@@ -90,6 +91,7 @@ export class ClientLink implements RedisLink {
   private constructor(options: RedisLinkOptions) {
     this.keys = chatKeys();
     this.shown = options.address.shown;
+    this.sharded = options.address.cluster !== undefined;
     this.#logger = options.logger;
     // Joining fails at once; once joined, a lost connection is retried for good.
     const retry = (retries: number) =>
@@ -150,12 +152,12 @@ export class ClientLink implements RedisLink {
    * Calls `listener` with every message published on `channel`, as bytes. Subscriptions survive
    * reconnects.
    */
-  async subscribe(channel: string, listener: (message: Buffer) => void): Promise<void> {
-    await this.#subscriber.subscribe(channel, listener);
+  async subscribe(channel: string, listener: (message: Buffer) => void, sharded = false): Promise<void> {
+    await this.#subscriber.subscribe(channel, listener, sharded);
   }
 
-  async unsubscribe(channel: string): Promise<void> {
-    await this.#subscriber.unsubscribe(channel);
+  async unsubscribe(channel: string, sharded = false): Promise<void> {
+    await this.#subscriber.unsubscribe(channel, sharded);
   }
 
   /** Runs `script` with `keys` and `args`. */
@@ -261,6 +263,7 @@ function connection(options: RedisLinkOptions, retry: (retries: number) => numbe
       ? {}
       : { tls: true as const, ca: address.ca ? [address.ca] : undefined }),
   };
+  if (address.cluster !== undefined) return clusterConnection(address, socket);
   if (address.sentinel === undefined) {
     const client = createClient({
       url: address.url,
@@ -297,4 +300,43 @@ function connection(options: RedisLinkOptions, retry: (retries: number) => numbe
     close: () => sentinel.close(),
     destroy: () => sentinel.destroy(),
   };
+}
+
+/**
+ * A connection to a Redis Cluster: the client finds every node from those named and sends each
+ * command to the node that holds its first key (a script's first key). Its nodes come and go
+ * without one event for the whole; the link's probe tells whether the cluster answers.
+ */
+function clusterConnection(address: RedisAddress, socket: Record<string, unknown>): Connection {
+  const { nodes, username, password } = address.cluster!;
+  const scheme = address.tls ? "rediss" : "redis";
+  const cluster = createCluster({
+    rootNodes: nodes.map(({ host, port }) => ({
+      url: `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    })),
+    defaults: { username, password, disableOfflineQueue: true, socket },
+    commandOptions: { timeout: COMMAND_TIMEOUT_MS },
+  });
+  return {
+    connect: () => cluster.connect(),
+    send: <T>(args: RedisArgument[]) => cluster.sendCommand<T>(routingKey(args), false, args),
+    subscribe: (channel, listener, sharded) =>
+      sharded ? cluster.sSubscribe(channel, listener, true) : cluster.subscribe(channel, listener, true),
+    unsubscribe: (channel, sharded) => sharded ? cluster.sUnsubscribe(channel) : cluster.unsubscribe(channel),
+    on: (event, listener) => {
+      // The whole is ready once connected, and ends when closed; a node's trouble is the probe's to see.
+      if (event === "ready") cluster.on("connect", listener);
+      else if (event === "end") cluster.on("disconnect", listener);
+      else if (event === "error") cluster.on("error", () => {/* the probe tells */});
+    },
+    close: () => cluster.close(),
+    destroy: () => cluster.destroy(),
+  };
+}
+
+/** The key that decides which node a command goes to: a script's first key, or the first argument. */
+function routingKey(args: RedisArgument[]): RedisArgument | undefined {
+  const name = String(args[0]).toUpperCase();
+  if (name === "EVAL" || name === "EVALSHA") return Number(args[2]) > 0 ? args[3] : undefined;
+  return args[1];
 }

@@ -19,6 +19,11 @@ export interface RedisLink {
   readonly keys: ChatKeys;
   /** Where Redis is, without a password. */
   readonly shown: string;
+  /**
+   * Whether rooms' channels use sharded pub/sub (`SPUBLISH`, `SSUBSCRIBE`): on a Redis Cluster,
+   * where a room's lines then stay on the node that holds its slot.
+   */
+  readonly sharded: boolean;
   /** Whether Redis answers now. */
   readonly up: boolean;
   /** How many times the link went down. */
@@ -29,10 +34,13 @@ export interface RedisLink {
   send<T>(args: RedisArgument[]): Promise<T>;
   /** Runs `script` with `keys` and `args`. */
   run<T>(script: RedisScript, keys: string[], args: RedisArgument[]): Promise<T>;
-  /** Calls `listener` with every message published on `channel`, as bytes; survives reconnects. */
-  subscribe(channel: string, listener: (message: Buffer) => void): Promise<void>;
+  /**
+   * Calls `listener` with every message published on `channel` (`SPUBLISH`ed, if `sharded`), as
+   * bytes; survives reconnects.
+   */
+  subscribe(channel: string, listener: (message: Buffer) => void, sharded?: boolean): Promise<void>;
   /** Stops listening to `channel`. */
-  unsubscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string, sharded?: boolean): Promise<void>;
   /** From now on, `watcher` hears when the link goes down (`false`) and comes back (`true`). */
   watch(watcher: (up: boolean) => void): void;
   /** Leaves: what was sent is answered first. */

@@ -101,7 +101,8 @@ export class RedisRelay implements Relay {
     if (this.#rooms.has(key)) return Promise.resolve();
     const keys = roomKeys(key);
     this.#rooms.set(key, { name: room, keys });
-    return this.#link.subscribe(keys.channel, (message) => this.#receive(message, room)).catch((error) => {
+    const listen = (message: Buffer) => this.#receive(message, room);
+    return this.#link.subscribe(keys.channel, listen, this.#link.sharded).catch((error) => {
       // Down: the link subscribes again when it is back. Up: Redis refused; say so.
       if (this.#link.up) {
         this.#logger.warn("redis_error", `cannot listen to room ${room}: ${error}`, { error: String(error) });
@@ -115,7 +116,7 @@ export class RedisRelay implements Relay {
     if (entered === undefined) return;
     this.#rooms.delete(key);
     // Down, it listens to nothing anyway; up, a failure leaves a channel heard and dropped.
-    this.#link.unsubscribe(entered.keys.channel).catch(() => {});
+    this.#link.unsubscribe(entered.keys.channel, this.#link.sharded).catch(() => {});
   }
 
   /** Bytes sent and not yet confirmed by Redis. */
@@ -198,8 +199,13 @@ export class RedisRelay implements Relay {
         channel,
         String(this.#history),
         payload,
+        this.#link.sharded ? "SPUBLISH" : "PUBLISH",
       ])
-      : this.#link.send(["PUBLISH", channel, payload]);
+      : this.#link.send([
+        room !== undefined && this.#link.sharded ? "SPUBLISH" : "PUBLISH",
+        channel,
+        payload,
+      ]);
     const tracked: Promise<unknown> = sent.then(
       () => this.#failed = false,
       (error) => {

@@ -155,7 +155,8 @@ return 1`,
 
 /**
  * KEYS[1]: the stream. ARGV: node, channel, most entries, then the batch: one record per line,
- * `S line\n` for a said line (kept in the stream) or `N line\n` for a notice.
+ * `S line\n` for a said line (kept in the stream) or `N line\n` for a notice; then how to publish
+ * (`PUBLISH`, or `SPUBLISH` on a Redis Cluster, where the channel is in the stream's slot).
  */
 export const PUBLISH_AND_KEEP: RedisScript = {
   name: "publish-and-keep",
@@ -170,6 +171,6 @@ for kind, line in string.gmatch(ARGV[4], '([SNP]) ([^\\n]*)\\n') do
     out[#out + 1] = kind .. ' ' .. mark .. ' ' .. line
   end
 end
-redis.call('PUBLISH', ARGV[2], table.concat(out, '\\n'))
+redis.call(ARGV[5] or 'PUBLISH', ARGV[2], table.concat(out, '\\n'))
 return 1`,
 };

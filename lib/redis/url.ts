@@ -1,5 +1,5 @@
 /**
- * What `--redis` and `--room` accept, checked before anything connects: a bad URL is a usage
+ * What `--redis` accepts, checked before anything connects: a bad URL is a usage
  * error (exit 2), an unreachable or unwelcoming Redis a runtime one (exit 1). Pure, so the command
  * line can use it without loading a Redis client.
  */
@@ -14,6 +14,12 @@ export interface RedisAddress {
   tls: boolean;
   /** With TLS: a certificate (PEM) to trust besides the system's, such as a private CA's. */
   ca?: string;
+  /** A Redis Cluster: some of its nodes (the client finds the rest), and the credentials. */
+  cluster?: {
+    nodes: { host: string; port: number }[];
+    username?: string;
+    password?: string;
+  };
   /** Behind Sentinel: the primary's name, the sentinels to ask, and the credentials for Redis. */
   sentinel?: {
     name: string;
@@ -26,6 +32,7 @@ export interface RedisAddress {
 /** A `--redis` URL's parts, or why it cannot be used (a phrase to follow the URL). */
 export function checkRedisUrl(raw: string): RedisAddress | string {
   if (/^rediss?\+sentinel:/i.test(raw)) return checkSentinelUrl(raw);
+  if (/^rediss?\+cluster:/i.test(raw)) return checkClusterUrl(raw);
   let url: URL;
   try {
     url = new URL(raw);
@@ -57,25 +64,66 @@ function checkSentinelUrl(raw: string): RedisAddress | string {
   if (match === null) return `is not a Sentinel URL ${form}`;
   const [, scheme, credentials, hosts, name] = match;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) return `needs the primary's name after the hosts ${form}`;
+  const nodes = hostList(hosts, SENTINEL_PORT, "sentinel");
+  if (typeof nodes === "string") return nodes;
+  return {
+    url: raw,
+    shown: hideSecret(raw),
+    tls: scheme.toLowerCase() === "rediss",
+    sentinel: { name, nodes, ...parseCredentials(credentials) },
+  };
+}
+
+/** The default port of a Redis server, and of a cluster's nodes. */
+const REDIS_PORT = 6379;
+
+/**
+ * `redis+cluster://[user:pass@]host[:port][,host[:port]...]` (or `rediss+cluster://` for TLS): a
+ * Redis Cluster, found from any of the nodes named.
+ */
+function checkClusterUrl(raw: string): RedisAddress | string {
+  const form = "(redis+cluster://[user:pass@]host:port[,host:port...])";
+  const match = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]*)\/?$/i.exec(raw);
+  if (match === null) return `is not a cluster URL ${form}`;
+  const [, scheme, credentials, hosts] = match;
+  const nodes = hostList(hosts, REDIS_PORT, "node");
+  if (typeof nodes === "string") return nodes;
+  return {
+    url: raw,
+    shown: hideSecret(raw),
+    tls: scheme.toLowerCase() === "rediss",
+    cluster: { nodes, ...parseCredentials(credentials) },
+  };
+}
+
+/** `host[:port],...` as a list, or why not; a host without a port is on `port`. */
+function hostList(hosts: string, port: number, what: string): { host: string; port: number }[] | string {
   const nodes: { host: string; port: number }[] = [];
   for (const node of hosts.split(",")) {
     const parts = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$/.exec(node);
-    const port = parts?.[2] === undefined ? SENTINEL_PORT : Number(parts[2]);
-    if (parts === null || port < 1 || port > 65535) return `names a sentinel "${node}" that is not host:port`;
-    nodes.push({ host: parts[1].replace(/^\[(.*)\]$/, "$1"), port });
+    const number = parts?.[2] === undefined ? port : Number(parts[2]);
+    if (parts === null || number < 1 || number > 65535) {
+      return `names a ${what} "${node}" that is not host:port`;
+    }
+    nodes.push({ host: parts[1].replace(/^\[(.*)\]$/, "$1"), port: number });
   }
+  return nodes;
+}
+
+/** `user:pass` (URL-encoded) as its parts; empty ones left out. */
+function parseCredentials(credentials: string | undefined): { username?: string; password?: string } {
   const colon = credentials?.indexOf(":") ?? -1;
   const decode = (text: string | undefined) =>
     text === undefined || text === "" ? undefined : decodeURIComponent(text);
-  const username = decode(colon === -1 ? credentials : credentials!.slice(0, colon));
-  const password = decode(colon === -1 ? undefined : credentials!.slice(colon + 1));
-  const shown = raw.replace(/^([^:]+:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
   return {
-    url: raw,
-    shown,
-    tls: scheme.toLowerCase() === "rediss",
-    sentinel: { name, nodes, username, password },
+    username: decode(colon === -1 ? credentials : credentials!.slice(0, colon)),
+    password: decode(colon === -1 ? undefined : credentials!.slice(colon + 1)),
   };
+}
+
+/** A `+sentinel` or `+cluster` URL with its password replaced by `***`. */
+function hideSecret(raw: string): string {
+  return raw.replace(/^([^:]+:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
 }
 
 /** `url` with its password replaced by `***`. */

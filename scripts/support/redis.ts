@@ -82,6 +82,85 @@ export class RedisServer implements AsyncDisposable {
 }
 
 /**
+ * A Redis Cluster of 3 primaries on one machine (Redis 7: `--cluster-enabled yes`, then
+ * `redis-cli --cluster create`), each on free ports of 127.0.0.1 with its own directory for the
+ * cluster's state file; stopped by their PIDs, the directory removed.
+ */
+export class RedisCluster implements AsyncDisposable {
+  private constructor(readonly nodes: RedisServer[], readonly dir: string) {}
+
+  /** Starts 3 primaries and joins them into one cluster, every slot served. */
+  static async start(options: { prefix?: string[] } = {}): Promise<RedisCluster> {
+    const dir = await Deno.makeTempDir({ prefix: "parley-cluster-" });
+    const nodes: RedisServer[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        nodes.push(
+          await RedisServer.start({
+            prefix: options.prefix,
+            args: [
+              ...["--cluster-enabled", "yes", "--cluster-port", String(freePort())],
+              ...["--cluster-config-file", `${dir}/node-${i}.conf`, "--dir", dir],
+            ],
+          }),
+        );
+      }
+      const create = await new Deno.Command("redis-cli", {
+        args: ["--cluster", "create", ...nodes.map((node) => `127.0.0.1:${node.port}`), "--cluster-yes"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!create.success) {
+        throw new Error(`redis-cli --cluster create failed: ${new TextDecoder().decode(create.stdout)}`);
+      }
+      const cluster = new RedisCluster(nodes, dir);
+      await cluster.#ready();
+      return cluster;
+    } catch (error) {
+      for (const node of nodes) await node[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+      throw error;
+    }
+  }
+
+  /** `redis+cluster://127.0.0.1:PORT,...`. */
+  get url(): string {
+    return `redis+cluster://${this.nodes.map((node) => `127.0.0.1:${node.port}`).join(",")}`;
+  }
+
+  /** The keys `node` holds. */
+  async keysOn(node: RedisServer): Promise<string[]> {
+    return (await this.cli(node, "--scan")).split("\n").filter((key) => key !== "");
+  }
+
+  /** Runs `redis-cli` against `node`; its output. */
+  async cli(node: RedisServer, ...args: string[]): Promise<string> {
+    const output = await new Deno.Command("redis-cli", {
+      args: ["-p", String(node.port), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  }
+
+  /** Waits until every node says the cluster is ok. */
+  async #ready(): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    for (const node of this.nodes) {
+      while (!(await this.cli(node, "CLUSTER", "INFO")).includes("cluster_state:ok")) {
+        if (Date.now() > deadline) throw new Error("the cluster did not come up within 20 s");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const node of this.nodes) await node[Symbol.asyncDispose]();
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
  * A port nobody listens on right now. Redis cannot listen on port 0 and say which port it got, so
  * this is the one place a port is picked in advance; `start` tries another if it was taken.
  */
@@ -92,8 +171,8 @@ function freePort(): number {
   return port;
 }
 
-/** A chat server in the room on `redis`. */
-export async function chatServer(redis: RedisServer, extra: string[] = []): Promise<ServerProcess> {
+/** A chat server in the chat on `redis` (one server, or a cluster). */
+export async function chatServer(redis: { url: string }, extra: string[] = []): Promise<ServerProcess> {
   return await startServer(["--mode", "chat", "--redis", redis.url, ...extra]);
 }
 

@@ -16,12 +16,25 @@ import {
   taskPermissions,
   TestClient,
 } from "../../scripts/support/harness.ts";
-import { chatServer, member, RedisServer, who } from "../../scripts/support/redis.ts";
+import { chatServer, member, RedisCluster, RedisServer, who } from "../../scripts/support/redis.ts";
 import { roomsScenario } from "../support/rooms_scenario.ts";
 import { certificateFiles } from "../../scripts/support/certificate_files.ts";
 import { mustEscape } from "../support/escape_oracle.ts";
 import { LINK_BACK, LINK_LOST } from "../../lib/server/modes/chat.ts";
 import { GONE_WITHIN_MS, HEARTBEAT_MS, SWEEP_MS } from "../../lib/redis/names.ts";
+
+/** Waits until `condition` holds, asking every 50 ms, for at most `timeoutMs`. */
+async function waitUntilAsync(
+  condition: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 Deno.test(
   "three servers, one room: lines cross every way, once each, in order; /who is the same everywhere",
@@ -353,6 +366,56 @@ Deno.test("rooms across two servers: lines stay in their room, /rooms and /who c
     await closeAll([x.client, y.client, z.client]);
   }
 });
+
+Deno.test(
+  "rooms across two servers on a Redis Cluster of 3 primaries: sharded channels, a room's keys in its slot",
+  {
+    ignore: !LINUX,
+  },
+  async () => {
+    await using cluster = await RedisCluster.start();
+    await using a = await chatServer(cluster, ["--history", "10"]);
+    await using b = await chatServer(cluster, ["--history", "10", "--room", "lobby"]);
+    const x = await member(a, "x");
+    const y = await member(b, "y");
+    const z = await member(b, "z");
+    try {
+      await y.client.lines.waitFor(`* ${z.name} joined`);
+      assertMatch(a.stderr.seen.join("\n"), /joined the chat on redis\+cluster:\/\/127\.0\.0\.1:\d+,/);
+      await roomsScenario(x, y, z, "* rooms: #lobby (2), #parley (1), #rust (2)");
+      // A private message crosses the cluster to its recipient alone.
+      await x.client.send(`/msg ${z.name} psst`);
+      await z.client.lines.waitFor(`* private from ${x.name}: psst`);
+      // Each room's history stream lives on the node of its slot: the rooms are spread.
+      for (const room of ["#a1", "#b2", "#c3", "#d4", "#e5", "#f6"]) {
+        await x.client.send(`/join ${room}`);
+        await x.client.lines.waitFor(`* joined ${room}: 1 here; your lines go there now`);
+        await x.client.send(`kept in ${room}`);
+      }
+      await waitUntilAsync(async () => {
+        const holding = [];
+        for (const node of cluster.nodes) {
+          if ((await cluster.keysOn(node)).some((key) => /^parley:\{#.*\}:history$/.test(key))) {
+            holding.push(node);
+          }
+        }
+        return holding.length >= 2;
+      }, "room histories on two nodes or more");
+      const chat = (await Promise.all(cluster.nodes.map((node) => cluster.keysOn(node))))
+        .filter((keys) => keys.some((key) => key.startsWith("parley:{parley}:")));
+      assertEquals(chat.length, 1, "the chat's own keys share one slot");
+      const { client: newcomer } = await member(a, "newcomer");
+      try {
+        await newcomer.send("/join #c3");
+        await newcomer.lines.waitFor("* joined #c3: 2 here; your lines go there now");
+      } finally {
+        await newcomer[Symbol.asyncDispose]();
+      }
+    } finally {
+      await closeAll([x.client, y.client, z.client]);
+    }
+  },
+);
 
 Deno.test(
   "rediss://: Redis over TLS, verified; its certificate is trusted with --redis-ca, refused without",

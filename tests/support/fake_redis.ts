@@ -282,6 +282,7 @@ export class FakeRedis {
 export class FakeLink implements RedisLink {
   readonly node: string = crypto.randomUUID();
   readonly keys: ChatKeys;
+  readonly sharded = false;
   readonly shown = "fake redis";
   readonly roundTripMs = 0;
   #redis: FakeRedis;

@@ -73,6 +73,9 @@ class CuttableLink implements RedisLink {
   get shown(): string {
     return this.#link.shown;
   }
+  get sharded(): boolean {
+    return this.#link.sharded;
+  }
   get up(): boolean {
     return !this.#cut && this.#link.up;
   }
@@ -101,11 +104,11 @@ class CuttableLink implements RedisLink {
   run<T>(script: RedisScript, keys: string[], args: RedisArgument[]): Promise<T> {
     return this.#cut ? Promise.reject(new Error("cut")) : this.#link.run<T>(script, keys, args);
   }
-  subscribe(channel: string, listener: (message: Buffer) => void): Promise<void> {
-    return this.#link.subscribe(channel, (message) => this.#cut || listener(message));
+  subscribe(channel: string, listener: (message: Buffer) => void, sharded?: boolean): Promise<void> {
+    return this.#link.subscribe(channel, (message) => this.#cut || listener(message), sharded);
   }
-  unsubscribe(channel: string): Promise<void> {
-    return this.#link.unsubscribe(channel);
+  unsubscribe(channel: string, sharded?: boolean): Promise<void> {
+    return this.#link.unsubscribe(channel, sharded);
   }
   watch(watcher: (up: boolean) => void): void {
     this.#watchers.add(watcher);

@@ -358,6 +358,37 @@ Deno.test("--redis takes a Sentinel URL: the sentinels, the primary's name, cred
   }
 });
 
+Deno.test("--redis takes a cluster URL: some of its nodes (6379 by default) and the credentials", () => {
+  const redis = (url: string) => value(["--mode", "chat", "--redis", url], "redis");
+  assertEquals(redis("redis+cluster://app:s%40cret@10.0.0.1:7000,[fd00::2],node-c:7002"), {
+    url: "redis+cluster://app:s%40cret@10.0.0.1:7000,[fd00::2],node-c:7002",
+    shown: "redis+cluster://app:***@10.0.0.1:7000,[fd00::2],node-c:7002",
+    tls: false,
+    cluster: {
+      nodes: [{ host: "10.0.0.1", port: 7000 }, { host: "fd00::2", port: 6379 }, {
+        host: "node-c",
+        port: 7002,
+      }],
+      username: "app",
+      password: "s@cret",
+    },
+  });
+  assertEquals((redis("rediss+cluster://h:1/") as { tls: boolean }).tls, true);
+  for (
+    const [url, phrase] of [
+      ["redis+cluster://h:1/db", "is not a cluster URL"],
+      ["redis+cluster://h:0", 'names a node "h:0"'],
+      ["redis+cluster://h:1,,h:2", 'names a node ""'],
+      ["redis+cluster://h:1?x=1", "is not a cluster URL"],
+    ]
+  ) {
+    assertMatch(
+      refused(["--mode", "chat", "--redis", url]),
+      new RegExp(`^--redis ${phrase.replace(/[()[\].*+?^$|]/g, "\\$&")}`),
+    );
+  }
+});
+
 Deno.test("--admin: [HOST:]PORT on 127.0.0.1 unless a host is given; --ready-needs-redis needs it and --redis", () => {
   assertEquals(value(["--admin", "9090"], "admin"), { host: "127.0.0.1", port: 9090 });
   assertEquals(value(["--admin", ":0"], "admin"), { host: "127.0.0.1", port: 0 });

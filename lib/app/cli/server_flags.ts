@@ -221,8 +221,8 @@ export const SERVER_FLAGS = {
   }),
   redis: one(redisUrl, {
     value: "URL",
-    help: "chat: share the room with every server on this Redis (redis://[user:pass@]host:port[/db]; " +
-      "rediss:// for TLS)",
+    help: "chat: share the chat with every server on this Redis (redis://[user:pass@]host:port[/db]; " +
+      "rediss:// for TLS; redis+sentinel://HOSTS/PRIMARY; redis+cluster://HOST:PORT[,HOST:PORT...])",
   }),
   redisCa: one(text, {
     value: "FILE",
