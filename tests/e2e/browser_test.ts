@@ -246,3 +246,69 @@ Deno.test("a private message is marked apart on the page, both ways", { ignore }
   const marked = await browser.page.$$eval("#log li.private", (items) => items.map((item) => item.className));
   assertEquals(marked, ["said private", "said private mine"]);
 });
+
+Deno.test(
+  "the page lists the rooms, switches between them, and marks each line with its room",
+  { ignore },
+  async () => {
+    await using server = await webServer(["--mode", "chat"]);
+    await using browser = await TestBrowser.launch();
+    await browser.open(server.page!);
+    await browser.waitForEntry(/^welcome, user1: 1 online/);
+    const rooms = () =>
+      browser.page.$$eval(
+        "#room-list button",
+        (buttons) =>
+          buttons.map((button) =>
+            `${button.textContent}${button.className === "mine" ? " mine" : ""}${
+              button.getAttribute("aria-current") === "true" ? " current" : ""
+            }`
+          ),
+      );
+    await browser.page.waitForFunction(() => document.querySelectorAll("#room-list button").length === 1);
+    assertEquals(await rooms(), ["#parley (1) mine current"]);
+
+    await using nc = spawnProcess("nc", ["-N", "127.0.0.1", String(server.port)], {
+      stdin: true,
+      label: "nc",
+    });
+    await nc.stdout.waitFor(/^\* welcome, user2/);
+    await nc.type("/join #rust");
+    await nc.stdout.waitFor("* joined #rust: 1 here; your lines go there now");
+    await browser.page.click("#rooms");
+    await browser.page.waitForFunction(() => document.querySelectorAll("#room-list button").length === 2);
+    assertEquals(await rooms(), ["#parley (2) mine current", "#rust (1)"]);
+
+    // A click on a room joins it, and the user's lines go there.
+    await browser.page.click("#room-list li:nth-child(2) button");
+    await browser.waitForEntry("joined #rust: 2 here; your lines go there now");
+    assertEquals(await rooms(), ["#parley (2) mine", "#rust (2) mine current"]);
+    assertEquals(
+      await browser.page.$eval("#line", (input) => (input as HTMLInputElement).placeholder),
+      "message #rust",
+    );
+    await nc.type("crabs");
+    await browser.waitForEntry("#rust user2 crabs");
+    await browser.say("hello rust");
+    await nc.stdout.waitFor("#rust <user1> hello rust");
+    await browser.waitForEntry("#rust user1 hello rust");
+
+    // Back to #parley by a click: a switch, not a second join.
+    await browser.page.click("#room-list li:nth-child(1) button");
+    await browser.waitForEntry("talking in #parley");
+    await browser.say("hello parley");
+    await nc.stdout.waitFor("#parley <user1> hello parley");
+    await nc.type("#parley and to you");
+    await browser.waitForEntry("#parley user2 and to you");
+    // A private line is marked as private, not as a room's.
+    await nc.type("/msg user1 just you");
+    await browser.waitForEntry("user2 \u2192 you just you");
+    assertEquals(
+      await browser.page.$$eval(
+        "#log li.private",
+        (items) => items.map((item) => item.querySelector(".room") === null),
+      ),
+      [true],
+    );
+  },
+);

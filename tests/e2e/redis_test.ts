@@ -352,7 +352,7 @@ Deno.test("rooms across two servers: lines stay in their room, /rooms and /who c
   const z = await member(b, "z");
   try {
     await y.client.lines.waitFor(`* ${z.name} joined`);
-    await roomsScenario(x, y, z, "* rooms: #lobby (2), #parley (1), #rust (2)");
+    await roomsScenario(x, y, z, "* rooms: #lobby (2), #parley (1, you), #rust (2, you, current)");
     // Servers that start their clients in different rooms share the names, not the lines.
     await z.client.send("only the lobby");
     await y.client.lines.waitFor(`<${z.name}> only the lobby`);
@@ -382,7 +382,7 @@ Deno.test(
     try {
       await y.client.lines.waitFor(`* ${z.name} joined`);
       assertMatch(a.stderr.seen.join("\n"), /joined the chat on redis\+cluster:\/\/127\.0\.0\.1:\d+,/);
-      await roomsScenario(x, y, z, "* rooms: #lobby (2), #parley (1), #rust (2)");
+      await roomsScenario(x, y, z, "* rooms: #lobby (2), #parley (1, you), #rust (2, you, current)");
       // A private message crosses the cluster to its recipient alone.
       await x.client.send(`/msg ${z.name} psst`);
       await z.client.lines.waitFor(`* private from ${x.name}: psst`);

@@ -123,7 +123,7 @@ Deno.test("chat with 2 workers: rooms span the workers; /rooms and /who count bo
     const y = clients.find((other) => workerOf(other) !== workerOf(x));
     assert.ok(y !== undefined, "8 clients landed on one worker");
     const z = clients.find((other) => other !== x && other !== y)!;
-    await roomsScenario(x, y, z, "* rooms: #parley (8), #rust (2)");
+    await roomsScenario(x, y, z, "* rooms: #parley (8, you), #rust (2, you, current)");
   } finally {
     await closeAll(clients.map(({ client }) => client));
   }

@@ -569,7 +569,7 @@ Deno.test("/rooms counts members; /who lists a room's; /topic shows and sets, an
   await say(mode, c, "/who #RUST");
   await say(mode, c, "/who #parley");
   assertEquals(c.take(), [
-    "* rooms: #go (1), #parley (3), #rust (2)",
+    "* rooms: #go (1, you, current), #parley (3, you), #rust (2)",
     "* online in #go: user3",
     "* online in #RUST: ann, user2",
     "* online in #parley: ann, user2, user3",

@@ -512,10 +512,17 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     member.send(`* left ${room.name}; ${now}`);
   }
 
-  function listRooms(member: Member): Step {
+  function listRooms(member: Member, person: Person): Step {
     return andThen(directory.rooms(), (all) => {
       if (all.length === 0) return member.send("* rooms: none");
-      const shown = all.slice(0, MAX_ROOMS_LISTED).map((room) => `${room.name} (${room.members.length})`);
+      // The client's own rooms first, so that a long list never hides them; each says so.
+      const mine = (room: RoomView) => person.rooms.some((own) => own.key === roomKey(room.name));
+      const ordered = [...all.filter(mine), ...all.filter((room) => !mine(room))];
+      const shown = ordered.slice(0, MAX_ROOMS_LISTED).map((room) => {
+        const key = roomKey(room.name);
+        const yours = person.current?.key === key ? ", you, current" : mine(room) ? ", you" : "";
+        return `${room.name} (${room.members.length}${yours})`;
+      }).sort();
       const more = all.length - shown.length;
       member.send(`* rooms: ${shown.join(", ")}${more > 0 ? `, and ${more} more` : ""}`);
     });
@@ -612,7 +619,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       case "/part":
         return argument.includes(" ") ? member.send(USAGE.part) : part(member, person, argument);
       case "/rooms":
-        return argument !== "" ? member.send(USAGE.rooms) : listRooms(member);
+        return argument !== "" ? member.send(USAGE.rooms) : listRooms(member, person);
       case "/topic":
         return topic(member, person, argument);
       case "/quit":
