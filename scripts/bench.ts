@@ -5,7 +5,7 @@
  *
  *   deno task bench [--compare] [--duration S] [--workers N] [--server-workers N] [--rate MSGS]
  *                   [--flood-rate MSGS] [--cluster-rate MSGS] [--idle N] [--chart PATH]
- *                   [--only cluster|web|admin]
+ *                   [--rooms-rate MSGS] [--only cluster|rooms|web|admin]
  *
  * Scenarios: echo with 100 connections and 1 or 16 lines in flight (throughput, latency); echo with
  * 1,000 busy connections (fairness: Jain's index over per-connection round trips, starved
@@ -13,7 +13,9 @@
  * clients at `--rate` (delivery latency) and at `--flood-rate`, more than one core relays (clients
  * the server dropped, which should be none: overload slows the talkers); and, where `redis-server`
  * is installed, one room on two Parley servers and one Redis, 100 clients at `--cluster-rate`
- * (delivered, latency across servers against within one, Redis's CPU); and chat fan-out with 50 of
+ * (delivered, latency across servers against within one, Redis's CPU); many rooms, 1,000 clients in
+ * 100 rooms of 10 on two servers at `--rooms-rate`, through one Redis and then a Redis Cluster of 3
+ * primaries (deliveries/s, p99, Redis's CPU); and chat fan-out with 50 of
  * the 100 clients on WebSockets (`--web`) against 100 TCP clients. With `--compare`, also chat
  * fan-out with all 100 clients on WebSockets against a Node server on the `ws` package (2,000 and
  * 10,000 lines/s: delivered, p99, server CPU), and idle memory per connection on TCP, TLS and
@@ -30,7 +32,7 @@ import { SERVER_PATH, startServer, taskPermissions, TestClient } from "./support
 import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
 import { cpuSeconds, ensureFileLimit, idleBytesPerConnection } from "./support/measure.ts";
-import { RedisSentinels, RedisServer } from "./support/redis.ts";
+import { RedisCluster, RedisSentinels, RedisServer } from "./support/redis.ts";
 import { certificateFiles } from "./support/certificate_files.ts";
 import { WsLines } from "./support/ws_lines.ts";
 
@@ -121,6 +123,8 @@ interface Options {
   rate: number;
   /** Chat messages per second of the cluster case (two servers, one Redis). */
   clusterRate: number;
+  /** Chat messages per second of the rooms case (1,000 clients in 100 rooms, two servers). */
+  roomsRate: number;
   /** Chat messages per second of the flood case: more than the server can relay. */
   floodRate: number;
   idle: number;
@@ -157,13 +161,21 @@ async function drive(
   options: Options,
   total: number,
   job: (conns: number, index: number) => BenchJob,
+  onWindow?: () => void,
 ): Promise<BenchResult[]> {
+  let windowOpen = false;
   const count = Math.min(options.workers, total);
   return await Promise.all(Array.from({ length: count }, (_, i) => {
     const share = Math.floor(total / count) + (i < total % count ? 1 : 0);
     const worker = new Worker(new URL("./bench_worker.ts", import.meta.url), { type: "module" });
     return new Promise<BenchResult>((resolve, reject) => {
-      worker.onmessage = (event: MessageEvent<BenchResult>) => {
+      worker.onmessage = (event: MessageEvent<BenchResult | { window: true }>) => {
+        if ("window" in event.data) {
+          // The first worker to open its window says when the measurement starts.
+          if (!windowOpen) onWindow?.();
+          windowOpen = true;
+          return;
+        }
         worker.terminate();
         resolve(event.data);
       };
@@ -232,9 +244,18 @@ const FANOUT_DRAIN_MS = 2000;
  */
 function driveFanout(
   options: Options,
-  room: { conns: number; rate: number; ports: number[]; webPort?: number; webShare?: number },
+  room: {
+    conns: number;
+    rate: number;
+    ports: number[];
+    webPort?: number;
+    webShare?: number;
+    roomSize?: number;
+    /** Called when the measurement's warm-up starts (every client connected, and in its room). */
+    onWindow?: () => void;
+  },
 ): Promise<BenchResult[]> {
-  const { conns, rate, ports, webPort, webShare = 0.5 } = room;
+  const { conns, rate, ports, webPort, webShare = 0.5, roomSize, onWindow } = room;
   return drive(options, conns, (share, index) => ({
     mode: "fanout",
     ports,
@@ -246,7 +267,8 @@ function driveFanout(
     durationMs: options.durationMs,
     drainMs: FANOUT_DRAIN_MS,
     tag: index,
-  }));
+    roomSize,
+  }), onWindow);
 }
 
 /** What every fan-out case reports: deliveries a second, the share delivered, clients dropped. */
@@ -492,6 +514,55 @@ async function cluster(options: Options) {
 }
 
 /**
+ * Many rooms on two Parley servers: 1,000 clients in 100 rooms of 10 (each room half on each
+ * server), saying `--rooms-rate` lines a second in all, first through one Redis and then through a
+ * Redis Cluster of 3 primaries. Deliveries a second, the share delivered (each line to the 9 others
+ * of its room), p99 (all, and across servers), and the CPU Redis used (all nodes together).
+ */
+async function rooms(options: Options, through: "one Redis" | "a 3-primary cluster") {
+  await using redis = through === "one Redis"
+    ? await RedisServer.start({ prefix: options.pin })
+    : await RedisCluster.start({ prefix: options.pin });
+  const nodes = redis instanceof RedisCluster ? redis.nodes : [redis];
+  await using a = await start("parley", "chat", options, ["--redis", redis.url]);
+  await using b = await start("parley", "chat", options, ["--redis", redis.url]);
+  const conns = 1000;
+  const roomSize = 10;
+  const cpu: number[] = [];
+  const sample = async () => {
+    const seconds = await Promise.all(nodes.map((node) => cpuSeconds(node.pid)));
+    cpu.push(seconds.reduce((sum, s) => sum + s, 0));
+  };
+  // The window opens once every client is in its room: sample from then (the generator's own clock).
+  const results = await driveFanout(options, {
+    conns,
+    rate: options.roomsRate,
+    ports: [a.port, b.port],
+    roomSize,
+    onWindow: () => {
+      setTimeout(sample, FANOUT_WARMUP_MS);
+      setTimeout(sample, FANOUT_WARMUP_MS + options.durationMs);
+    },
+  });
+  const all = merged(results);
+  const across = mergedSubset(results, "across");
+  const sent = results.reduce((sum, r) => sum + r.sent, 0);
+  const count = results.reduce((sum, r) => sum + r.count, 0);
+  return {
+    through,
+    linesPerSecond: Math.round(sent / (options.durationMs / 1000)),
+    deliveriesPerSecond: Math.round(count / (options.durationMs / 1000)),
+    delivered: Math.round((count / (sent * (roomSize - 1))) * 10000) / 100,
+    p99Ms: quantileMs(all, 0.99),
+    p99AcrossMs: quantileMs(across, 0.99),
+    redisCpuPercent: cpu.length === 2
+      ? Math.round(((cpu[1] - cpu[0]) / (options.durationMs / 1000)) * 1000) / 10
+      : NaN,
+    dropped: results.reduce((sum, r) => sum + r.dropped, 0),
+  };
+}
+
+/**
  * What `--admin` costs: echo with 100 connections with it and without it, three rounds each,
  * interleaved (medians compared); and how long one scrape of `/metrics` takes with `options.idle`
  * connections open (the median of five).
@@ -684,14 +755,15 @@ if (import.meta.main) {
       "server-workers": { type: "string", default: "1" },
       rate: { type: "string", default: "2000" },
       "cluster-rate": { type: "string", default: "5000" },
+      "rooms-rate": { type: "string", default: "10000" },
       "flood-rate": { type: "string", default: "50000" },
       idle: { type: "string", default: "10000" },
       chart: { type: "string" },
       only: { type: "string" },
     },
   });
-  if (values.only !== undefined && !["cluster", "web", "admin"].includes(values.only)) {
-    throw new TypeError(`--only takes "cluster", "web" or "admin", got "${values.only}"`);
+  if (values.only !== undefined && !["cluster", "rooms", "web", "admin"].includes(values.only)) {
+    throw new TypeError(`--only takes "cluster", "rooms", "web" or "admin", got "${values.only}"`);
   }
   const options: Options = {
     pin: await pinning(),
@@ -700,6 +772,7 @@ if (import.meta.main) {
     serverWorkers: Number(values["server-workers"]),
     rate: Number(values.rate),
     clusterRate: Number(values["cluster-rate"]),
+    roomsRate: Number(values["rooms-rate"]),
     floodRate: Number(values["flood-rate"]),
     idle: Number(values.idle),
   };
@@ -727,10 +800,11 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const redis = (values.only === undefined || values.only === "cluster") && await haveRedis();
+  const manyRooms = (values.only === undefined || values.only === "rooms") && await haveRedis();
   const web = values.only === undefined || values.only === "web";
   progress.plan(
     (values.only === undefined ? (values.compare ? 12 : 6) : 0) + (web ? 2 : 0) +
-      (values.compare && web ? 5 : 0) + (redis ? 1 : 0),
+      (values.compare && web ? 5 : 0) + (redis ? 1 : 0) + (manyRooms ? 2 : 0),
   );
   const parley = values.only === undefined ? await measure("parley", options) : undefined;
   const node = values.compare && parley ? await measure("node", options) : undefined;
@@ -819,13 +893,46 @@ if (import.meta.main) {
       `  clients dropped                ${shared.dropped}`,
     ].join("\n"),
   );
+  const roomsResults: Awaited<ReturnType<typeof rooms>>[] = [];
+  if (manyRooms) {
+    for (const through of ["one Redis", "a 3-primary cluster"] as const) {
+      roomsResults.push(await progress.step(`rooms: 2 servers, ${through}`, () => rooms(options, through)));
+    }
+    console.log([
+      "",
+      `rooms: 1,000 clients in 100 rooms of 10 on 2 servers, ${
+        options.roomsRate.toLocaleString("en")
+      } lines/s`,
+      `  ${"".padEnd(28)}${roomsResults.map((r) => r.through.padStart(22)).join("")}`,
+      ...([
+        ["deliveries/s", (r) => r.deliveriesPerSecond.toLocaleString("en")],
+        ["delivered (%)", (r) => r.delivered.toFixed(2)],
+        ["delivery p99 (ms)", (r) => ms(r.p99Ms)],
+        ["delivery p99 across (ms)", (r) => ms(r.p99AcrossMs)],
+        ["Redis CPU (% of one core)", (r) => r.redisCpuPercent.toFixed(1)],
+        ["clients dropped", (r) => String(r.dropped)],
+      ] as [string, (r: typeof roomsResults[number]) => string][]).map(([label, get]) =>
+        `  ${label.padEnd(28)}${roomsResults.map((r) => get(r).padStart(22)).join("")}`
+      ),
+    ].join("\n"));
+  }
   const ratios = node && parley
     ? Object.fromEntries(
       ROWS.map(([label, get, higher]) => [label.trim(), ratio(get(parley!), get(node), higher)]),
     )
     : undefined;
   console.log(
-    JSON.stringify({ options, parley, node, ratios, browsers, webCompare, idleTransports, cluster: shared }),
+    JSON.stringify({
+      options,
+      parley,
+      node,
+      ratios,
+      browsers,
+      webCompare,
+      idleTransports,
+      cluster: shared,
+      rooms: roomsResults,
+    }),
   );
   if (values.chart !== undefined) {
     if (node === undefined || parley === undefined) {

@@ -11,6 +11,8 @@
  *           send time; every line received from others is a delivery whose latency is measured.
  *           With several ports (servers sharing one room), connections take them in turn, and
  *           deliveries from a client of another server are also counted on their own ("across").
+ *           With `roomSize`, each run of `roomSize` connections enters a room of its own (and leaves
+ *           the start room) before the window opens, so a line reaches its room only.
  *           With `web` and `webPort`, the first `web` connections are WebSockets (the browser
  *           protocol, through Deno's own client) to the server's `--web` port; deliveries to them
  *           are also counted on their own.
@@ -45,6 +47,8 @@ export type BenchJob =
     durationMs: number;
     drainMs: number;
     tag: number;
+    /** Rooms of this many connections each (TCP only), instead of one room for all. */
+    roomSize?: number;
   };
 
 /** What a worker reports. */
@@ -207,6 +211,12 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
   };
   const peers: Peer[] = [];
   const readers: Promise<void>[] = [];
+  // With rooms: each connection's "* left #parley" says it is in its own room only.
+  const moved = new Array<() => void>(job.conns);
+  const settled = Array.from(
+    { length: job.conns },
+    (_, i) => new Promise<void>((resolve) => moved[i] = resolve),
+  );
   for (let i = 0; i < job.conns; i++) {
     if (i < web) {
       const { promise: done, resolve } = Promise.withResolvers<void>();
@@ -220,6 +230,7 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
       continue;
     }
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: job.ports[serverOf(i)] });
+    conn.setNoDelay(true);
     peers.push({ send: (line) => writeAll(conn, encoder.encode(line + "\n")), close: () => conn.close() });
     readers.push((async () => {
       const framer = new LineFramer(1 << 20);
@@ -231,7 +242,11 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
             if (!closing) dropped++;
             break;
           }
-          framer.push(buffer.subarray(0, n), (line) => received(i, decoder.decode(line)));
+          framer.push(buffer.subarray(0, n), (bytes) => {
+            const line = decoder.decode(bytes);
+            if (line.startsWith("* left #parley;")) moved[i]();
+            received(i, line);
+          });
         }
       } catch {
         // Reset by the server (dropped), or closed by us after the drain.
@@ -239,8 +254,15 @@ async function fanout(job: Extract<BenchJob, { mode: "fanout" }>): Promise<Bench
       }
     })());
   }
+  if (job.roomSize !== undefined) {
+    for (const [i, peer] of peers.entries()) {
+      await peer.send(`/join #b${job.tag}r${Math.floor(i / job.roomSize)}\n/part #parley`);
+    }
+    await Promise.all(settled);
+  }
   start = now() + job.warmupMs;
   end = start + job.durationMs;
+  self.postMessage({ window: true });
   // Send at the configured rate from random connections, in 1 ms steps.
   const interval = 1000 / job.rate;
   let due = now();
