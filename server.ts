@@ -41,10 +41,9 @@ export async function main(args: string[]): Promise<number> {
   }
   const config = command.config;
 
-  // Only the operator reads stdin: console mode's, or a chat's at a terminal it owns (one server
-  // started in the foreground, without workers); in echo mode the terminal stays as it is.
-  const operated = config.mode === "console" ||
-    (config.mode === "chat" && config.workers <= 1 && ownsTerminal());
+  // Only the operator reads stdin: console mode's, or a chat's at a terminal it owns (a server
+  // started in the foreground); in echo mode the terminal stays as it is.
+  const operated = config.mode === "console" || (config.mode === "chat" && ownsTerminal());
   const terminal = operated ? openTerminal({ maxLine: config.maxLine }) : undefined;
   const shutdown = new AbortController();
   let firstInterrupt: number | undefined;

@@ -50,6 +50,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
         logger,
         signal,
         admin: config.admin !== undefined,
+        operator,
       });
     } catch (error) {
       throw startError(error, plan);

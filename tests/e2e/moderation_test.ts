@@ -5,7 +5,7 @@
  * on every server.
  */
 
-import { assertEquals, assertMatch } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { closeAll, LINUX, SERVER_PATH, taskPermissions, TestClient } from "../../scripts/support/harness.ts";
 import { chatServer, member, RedisServer } from "../../scripts/support/redis.ts";
 import { Tmux } from "../support/tmux.ts";
@@ -119,6 +119,44 @@ Deno.test("through Redis, the operator's kick reaches another server, and a ban 
     assertEquals(await here.lines.next(), "ERR you are banned from this server");
   } finally {
     await closeAll([carol.client, dave.client]);
+    await tmux.press("C-c");
+    assertEquals(await tmux.exitStatus(), 0);
+  }
+});
+
+Deno.test("with --workers, the console sees every worker's rooms; its kick reaches any worker's client", {
+  ignore: !LINUX,
+}, async () => {
+  const { tmux, port } = await operatedServer("--workers", "2");
+  await using _pane = tmux;
+  const clients: TestClient[] = [];
+  try {
+    // Twelve clients on two workers: the kernel puts some on each (all on one: 1 in 2,048).
+    for (let i = 1; i <= 12; i++) {
+      const client = await TestClient.connect(port, { label: `c${i}` });
+      await client.lines.waitFor(/^\* welcome/);
+      await client.send(`/nick c${i}`);
+      await client.lines.waitFor(`* you are now c${i}`);
+      clients.push(client);
+    }
+    // The console is worker 1's: /list shows its clients, not the others'.
+    await type(tmux, "/list");
+    const rows = await tmux.waitFor((rows) => rows.some((row) => /^ ID +NAME/.test(row)));
+    const here = new Set(rows.flatMap((row) => /^#\d+ +(c\d+) /.exec(row)?.[1] ?? []));
+    assert(here.size >= 1 && here.size < 12, `worker 1 holds ${here.size} of 12`);
+    const elsewhere = clients.findIndex((_, i) => !here.has(`c${i + 1}`));
+    const local = clients.findIndex((_, i) => here.has(`c${i + 1}`));
+    // Whichever worker holds each, its lines reach the console.
+    for (const i of [local, elsewhere]) {
+      await clients[i].send(`from c${i + 1}`);
+      await tmux.waitFor(new RegExp(`#parley <c${i + 1}> from c${i + 1}$`, "m"));
+    }
+    for (const i of [elsewhere, local]) {
+      await type(tmux, `/kick c${i + 1} bye`);
+      await clients[i].lines.waitFor("* kicked by the operator: bye");
+    }
+  } finally {
+    await closeAll(clients);
     await tmux.press("C-c");
     assertEquals(await tmux.exitStatus(), 0);
   }

@@ -8,6 +8,7 @@
  * is a `ServerHandle` like a single server.
  */
 
+import type { Operator } from "../../server/operator.ts";
 import { SharedRegistry, type SharedRegistryBuffers } from "../../registry/shared.ts";
 import type { RegistryLimits } from "../../registry/registry.ts";
 import type { LogFormat, Logger, Threshold } from "../../log.ts";
@@ -47,8 +48,14 @@ export type WorkerCommand =
     registry: SharedRegistryBuffers;
     /** `--admin`: each worker measures its event loop's lag for `/metrics`. */
     admin: boolean;
+    /** The chat's operator console is this worker's: lines come as `operator` commands. */
+    operated?: boolean;
   }
   | { kind: "shutdown"; reason: string }
+  /** A line the operator typed at the main thread's terminal (to the operated worker). */
+  | { kind: "operator"; line: string }
+  /** The operator's input ended. */
+  | { kind: "operator-end" }
   /** Asks for the worker's numbers, for one scrape of `/metrics`. */
   | { kind: "stats"; id: number }
   /** SIGHUP: settings read again by the main thread, to put in force. */
@@ -72,7 +79,10 @@ export type WorkerReport =
   | { kind: "finished"; summary: ServeSummary }
   | { kind: "stats"; id: number; worker: number; stats: PlainStats; link?: LinkHealth }
   /** Whether the reload `id` is in force there; `error` says why not. */
-  | { kind: "reloaded"; id: number; error?: string };
+  | { kind: "reloaded"; id: number; error?: string }
+  /** A line for the operator's terminal, or its prompt, from the operated worker. */
+  | { kind: "print"; line: string }
+  | { kind: "prompt"; text: string };
 
 /** Workers could not be started, for a reason other than the port; the message is one sentence. */
 export class WorkerStartError extends Error {
@@ -119,6 +129,8 @@ export interface WorkerPoolOptions {
   signal?: AbortSignal;
   /** `--admin`: the workers keep what `/metrics` shows. @default {false} */
   admin?: boolean;
+  /** A chat's operator at the main thread's terminal: worker 1 serves the console. */
+  operator?: Operator;
 }
 
 /**
@@ -154,6 +166,8 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
     ? `parley-chat-${crypto.randomUUID()}`
     : undefined;
   const pool = new WorkerPool(addr, logger, registry.maxConns);
+  // Before the workers start: the console's first prompt comes as worker 1 starts.
+  if (options.operator !== undefined) pool.operate(options.operator);
   const started = Array.from({ length: workers }, (_, i) =>
     pool.start({
       kind: "start",
@@ -167,6 +181,7 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
       log: options.log,
       registry: registry.buffers,
       admin: options.admin ?? false,
+      operated: options.operator !== undefined && i === 0,
     }));
   const failures = (await Promise.allSettled(started)).filter((r) => r.status === "rejected");
   if (failures.length > 0) {
@@ -193,6 +208,7 @@ export class WorkerPool implements ServerHandle {
   /** Reads the settings again (SIGHUP): set by whoever knows where they come from (see `ServerHandle`). */
   reload?: () => Promise<string>;
   #logger: Logger;
+  #operator: Operator | undefined;
   #workers: Worker[] = [];
   #done: Promise<ServeSummary>[] = [];
   #failure: Error | undefined;
@@ -317,6 +333,17 @@ export class WorkerPool implements ServerHandle {
   }
 
   /** Starts one worker; resolves once it listens, rejects with why it cannot. */
+  /** From now on, what `operator` types goes to worker 1, and what it prints comes back. */
+  operate(operator: Operator): void {
+    this.#operator = operator;
+    void (async () => {
+      for await (const line of operator.lines) {
+        this.#workers[0]?.postMessage({ kind: "operator", line } satisfies WorkerCommand);
+      }
+      this.#workers[0]?.postMessage({ kind: "operator-end" } satisfies WorkerCommand);
+    })().catch(() => {/* the terminal closed */});
+  }
+
   start(command: WorkerCommand & { kind: "start" }): Promise<void> {
     const worker = new Worker(WORKER_MODULE, { type: "module" });
     this.#workers.push(worker);
@@ -332,6 +359,8 @@ export class WorkerPool implements ServerHandle {
       if (report.kind === "stats") this.#heard(report);
       else if (report.kind === "reloaded") this.#reloads.get(report.id)?.(report.error);
       else if (report.kind === "listening") listened();
+      else if (report.kind === "print") this.#operator?.print(report.line);
+      else if (report.kind === "prompt") this.#operator?.prompt?.(report.text);
       else if (report.kind === "failed") {
         failed(report.stage === "listen" ? new Error(report.error) : new WorkerStartError(report.error));
         end(emptySummary());

@@ -15,6 +15,7 @@ import { describeNetError } from "../../util/net.ts";
 import { writeLine } from "../../util/write.ts";
 import { assemble, TranscriptError } from "../assemble.ts";
 import { applyReload } from "../reload.ts";
+import type { Operator } from "../../server/operator.ts";
 import type { WorkerCommand, WorkerReport } from "./pool.ts";
 
 function report(message: WorkerReport): void {
@@ -25,9 +26,14 @@ function report(message: WorkerReport): void {
 async function start(command: WorkerCommand & { kind: "start" }): Promise<void> {
   const { index, log } = command;
   const logger = createLogger({ ...log, worker: index, write: (line) => writeLine(Deno.stderr, line) });
+  const operator = command.operated ? relayedOperator() : undefined;
   let assembled;
   try {
-    assembled = await assemble(command.plan, { local: new SharedRegistry(command.registry), logger });
+    assembled = await assemble(command.plan, {
+      local: new SharedRegistry(command.registry),
+      logger,
+      operator: operator?.operator,
+    });
   } catch (error) {
     report(
       error instanceof RedisLinkError || error instanceof TranscriptError
@@ -43,6 +49,8 @@ async function start(command: WorkerCommand & { kind: "start" }): Promise<void> 
   self.onmessage = (event: MessageEvent<WorkerCommand>) => {
     const message = event.data;
     if (message.kind === "shutdown") void handle.shutdown(message.reason);
+    else if (message.kind === "operator") operator?.typed(message.line);
+    else if (message.kind === "operator-end") operator?.ended();
     else if (message.kind === "reload") {
       const { id } = message;
       applyReload({ server, listeners, transcript }, message.reloaded).then(
@@ -72,3 +80,39 @@ async function start(command: WorkerCommand & { kind: "start" }): Promise<void> 
 self.onmessage = (event: MessageEvent<WorkerCommand>) => {
   if (event.data.kind === "start") void start(event.data);
 };
+
+/**
+ * The operator at the main thread's terminal, as this worker sees it: the lines typed there arrive
+ * as messages, and what the console prints goes back as reports.
+ */
+function relayedOperator(): { operator: Operator; typed(line: string): void; ended(): void } {
+  const waiting: string[] = [];
+  let wake: (() => void) | undefined;
+  let over = false;
+  async function* lines(): AsyncGenerator<string> {
+    while (true) {
+      const line = waiting.shift();
+      if (line !== undefined) {
+        yield line;
+        continue;
+      }
+      if (over) return;
+      await new Promise<void>((resolve) => wake = resolve);
+    }
+  }
+  return {
+    operator: {
+      lines: lines(),
+      print: (line) => report({ kind: "print", line }),
+      prompt: (text) => report({ kind: "prompt", text }),
+    },
+    typed(line) {
+      waiting.push(line);
+      wake?.();
+    },
+    ended() {
+      over = true;
+      wake?.();
+    },
+  };
+}
