@@ -73,7 +73,12 @@ async function readFile(path: string, what: string): Promise<string> {
 function serveSettings(config: ServerConfig): ServeSettings {
   const { mode, maxLine, maxQueue, drainTimeout, idleTimeout, lineTimeout, handshakeTimeout } = config;
   const timeouts = { drainTimeout, idleTimeout, lineTimeout, handshakeTimeout };
-  const chat = { room: config.room, maxRooms: config.maxRooms };
+  const chat = {
+    room: config.room,
+    maxRooms: config.maxRooms,
+    resumeWindow: config.resumeWindow,
+    resumeBuffer: config.resumeBuffer,
+  };
   return { mode, maxLine, maxQueue, ...timeouts, rate: config.rate, rateKick: config.rateKick, ...chat };
 }
 

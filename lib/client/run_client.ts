@@ -17,7 +17,7 @@ import { backoffDelay } from "../util/backoff.ts";
 import { delay } from "../util/delay.ts";
 import { describeNetError, formatAddress } from "../util/net.ts";
 import { LineSource } from "./line_source.ts";
-import { session, type SessionEnd } from "./session.ts";
+import { type ResumeState, session, type SessionEnd } from "./session.ts";
 
 /** rustls's names for what is wrong with a certificate, in words. */
 const CERTIFICATE_PROBLEMS: Record<string, string> = {
@@ -93,6 +93,8 @@ export async function runClient(options: ClientOptions): Promise<ClientOutcome> 
   const maxAttempts = options.reconnectAttempts ?? 0;
   let failures = 0;
   let connectedBefore = false;
+  // With --reconnect, a chat session is asked for and resumed across connections.
+  const resume: ResumeState | undefined = options.reconnect ? { seen: new Map() } : undefined;
   try {
     while (true) {
       let conn: Stream;
@@ -115,7 +117,7 @@ export async function runClient(options: ClientOptions): Promise<ClientOutcome> 
           (howToQuit ? "; type . alone on a line to quit (.. sends a .)" : ""),
       );
       connectedBefore = true;
-      const outcome = await session(conn, { ...options, lines, interrupted: interrupted.promise });
+      const outcome = await session(conn, { ...options, lines, interrupted: interrupted.promise, resume });
       const serverWentAway = outcome.end === "server closed" || outcome.end === "connection lost";
       if (!options.reconnect || !serverWentAway || lines.ended) return outcome;
       failures++;

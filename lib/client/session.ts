@@ -11,6 +11,7 @@
 import { escapeControl } from "../protocol/escape.ts";
 import { LineFramer } from "../protocol/framer.ts";
 import { isGoodbye, looksLikeTls } from "../protocol/goodbye.ts";
+import { formatLastSeen, parseSequenceMark } from "../protocol/session.ts";
 import type { Terminal } from "../terminal.ts";
 import type { Stream } from "../transport/transport.ts";
 import { delay } from "../util/delay.ts";
@@ -42,6 +43,19 @@ export interface SessionOptions {
   wait: number;
   /** Print received lines as JSON objects. */
   json: boolean;
+  /**
+   * A chat session kept across connections (`--reconnect`): asked for at the first welcome,
+   * resumed at the next, each line's number noted and not shown.
+   */
+  resume?: ResumeState;
+}
+
+/** What the client keeps of its chat session between connections. */
+export interface ResumeState {
+  /** The token that resumes it; never printed. */
+  token?: string;
+  /** The last number seen in each room. */
+  seen: Map<string, number>;
 }
 
 /** How a session ended, and whether the server's last line was an `ERR`. */
@@ -52,9 +66,33 @@ export interface SessionOutcome {
 
 /** Runs one connection until it ends; closes it. */
 export async function session(conn: Stream, options: SessionOptions): Promise<SessionOutcome> {
-  const { terminal, interrupted } = options;
+  const { terminal, interrupted, resume } = options;
   let lastLine = "";
-  const printLine = (line: string) => {
+  // One writer: the user's lines and the session's commands never interleave.
+  let writing: Promise<unknown> = Promise.resolve();
+  const write = (text: string) => writing = writing.catch(() => {}).then(() => writeAll(conn, text));
+  let welcomed = false;
+  const printLine = (received: string) => {
+    let line = received;
+    if (resume !== undefined) {
+      const marked = parseSequenceMark(line);
+      if (marked !== undefined) {
+        resume.seen.set(marked.room, marked.seq);
+        line = marked.rest;
+      } else if (line.startsWith("* session ")) {
+        // The token is the client's to keep, not to show.
+        resume.token = line.slice("* session ".length);
+        return;
+      } else if (!welcomed && line.startsWith("* welcome, ")) {
+        welcomed = true;
+        const ask = resume.token === undefined
+          ? "/session"
+          : `/resume ${resume.token} ${formatLastSeen(resume.seen) || "-"}`;
+        write(ask + "\n").catch(() => {/* the connection says how it ended */});
+        // Resumed, the welcome is not news: the resumed line says who this is.
+        if (resume.token !== undefined) return;
+      }
+    }
     lastLine = line;
     terminal.print(
       options.json
@@ -67,13 +105,15 @@ export async function session(conn: Stream, options: SessionOptions): Promise<Se
   const heard = { any: false };
   const received = receive(conn, printLine, heard);
   const lines = { sent: 0 };
-  const sent = send(conn, options.lines, over.signal, terminal, lines);
+  const sent = send(write, options.lines, over.signal, terminal, lines);
   const first = await Promise.race([received, sent, interrupted]);
   let end: SessionEnd;
   if (first !== "input ended") {
     end = first;
   } else {
     try {
+      // Leaving on purpose: a session is ended, not kept for a return.
+      if (resume?.token !== undefined) await write("/quit\n");
       await conn.closeWrite();
     } catch {
       // The server already went away; `received` says how.
@@ -134,7 +174,7 @@ async function receive(
 
 /** Sends lines until the end of input, or until the session is `over`. */
 async function send(
-  conn: Stream,
+  write: (text: string) => Promise<unknown>,
   lines: LineSource,
   over: AbortSignal,
   terminal: Terminal,
@@ -147,7 +187,7 @@ async function send(
     if (line === undefined) return "input ended";
     lines.take();
     try {
-      await writeAll(conn, line + "\n");
+      await write(line + "\n");
       count.sent++;
     } catch {
       terminal.status(

@@ -19,6 +19,8 @@ export type CloseReason =
   | "kicked by operator"
   /** The operator's `.`. */
   | "operator ended the conversation"
+  /** Its session (`/resume`) was taken over by another connection. */
+  | "session taken over"
   // Limits the client broke: logged as warnings, and the client's last line is `ERR ...`.
   | "line too long"
   | "output queue full"

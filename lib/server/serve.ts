@@ -75,6 +75,10 @@ export interface ServeSettings {
   room?: string;
   /** Chat mode: most rooms at once (`--max-rooms`). @default {1000} */
   maxRooms?: number;
+  /** Chat mode: seconds a dropped session may come back within (`--resume-window`); 0: none. @default {0} */
+  resumeWindow?: number;
+  /** Chat mode: bytes of numbered lines each room keeps for clients that come back. @default {1048576} */
+  resumeBuffer?: number;
 }
 
 /** Options for {@linkcode serve}. */
@@ -191,6 +195,8 @@ export class Server implements ServerHandle {
       bans,
       room: options.room,
       maxRooms: options.maxRooms,
+      resumeWindowMs: (options.resumeWindow ?? 0) * 1000,
+      resumeBytes: options.resumeBuffer,
       transcript: options.transcript,
       // As much as may wait for a client before the talkers are slowed.
       historyBytes: maxQueue / 2,

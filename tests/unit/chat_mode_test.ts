@@ -714,3 +714,152 @@ Deno.test("a moderation for a client served elsewhere goes as a control line; on
   relay.deliver({ line: bytes("ban-address not-an-address 1"), kind: "control", to: 0 });
   assertEquals(b.take(), [], "a control line that makes no sense does nothing");
 });
+
+/** The grace before a join is told, in the session tests. */
+const SETTLE_MS = 30;
+
+/** Waits until every join is told. */
+function settled(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 2 * SETTLE_MS));
+}
+
+/** A chat with sessions (a window of `windowMs`), and `count` members joined. */
+async function sessionRoom(count: number, windowMs = 60_000, resumeBytes?: number) {
+  const r = new Members<FakeMember>();
+  // Joins are told after a short grace, as in a server: a client that resumes at once never joined.
+  const mode = createChatMode({
+    members: r,
+    names: new MemoryRegistry().names,
+    settleMs: SETTLE_MS,
+    resumeWindowMs: windowMs,
+    resumeBytes,
+  });
+  const members: FakeMember[] = [];
+  for (let id = 1; id <= count; id++) members.push(await join(r, mode, id));
+  await settled();
+  for (const member of members) member.take();
+  return { r, mode, members };
+}
+
+/** Asks for a session; returns its token. */
+async function session(mode: Mode, member: FakeMember): Promise<string> {
+  await say(mode, member, "/session");
+  const line = member.take().find((line) => line.startsWith("* session "))!;
+  return line.slice("* session ".length);
+}
+
+/** `member`'s connection drops (no goodbye). */
+function drop(r: Members<FakeMember>, mode: Mode, member: FakeMember): void {
+  r.delete(member);
+  mode.leave(member, "connection lost");
+}
+
+Deno.test("a dropped session comes back as itself with every line it missed, once, and the room never heard it leave", async () => {
+  const { r, mode, members: [a, b] } = await sessionRoom(2);
+  await say(mode, a, "/nick zoe");
+  const token = await session(mode, a);
+  assertMatch(token, /^[A-Za-z0-9_-]{22}$/);
+  await say(mode, b, "seen by zoe");
+  assertEquals(a.take(), ["@#parley:2 <user2> seen by zoe"], "a session sees each line's number");
+  assertEquals(b.take(), ["* user1 is now zoe"], "nobody else does");
+  drop(r, mode, a);
+  await say(mode, b, "while away 1");
+  await say(mode, b, "/who");
+  assertEquals(b.take(), ["* online: zoe, user2"], "the name is held, and no leave was told");
+  await say(mode, b, "while away 2");
+  await say(mode, b, "/msg zoe psst");
+  const back = await join(r, mode, 3);
+  back.take();
+  await say(mode, back, `/resume ${token} #parley:2`);
+  const lines = back.take();
+  assertEquals(lines.slice(0, -1), [
+    "* resumed as zoe; 3 missed lines follow",
+    "@#parley:3 <user2> while away 1",
+    "@#parley:4 <user2> while away 2",
+    "* private from user2: psst",
+  ]);
+  assertMatch(lines.at(-1)!, /^\* session [A-Za-z0-9_-]{22}$/);
+  assert.ok(!lines.at(-1)!.endsWith(token), "a new token each time");
+  assertEquals(b.take(), ["* private to zoe: psst"], "the room heard no leave, and no join of user3");
+  await say(mode, b, "live again");
+  assertEquals(back.take(), ["@#parley:5 <user2> live again"]);
+  await say(mode, back, "I am back");
+  assertEquals(b.take(), ["<zoe> I am back"]);
+  await say(mode, back, `/resume ${token} #parley:3`);
+  assertEquals(back.take()[0], "ERR no such session (wrong, expired or used already); a new one follows");
+});
+
+Deno.test("a session not back within the window: its leave is told then, and its name is free", async () => {
+  const { r, mode, members: [a, b] } = await sessionRoom(2, 50);
+  await say(mode, a, "/nick zoe");
+  const token = await session(mode, a);
+  b.take();
+  drop(r, mode, a);
+  assertEquals(b.take(), []);
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assertEquals(b.take(), ["* zoe left"]);
+  await say(mode, b, "/nick zoe");
+  assertEquals(b.take(), ["* you are now zoe"]);
+  const late = await join(r, mode, 3);
+  late.take();
+  await say(mode, late, `/resume ${token} #parley:0`);
+  const [error, fresh] = late.take();
+  assertEquals(error, "ERR no such session (wrong, expired or used already); a new one follows");
+  assertMatch(fresh, /^\* session /);
+  await settled();
+});
+
+Deno.test("more missed than a room keeps: the client is told how many it lost, and gets the rest in order", async () => {
+  const { r, mode, members: [a, b] } = await sessionRoom(2, 60_000, 4096);
+  const token = await session(mode, a);
+  drop(r, mode, a);
+  for (let i = 1; i <= 200; i++) await say(mode, b, `line ${i}`);
+  const back = await join(r, mode, 3);
+  back.take();
+  await say(mode, back, `/resume ${token} #parley:0`);
+  const lines = back.take();
+  const [, follow, lost] = /^\* resumed as user1; (\d+) missed lines follow; (\d+) more were lost/.exec(
+    lines[0],
+  )!;
+  const numbers = lines.slice(1, -1).map((line) => Number(/ line (\d+)$/.exec(line)![1]));
+  assertEquals(Number(follow), numbers.length);
+  assert.ok(Number(lost) > 0, "some were lost");
+  assertEquals(numbers.length + Number(lost), 200);
+  assertEquals(
+    numbers,
+    Array.from({ length: numbers.length }, (_, i) => 201 - numbers.length + i),
+    "the newest, in order",
+  );
+});
+
+Deno.test("resuming a session whose connection is still open takes it over; bad tokens get ERR and a fresh session", async () => {
+  const { r, mode, members: [a, b] } = await sessionRoom(2);
+  const token = await session(mode, a);
+  const other = await join(r, mode, 3);
+  other.take();
+  b.take();
+  await say(mode, other, `/resume ${token}`);
+  assertEquals(a.closed?.reason, "session taken over");
+  assertEquals(a.take(), ["* your session was resumed on another connection"]);
+  r.delete(a);
+  mode.leave(a, "session taken over");
+  assertEquals(other.take()[0], "* resumed as user1; 0 missed lines follow");
+  assertEquals(b.take(), [], "the room saw nothing");
+  for (const bad of ["garbage", "A".repeat(22), token]) {
+    await say(mode, b, `/resume ${bad} #parley:0`);
+    const [error, fresh] = b.take();
+    assertEquals(error, "ERR no such session (wrong, expired or used already); a new one follows");
+    assertMatch(fresh, /^\* session [A-Za-z0-9_-]{22}$/);
+  }
+  await say(mode, b, "/resume");
+  await say(mode, b, "/resume x #parley:oops");
+  assertEquals(b.take(), [
+    "ERR usage: /resume TOKEN [#ROOM:SEQ,...]",
+    "ERR usage: /resume TOKEN [#ROOM:SEQ,...]",
+  ]);
+  const off = createChatMode({ members: r, names: new MemoryRegistry().names, settleMs: 0 });
+  const c = await join(r, off, 9);
+  c.take();
+  await say(off, c, "/session");
+  assertEquals(c.take(), ["ERR sessions are off here (--resume-window 0)"]);
+});

@@ -41,6 +41,8 @@ Deno.test("server flags have the documented defaults", () => {
       redisCa: undefined,
       room: "#parley",
       maxRooms: 1000,
+      resumeWindow: 120,
+      resumeBuffer: 1048576,
       transcript: undefined,
       transcriptPrivate: "yes",
       rate: undefined,

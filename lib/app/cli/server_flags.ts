@@ -234,6 +234,17 @@ export const SERVER_FLAGS = {
     help:
       "chat: the room every client starts in (# then 1-32 letters, digits, - or _; the # may be left out)",
   }),
+  resumeWindow: one(seconds, {
+    value: "SECONDS",
+    default: 120,
+    help: "chat: a client with a session (/session) that drops may come back within this long as itself, " +
+      "with what it missed (0: no sessions)",
+  }),
+  resumeBuffer: one(bytes, {
+    value: "BYTES",
+    default: 1048576,
+    help: "chat: the lines each room keeps for clients that come back",
+  }),
   maxRooms: one(count(1), {
     value: "N",
     default: 1000,
@@ -348,6 +359,8 @@ function checkRoom(flags: Values<typeof SERVER_FLAGS>): void {
   if (flags.mode !== "chat") {
     if (flags.room !== "#parley") throw new UsageError("--room needs --mode chat");
     if (flags.maxRooms !== 1000) throw new UsageError("--max-rooms needs --mode chat");
+    if (flags.resumeWindow !== 120) throw new UsageError("--resume-window needs --mode chat");
+    if (flags.resumeBuffer !== 1048576) throw new UsageError("--resume-buffer needs --mode chat");
   }
   if (flags.redis === undefined) {
     if (flags.redisCa !== undefined) throw new UsageError("--redis-ca needs a rediss:// --redis");

@@ -28,6 +28,8 @@
 import { escapeLine, escapeText } from "../../protocol/escape.ts";
 import { isReserved, NAME_RULE, nameKey, parseName } from "../../protocol/names.ts";
 import { parseRoom, ROOM_RULE, roomKey } from "../../protocol/rooms.ts";
+import { looksLikeToken, newToken, parseLastSeen, sequenceMark } from "../../protocol/session.ts";
+import { Replay, type Replayed } from "../replay.ts";
 import type { Names } from "../../registry/registry.ts";
 import type { LineKind, Relay, RoomLine } from "../../relay/relay.ts";
 import { type Directory, MemoryDirectory, type RoomView } from "../../rooms/directory.ts";
@@ -74,9 +76,13 @@ const USAGE = {
   part: "ERR usage: /part [#ROOM]",
   rooms: "ERR usage: /rooms",
   topic: "ERR usage: /topic [#ROOM] [TEXT]",
+  session: "ERR usage: /session",
+  resume: "ERR usage: /resume TOKEN [#ROOM:SEQ,...]",
 } as const;
 /** What a client in no room is told when it says something. */
 const NO_ROOM = "ERR you are in no room; /join #ROOM first";
+/** Most private lines kept for a client away within its resume window. */
+const MAX_PARKED_PRIVATES = 100;
 /** The longest `/quit` reason passed on, in characters. */
 const MAX_QUIT_REASON = 200;
 /** What everyone here is told when the link to the other servers goes down, and comes back. */
@@ -102,6 +108,21 @@ interface Room {
   key: string;
   head: Uint8Array;
   members: Map<Member, Person>;
+  /** Its numbered lines, for clients that come back (with `resumeWindowMs`). */
+  replay?: Replay;
+}
+
+/**
+ * A client's session (`/session`): the token that resumes it, the person it is, the connection
+ * that has it now, and, while that connection is gone, when it left and what was sent to it alone.
+ */
+interface Session {
+  token: string;
+  person: Person;
+  member: Member;
+  /** By room key: the number of the last line told there before the client had a session (or the room). */
+  floor: Map<string, number>;
+  parked?: { timer: ReturnType<typeof setTimeout>; privates: (string | Uint8Array)[] };
 }
 
 /** A line that reached the start room while a newcomer waited for the history; `from` if delivered. */
@@ -132,6 +153,14 @@ export interface ChatModeOptions {
   watch?: (room: string, line: string | Uint8Array) => void;
   /** Most rooms at once in the chat (`--max-rooms`). @default {1000} */
   maxRooms?: number;
+  /**
+   * How long a client with a session that dropped may come back as itself, with what it missed
+   * (`--resume-window`); 0 for no sessions. Sessions are kept by one server alone for now: with a
+   * relay (workers, Redis), `/session` says so. @default {0}
+   */
+  resumeWindowMs?: number;
+  /** Most bytes of numbered lines each room keeps for clients that come back. @default {1048576} */
+  resumeBytes?: number;
   /**
    * Most bytes of history a newcomer is sent (the newest lines that fit): as much as a client may
    * have waiting before the talkers are slowed. @default {524288}
@@ -210,6 +239,15 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   const muted = new Map<Member, number>();
   /** The room the operator is in, if there is an operator. */
   let operatorRoom: string | undefined;
+  const resumeWindowMs = options.resumeWindowMs ?? 0;
+  const resumeBytes = options.resumeBytes ?? 1 << 20;
+  /** Sessions by token, and by the connection that has each now. */
+  const sessions = new Map<string, Session>();
+  const sessionOf = new Map<Member, Session>();
+  /** Connections whose session another connection took over: they leave without a word. */
+  const takenOver = new Set<Member>();
+  /** The order lines were told in, across rooms (to merge several rooms' missed lines). */
+  let told = 0;
 
   /**
    * Members whose join waits for the registry (`null`), or for the history, with what the start
@@ -320,6 +358,18 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     return out;
   }
 
+  /** `line` from `room` for a client with a session: its number first (`@#rust:12 `). */
+  function numbered(room: Room, person: Person, line: string | Uint8Array, seq: number): Uint8Array {
+    const body = person.rooms.length === 1
+      ? (typeof line === "string" ? encoder.encode(line) : line)
+      : marked(room, line);
+    const mark = encoder.encode(sequenceMark(room.name, seq));
+    const out = new Uint8Array(mark.length + body.length);
+    out.set(mark);
+    out.set(body, mark.length);
+    return out;
+  }
+
   /** Sends `line`, from `room`, to `member`: after the room's name if it is in several. */
   function sendFrom(room: Room, member: Member, person: Person, line: string | Uint8Array): void {
     member.send(person.rooms.length === 1 ? line : marked(room, line));
@@ -328,9 +378,11 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   /** Tells everyone in `room` here but `except`; newcomers waiting for the history get it after. */
   function tell(room: Room, line: string | Uint8Array, except?: Member, from?: RoomLine): void {
     let withName: Uint8Array | undefined;
+    const seq = room.replay?.push(typeof line === "string" ? encoder.encode(line) : line, ++told);
     for (const [member, person] of room.members) {
       if (member === except) continue;
-      if (person.rooms.length === 1) member.send(line);
+      if (sessionOf.size > 0 && sessionOf.has(member)) member.send(numbered(room, person, line, seq!));
+      else if (person.rooms.length === 1) member.send(line);
       else member.send(withName ??= marked(room, line));
     }
     if (joining.size === 0 || room.key !== startKey) return;
@@ -355,12 +407,14 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     let room = rooms.get(key);
     if (room === undefined) {
       room = { name, key, head: encoder.encode(`${name} `), members: new Map() };
+      if (resumeWindowMs > 0) room.replay = new Replay(resumeBytes);
       rooms.set(key, room);
       void relay?.enter?.(name);
     }
     room.members.set(member, person);
     person.rooms.push(room);
     person.current = room;
+    sessionOf.get(member)?.floor.set(key, room.replay?.last ?? 0);
     directory.moved(member.id, person.rooms.map((room) => room.name));
     return room;
   }
@@ -622,6 +676,14 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         return argument !== "" ? member.send(USAGE.rooms) : listRooms(member, person);
       case "/topic":
         return topic(member, person, argument);
+      case "/session":
+        return argument !== "" ? member.send(USAGE.session) : startSession(member, person);
+      case "/resume": {
+        const [token = "", seen = "", ...more] = argument.split(" ");
+        return token === "" || more.length > 0
+          ? member.send(USAGE.resume)
+          : resume(member, person, token, seen);
+      }
       case "/quit":
         quitting.set(member, escapeText(argument.slice(0, MAX_QUIT_REASON)));
         return member.close("client ended the conversation", "* bye");
@@ -642,8 +704,11 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (owner === undefined) return member.send(`ERR no such name ${shown}`);
       const line = `* private from ${person.name}: ${escapeText(text)}`;
       const here = members.get(owner);
+      const parked = here === undefined && sessions.size > 0 ? parkedSession(owner)?.parked : undefined;
       if (here !== undefined) here.send(line);
-      else relay?.publish(line, "private", owner);
+      else if (parked !== undefined) {
+        if (parked.privates.length < MAX_PARKED_PRIVATES) parked.privates.push(line);
+      } else relay?.publish(line, "private", owner);
       member.send(`* private to ${shown}: ${escapeText(text)}`);
       transcript?.write({ name: person.name, kind: "private", to, text });
     });
@@ -874,6 +939,131 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       ]),
   };
 
+  /** Whether `line` is a `/resume` command, in any case. */
+  function isResume(line: Uint8Array): boolean {
+    return line.length >= 7 && decoder.decode(line.subarray(0, 7)).toLowerCase() === "/resume";
+  }
+
+  /** Gives `member` a session: a new token, the old one (if any) no longer good. */
+  function startSession(member: Member, person: Person): Step {
+    if (resumeWindowMs <= 0) return member.send("ERR sessions are off here (--resume-window 0)");
+    if (relay !== undefined) {
+      return member.send("ERR sessions are kept by a lone server for now, not with --workers or --redis");
+    }
+    const old = sessionOf.get(member);
+    if (old !== undefined) sessions.delete(old.token);
+    const floor = new Map(person.rooms.map((room) => [room.key, room.replay?.last ?? 0]));
+    const session: Session = { token: newToken(), person, member, floor };
+    sessions.set(session.token, session);
+    sessionOf.set(member, session);
+    member.send(`* session ${session.token}`);
+  }
+
+  /**
+   * Makes `member` (a new connection, welcomed as itself a moment ago) the session of `token`: its
+   * name and rooms back, then every line it missed after `seen`, then a new token. A token that
+   * is wrong, expired or used gets `ERR` and a fresh session.
+   */
+  function resume(member: Member, fresh: Person, token: string, seen: string): Step {
+    const last = parseLastSeen(seen);
+    if (last === undefined) return member.send(USAGE.resume);
+    const session = looksLikeToken(token) ? sessions.get(token) : undefined;
+    if (session === undefined || resumeWindowMs <= 0 || relay !== undefined) {
+      member.send("ERR no such session (wrong, expired or used already); a new one follows");
+      return startSession(member, fresh);
+    }
+    if (session.member === member) return member.send("ERR this is that session already");
+    const old = session.member;
+    if (session.parked === undefined) {
+      // Its old connection is still open (half-dead, say): this one takes over.
+      takenOver.add(old);
+      sessionOf.delete(old);
+      old.send("* your session was resumed on another connection");
+      old.close("session taken over");
+    }
+    clearTimeout(session.parked?.timer);
+    const privates = session.parked?.privates ?? [];
+    session.parked = undefined;
+    // The fresh one was never announced (its first line was this): it goes without a word.
+    clearTimeout(unsettled.get(member));
+    unsettled.delete(member);
+    for (const room of [...fresh.rooms]) exit(member, fresh, room);
+    void names.release(fresh.name, member.id);
+    // The person moves to the new connection, under the same name, in the same rooms.
+    const { person } = session;
+    void names.release(person.name, old.id);
+    void names.claim(person.name, member.id);
+    people.delete(old);
+    people.set(member, person);
+    welcomed.set(member, welcomed.get(old) ?? welcomed.get(member)!);
+    welcomed.delete(old);
+    if (muted.has(old)) muted.set(member, muted.get(old)!);
+    muted.delete(old);
+    for (const room of person.rooms) {
+      room.members.delete(old);
+      room.members.set(member, person);
+    }
+    directory.moved(old.id, []);
+    directory.moved(member.id, person.rooms.map((room) => room.name));
+    sessions.delete(session.token);
+    session.token = newToken();
+    session.member = member;
+    sessions.set(session.token, session);
+    sessionOf.set(member, session);
+    // What it missed, in the order it was told, each line numbered as live ones are.
+    const missed: { room: Room; entry: Replayed }[] = [];
+    let lost = 0;
+    for (const room of person.rooms) {
+      // What it saw before it had a session (or the room) came without numbers: not again.
+      const seen = Math.max(last.get(room.name) ?? last.get(room.key) ?? 0, session.floor.get(room.key) ?? 0);
+      const after = room.replay?.after(seen);
+      if (after === undefined) continue;
+      lost += after.lost;
+      for (const entry of after.lines) missed.push({ room, entry });
+    }
+    missed.sort((a, b) => a.entry.order - b.entry.order);
+    const count = missed.length + privates.length;
+    const lostNote = lost > 0 ? `; ${lost} more were lost (more was said than this server keeps)` : "";
+    member.send(
+      `* resumed as ${person.name}; ${count} missed line${count === 1 ? "" : "s"} follow${
+        count === 1 ? "s" : ""
+      }${lostNote}`,
+    );
+    for (const { room, entry } of missed) member.send(numbered(room, person, entry.line, entry.seq));
+    for (const line of privates) member.send(line);
+    member.send(`* session ${session.token}`);
+  }
+
+  /** Keeps a session whose connection dropped, for the window; then its leave is told. */
+  function park(session: Session): void {
+    const member = session.member;
+    const timer = setTimeout(() => {
+      if (session.parked?.timer !== timer) return;
+      sessions.delete(session.token);
+      const person = people.get(member);
+      if (person === undefined) return;
+      people.delete(member);
+      welcomed.delete(member);
+      muted.delete(member);
+      void names.release(person.name, member.id);
+      changed(member, person.name, undefined);
+      for (const room of [...person.rooms]) {
+        broadcast(room, `* ${person.name} left`, member);
+        exit(member, person, room);
+      }
+    }, resumeWindowMs);
+    Deno.unrefTimer(timer);
+    session.parked = { timer, privates: [] };
+  }
+
+  /** A private line for a parked session's client: kept for its return (a few), else dropped. */
+  function parkedSession(owner: number): Session | undefined {
+    for (const session of sessions.values()) {
+      if (session.parked !== undefined && session.member.id === owner) return session;
+    }
+    return undefined;
+  }
+
   /** The room a line that starts with `#name ` is addressed to, and where its text starts. */
   function addressed(person: Person, line: Uint8Array): { room: Room; start: number } | undefined {
     const space = line.indexOf(SPACE);
@@ -907,8 +1097,9 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     line(member, line) {
       const person = people.get(member);
       if (person === undefined) return;
-      // Its first line settles it: the others hear it joined before they hear what it says.
-      if (unsettled.has(member)) announceJoin(member);
+      // Its first line settles it: the others hear it joined before they hear what it says; one
+      // that comes back as someone (/resume) was never anyone else.
+      if (unsettled.has(member) && !isResume(line)) announceJoin(member);
       // "//text" is how a line that starts with a slash is said.
       if (line[0] === SLASH && line[1] !== SLASH) return command(member, person, decoder.decode(line));
       let room = person.current;
@@ -928,6 +1119,14 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     leave(member) {
       const why = quitting.get(member);
       quitting.delete(member);
+      if (takenOver.delete(member)) return;
+      const session = sessionOf.get(member);
+      if (session !== undefined) {
+        sessionOf.delete(member);
+        // Gone without saying so: kept for the window, its name held and its rooms not told.
+        if (why === undefined && !removed.has(member) && people.has(member)) return park(session);
+        sessions.delete(session.token);
+      }
       if (joining.delete(member)) return void names.release(`user${member.id}`, member.id);
       const person = people.get(member);
       if (person === undefined) return;

@@ -36,6 +36,10 @@ export interface ModeContext {
   room?: string;
   /** Chat mode: most rooms at once. */
   maxRooms?: number;
+  /** Chat mode: how long a dropped session may come back, in ms; 0 for none. */
+  resumeWindowMs?: number;
+  /** Chat mode: bytes of numbered lines each room keeps for clients that come back. */
+  resumeBytes?: number;
   /** Chat mode: most bytes of history a newcomer is sent. */
   historyBytes?: number;
   /** Chat mode: where every line said is written down. */
@@ -67,6 +71,8 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
         directory: context.directory,
         room: context.room,
         maxRooms: context.maxRooms,
+        resumeWindowMs: context.resumeWindowMs,
+        resumeBytes: context.resumeBytes,
         bans: context.bans,
         watch: operator === undefined ? undefined : (room, line) => operatorConsole?.show(room, line),
         historyBytes: context.historyBytes,
