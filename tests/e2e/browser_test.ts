@@ -312,3 +312,41 @@ Deno.test(
     );
   },
 );
+
+Deno.test("a page that goes away and comes back resumes its session: same name, each missed line once", {
+  ignore,
+}, async () => {
+  await using server = await webServer(["--mode", "chat"]);
+  await using browser = await TestBrowser.launch();
+  await browser.open(server.page!);
+  await browser.waitForEntry(/^welcome, user1: 1 online/);
+  await browser.say("/nick webby");
+  await browser.waitForEntry("you are now webby");
+  await using nc = spawnProcess("nc", ["-N", "127.0.0.1", String(server.port)], { stdin: true, label: "nc" });
+  await nc.stdout.waitFor(/^\* welcome, user2/);
+  await nc.type("one");
+  await browser.waitForEntry("user2 one");
+  // The tab leaves the page (its WebSocket closes) and comes back to it: a reload, or a network change.
+  await browser.page.goto("about:blank");
+  await server.stderr.waitFor(/#1 disconnected/);
+  await nc.type("two");
+  await nc.type("three");
+  await browser.open(server.page!);
+  await browser.waitForEntry("resumed as webby; 2 missed lines follow");
+  assertEquals(await browser.text("name"), "webby");
+  await browser.waitForEntry("user2 three");
+  await nc.type("four");
+  await browser.waitForEntry("user2 four");
+  const entries = await browser.conversation();
+  for (const line of ["user2 two", "user2 three", "user2 four"]) {
+    assertEquals(
+      entries.filter((entry) => entry === line).length,
+      1,
+      `${line} once: ${JSON.stringify(entries)}`,
+    );
+  }
+  assertEquals(entries.some((entry) => /@#parley|session /.test(entry)), false, JSON.stringify(entries));
+  await nc.type("/who");
+  await nc.stdout.waitFor("* online: user2, webby");
+  assertEquals(nc.stdout.seen.some((line) => line.includes("webby left")), false, "nobody heard it go");
+});
