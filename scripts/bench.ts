@@ -5,7 +5,7 @@
  *
  *   deno task bench [--compare] [--duration S] [--workers N] [--server-workers N] [--rate MSGS]
  *                   [--flood-rate MSGS] [--cluster-rate MSGS] [--idle N] [--chart PATH]
- *                   [--rooms-rate MSGS] [--only cluster|rooms|web|admin]
+ *                   [--rooms-rate MSGS] [--only cluster|rooms|resume|web|admin]
  *
  * Scenarios: echo with 100 connections and 1 or 16 lines in flight (throughput, latency); echo with
  * 1,000 busy connections (fairness: Jain's index over per-connection round trips, starved
@@ -31,7 +31,7 @@ import { parseArgs } from "node:util";
 import { SERVER_PATH, startServer, taskPermissions, TestClient } from "./support/harness.ts";
 import type { BenchJob, BenchResult } from "./bench_worker.ts";
 import { BUCKET_US, BUCKETS } from "./bench_worker.ts";
-import { cpuSeconds, ensureFileLimit, idleBytesPerConnection } from "./support/measure.ts";
+import { cpuSeconds, ensureFileLimit, idleBytesPerConnection, rss } from "./support/measure.ts";
 import { RedisCluster, RedisSentinels, RedisServer } from "./support/redis.ts";
 import { certificateFiles } from "./support/certificate_files.ts";
 import { WsLines } from "./support/ws_lines.ts";
@@ -563,6 +563,82 @@ async function rooms(options: Options, through: "one Redis" | "a 3-primary clust
 }
 
 /**
+ * Sessions (`/session`, `/resume`) on one server: how long a client that comes back takes to get
+ * 1,000 lines it missed (from its new connect to the last of them; the median of 5), and the
+ * server's memory for 10,000 sessions parked at once (RSS growth over the server with none).
+ */
+async function resumeCase(options: Options) {
+  const times: number[] = [];
+  {
+    await using server = await start("parley", "chat", options, ["--resume-buffer", "4M"]);
+    const talker = await TestClient.connect(server.port, { label: "talker" });
+    await talker.lines.waitFor(/^\* welcome/);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const away = await TestClient.connect(server.port, { label: "away" });
+        await away.lines.waitFor(/^\* welcome/);
+        await away.send("/session");
+        const token = (await away.lines.waitFor(/^\* session /)).slice("* session ".length);
+        await away[Symbol.asyncDispose]();
+        // Its leave is handled before the lines it will miss: the talker's reply comes after both.
+        await talker.send("/rooms");
+        await talker.lines.waitFor(/^\* rooms: /);
+        await talker.send(...Array.from({ length: 1000 }, (_, i) => `missed ${i + 1}`));
+        await talker.send("/rooms");
+        await talker.lines.waitFor(/^\* rooms: /);
+        const started = performance.now();
+        await using back = await TestClient.connect(server.port, { label: "back" });
+        await back.lines.waitFor(/^\* welcome/);
+        await back.send(`/resume ${token} -`);
+        await back.lines.waitFor(/^\* resumed as \S+; 1000 missed lines follow$/);
+        await back.lines.waitFor(/ missed 1000$/);
+        times.push(performance.now() - started);
+        await back.send("/quit");
+        await back.lines.waitFor("* bye");
+      }
+    } finally {
+      await talker[Symbol.asyncDispose]();
+    }
+  }
+  // The same 10,000 connects and drops with sessions off: what churn alone leaves in the RSS.
+  const count = 10_000;
+  const churn = await parkedGrowth(options, count, false);
+  const parked = await parkedGrowth(options, count, true);
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    resumeMs: Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10,
+    rounds: times.map((ms) => Math.round(ms * 10) / 10),
+    parkedSessions: count,
+    parkedBytes: parked,
+    churnBytes: churn,
+  };
+}
+
+/**
+ * The RSS growth of a chat server after `count` clients each connected, asked for a session (with
+ * `sessions`; the server refuses one without) and dropped, 250 at a time.
+ */
+async function parkedGrowth(options: Options, count: number, sessions: boolean): Promise<number> {
+  await using server = await start("parley", "chat", options, sessions ? [] : ["--resume-window", "0"]);
+  const before = await rss(server.pid);
+  for (let i = 0; i < count; i += 250) {
+    const batch = await Promise.all(Array.from({ length: Math.min(250, count - i) }, async () => {
+      const client = await TestClient.connect(server.port);
+      await client.lines.waitFor(/^\* welcome/);
+      // A /resume with no session starts one without settling the join (a first /session would:
+      // 10,000 joins told to up to 10,000 members is another benchmark), so the figure is the
+      // parked sessions and their held names.
+      await client.send("/resume AAAAAAAAAAAAAAAAAAAAAA");
+      await client.lines.waitFor(sessions ? /^\* session / : /^ERR sessions are off/);
+      return client;
+    }));
+    for (const client of batch) await client[Symbol.asyncDispose]();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  return (await rss(server.pid)) - before;
+}
+
+/**
  * What `--admin` costs: echo with 100 connections with it and without it, three rounds each,
  * interleaved (medians compared); and how long one scrape of `/metrics` takes with `options.idle`
  * connections open (the median of five).
@@ -762,8 +838,8 @@ if (import.meta.main) {
       only: { type: "string" },
     },
   });
-  if (values.only !== undefined && !["cluster", "rooms", "web", "admin"].includes(values.only)) {
-    throw new TypeError(`--only takes "cluster", "rooms", "web" or "admin", got "${values.only}"`);
+  if (values.only !== undefined && !["cluster", "rooms", "resume", "web", "admin"].includes(values.only)) {
+    throw new TypeError(`--only takes "cluster", "rooms", "resume", "web" or "admin", got "${values.only}"`);
   }
   const options: Options = {
     pin: await pinning(),
@@ -778,6 +854,28 @@ if (import.meta.main) {
   };
   if (Deno.build.os === "linux") {
     await ensureFileLimit(options.idle + 2000, new URL(import.meta.url).pathname, Deno.args);
+  }
+  if (values.only === "resume") {
+    progress.plan(1);
+    const resume = await progress.step(
+      "sessions: resume 1,000 missed lines; 10,000 parked",
+      () => resumeCase(options),
+    );
+    console.log([
+      "",
+      "sessions, one server",
+      `  resume with 1,000 missed lines (ms, connect to the last line; median of 5)  ${resume.resumeMs}  (${
+        resume.rounds.join(", ")
+      })`,
+      `  ${resume.parkedSessions.toLocaleString("en")} parked sessions: server RSS growth  ${
+        (resume.parkedBytes / 1048576).toFixed(1)
+      } MiB; the same connects without sessions  ${(resume.churnBytes / 1048576).toFixed(1)} MiB; ` +
+      `so about ${
+        Math.round((resume.parkedBytes - resume.churnBytes) / resume.parkedSessions).toLocaleString("en")
+      } bytes a parked session`,
+    ].join("\n"));
+    console.log(JSON.stringify({ options, resume }));
+    Deno.exit(0);
   }
   if (values.only === "admin") {
     progress.plan(1);

@@ -138,7 +138,7 @@ Deno.test("/help explains, an unknown command says so; neither reaches the other
   const [help, unknown] = a.take();
   assertMatch(
     help,
-    /^\* commands: \/nick NAME .*\/who \[#ROOM\], \/me TEXT, \/msg NAME TEXT, \/join #ROOM, \/part \[#ROOM\], \/rooms, \/topic \[#ROOM\] \[TEXT\], \/quit \[REASON\], \/help/,
+    /^\* commands: \/nick NAME .*\/who \[#ROOM\], \/me TEXT, \/msg NAME TEXT, \/join #ROOM, \/part \[#ROOM\], \/rooms, \/topic \[#ROOM\] \[TEXT\], \/quit \[REASON\], \/help, \/session and \/resume/,
   );
   assertEquals(unknown, "ERR unknown command /dance; try /help");
   assertEquals(b.take(), []);

@@ -63,7 +63,8 @@ const MAX_ROOMS_LISTED = 50;
 export const MAX_TOPIC_CHARS = 300;
 /** What `/help` says. */
 export const CHAT_HELP = `* commands: /nick NAME (${NAME_RULE}), /who [#ROOM], /me TEXT, /msg NAME TEXT, ` +
-  "/join #ROOM, /part [#ROOM], /rooms, /topic [#ROOM] [TEXT], /quit [REASON], /help; " +
+  "/join #ROOM, /part [#ROOM], /rooms, /topic [#ROOM] [TEXT], /quit [REASON], /help, " +
+  "/session and /resume TOKEN #ROOM:SEQ (come back after a drop); " +
   "commands are case-insensitive; any other line goes to your current room (the one you joined last), " +
   "#ROOM TEXT to another room you are in (//text for a line that starts with /)";
 /** How each command is used, as a client that used it wrongly is told. */
@@ -122,6 +123,8 @@ interface Session {
   member: Member;
   /** By room key: the number of the last line told there before the client had a session (or the room). */
   floor: Map<string, number>;
+  /** Its join was never told (it left before it settled): neither is its leave. */
+  untold?: boolean;
   parked?: { timer: ReturnType<typeof setTimeout>; privates: (string | Uint8Array)[] };
 }
 
@@ -1048,7 +1051,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       void names.release(person.name, member.id);
       changed(member, person.name, undefined);
       for (const room of [...person.rooms]) {
-        broadcast(room, `* ${person.name} left`, member);
+        if (!session.untold) broadcast(room, `* ${person.name} left`, member);
         exit(member, person, room);
       }
     }, resumeWindowMs);
@@ -1124,7 +1127,13 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (session !== undefined) {
         sessionOf.delete(member);
         // Gone without saying so: kept for the window, its name held and its rooms not told.
-        if (why === undefined && !removed.has(member) && people.has(member)) return park(session);
+        if (why === undefined && !removed.has(member) && people.has(member)) {
+          // Gone before its join was told: its leave will not be either.
+          session.untold = unsettled.has(member);
+          clearTimeout(unsettled.get(member));
+          unsettled.delete(member);
+          return park(session);
+        }
         sessions.delete(session.token);
       }
       if (joining.delete(member)) return void names.release(`user${member.id}`, member.id);
