@@ -117,6 +117,10 @@ Deno.test("through Redis, the operator's kick reaches another server, and a ban 
     assertEquals(await refused.lines.next(), "ERR you are banned from this server");
     await using here = await TestClient.connect(port, { label: "here" });
     assertEquals(await here.lines.next(), "ERR you are banned from this server");
+    // A server that starts later asks the others for their bans.
+    await using later = await chatServer(redis);
+    await using newcomer = await TestClient.connect(later.port, { label: "newcomer" });
+    assertEquals(await newcomer.lines.next(), "ERR you are banned from this server");
   } finally {
     await closeAll([carol.client, dave.client]);
     await tmux.press("C-c");

@@ -692,7 +692,12 @@ Deno.test("the operator's moderation: a kick and a ban are told to the rooms ins
   assertEquals(bans.refuses("127.0.0.2"), false);
   assertEquals(b.closed?.reason, "kicked by operator", "the same address: b goes too");
   assertEquals(relay.privately, []);
-  assertEquals(relay.controls, [{ line: `ban-address 127.0.0.1 ${bans.entries()[0].until}`, to: 0 }]);
+  assertEquals(relay.controls, [
+    { line: "bans?", to: 0 },
+    { line: `ban-address 127.0.0.1 ${bans.entries()[0].until}`, to: 0 },
+  ], "it asked the others for their bans when it started, and shares its own");
+  relay.deliver({ line: bytes("bans?"), kind: "control", to: 0 });
+  assertEquals(relay.controls.at(-1), { line: `ban-address 127.0.0.1 ${bans.entries()[0].until}`, to: 0 });
   assertEquals(mode.control.unban("127.0.0.1"), "lifted the ban on 127.0.0.1");
   assertEquals(bans.refuses("127.0.0.1"), false);
 });

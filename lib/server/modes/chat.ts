@@ -298,6 +298,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     if (operatorRoom !== undefined) views.push({ name: operatorRoom, members: [OPERATOR_ID] });
     return views;
   });
+  askForBans();
   relay?.open({
     deliver(delivered) {
       if (delivered.kind === "private") return members.get(delivered.to!)?.send(delivered.line);
@@ -312,6 +313,8 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     },
     link: (up) => {
       linkUp = up;
+      // Bans set while this server could not hear them.
+      if (up) askForBans();
       for (const member of people.keys()) member.send(up ? LINK_BACK : LINK_LOST);
       clearTimeout(newsTimer);
       const news = up ? unseenNews() : undefined;
@@ -826,6 +829,21 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     }
   }
 
+  /**
+   * Asks the other isolates for the bans in force (a server that starts, or whose link is back,
+   * has missed them); each answers with its own, as `ban-address` lines.
+   */
+  function askForBans(): void {
+    if (bans !== undefined) relay?.publish("bans?", "control", EVERYONE);
+  }
+
+  /** Tells every other isolate the bans in force here. */
+  function shareBans(): void {
+    for (const { entry, until } of bans?.entries() ?? []) {
+      relay?.publish(`ban-address ${entry} ${until}`, "control", EVERYONE);
+    }
+  }
+
   /** A control line from the operator of another isolate, for connection `to` (0: for every one). */
   function obey(to: number, line: string): void {
     const [verb, first = "", second = ""] = line.split(" ");
@@ -833,6 +851,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       try {
         if (verb === "ban-address" && /^\d{1,16}$/.test(second)) banHere(first, Number(second));
         else if (verb === "unban") bans?.remove(first);
+        else if (verb === "bans?") shareBans();
       } catch (error) {
         if (!(error instanceof AccessEntryError)) throw error;
       }
