@@ -66,7 +66,7 @@ export class RedisDirectory implements Directory {
         const owner = Number(field.slice(bar + 1));
         // This server's own are known better here, now.
         if (node === this.#link.node || !live.has(node) || !Number.isSafeInteger(owner)) continue;
-        moves.push([owner, parseRooms(json)]);
+        moves.push([owner, parseRoomList(json)]);
       }
       return mergeRooms([...local, ...viewsOf(moves)]);
     } catch {
@@ -161,7 +161,7 @@ function fieldsOf(reply: Record<string, string> | string[]): [string, string][] 
 }
 
 /** The rooms in one member's field, as far as they are rooms. */
-function parseRooms(json: string): string[] {
+export function parseRoomList(json: string): string[] {
   try {
     const value = JSON.parse(json);
     if (!Array.isArray(value)) return [];

@@ -19,6 +19,7 @@ import type { Holder, NameEvents, Names } from "../registry/registry.ts";
 import type { Awaitable } from "../util/awaitable.ts";
 import { within } from "../util/delay.ts";
 import type { RedisLink } from "./link.ts";
+import { parseRoomList } from "./directory.ts";
 import { CLAIM, KEEP, REAP, RELEASE } from "./scripts.ts";
 
 /** How long a server's presence key lives without a refresh. */
@@ -183,13 +184,33 @@ export class RedisNames implements Names {
     await this.#beating;
     if (!this.#link.up) return;
     const keys = this.#link.keys;
-    const gone = await this.#link.run<string[]>(
+    const [gone, rooms] = await this.#link.run<[string[], string[]]>(
       REAP,
       [keys.presence(this.#link.node), keys.nodes, keys.online, keys.tombstone(this.#link.node), keys.rooms],
       [this.#link.node, keys.namePrefix, "leave"],
-    ).catch(() => []);
-    const names = this.#wellFormed(gone).map((entry) => entry.name);
-    if (names.length > 0) this.#events?.departed(names);
+    ).catch((): [string[], string[]] => [[], []]);
+    this.#departed(gone, rooms);
+  }
+
+  /**
+   * Tells who left with a server that is gone (its `online` entries), each with the rooms it was
+   * in (its members' rooms, `owner, JSON, ...`) where they are known; returns how many.
+   */
+  #departed(gone: string[], rooms: string[]): number {
+    const entries = this.#wellFormed(gone);
+    if (entries.length === 0) return 0;
+    const roomsOf = new Map<number, string[]>();
+    for (let i = 0; i + 1 < rooms.length; i += 2) {
+      const owner = Number(rooms[i]);
+      if (Number.isSafeInteger(owner)) roomsOf.set(owner, parseRoomList(String(rooms[i + 1])));
+    }
+    const where = new Map<string, string[]>();
+    for (const { name, owner } of entries) {
+      const list = roomsOf.get(owner);
+      if (list !== undefined) where.set(name, list);
+    }
+    this.#events?.departed(entries.map((entry) => entry.name), where);
+    return entries.length;
   }
 
   #hold(folded: string, holding: Holding): void {
@@ -328,22 +349,21 @@ export class RedisNames implements Names {
       );
       for (const [i, node] of nodes.entries()) {
         if (alive[i] === 1) continue;
-        const gone = await this.#link.run<string[]>(
+        const [gone, rooms] = await this.#link.run<[string[], string[]]>(
           REAP,
           [keys.presence(node), keys.nodes, keys.online, keys.tombstone(node), keys.rooms],
           [node, keys.namePrefix, "reap"],
         );
-        const names = this.#wellFormed(gone).map((entry) => entry.name);
-        if (names.length > 0) {
+        const names = this.#departed(gone, rooms);
+        if (names > 0) {
           this.#logger.info(
             "redis_reaped",
-            `a server left the room without saying so; ${names.length} names freed`,
+            `a server left the chat without saying so; ${names} names freed`,
             {
               node,
-              names: names.length,
+              names,
             },
           );
-          this.#events?.departed(names);
         }
       }
     } catch (error) {

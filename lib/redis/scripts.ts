@@ -99,7 +99,8 @@ return reply`,
  * Removes node ARGV[1] from the chat (KEYS[2]) with every name it held (in KEYS[3], and the keys
  * ARGV[2] .. folded) and its members' rooms (its fields `node|id` in KEYS[5]), if its presence KEYS[1] is gone; "leave"
  * as ARGV[3] is the node leaving by itself. A reaped node gets a tombstone, KEYS[4], to learn it was counted as gone. Returns
- * the online entries (node|owner|since|joined|Name) it removed; only the first caller gets them.
+ * the online entries (node|owner|since|joined|Name) it removed, and its members' rooms (owner,
+ * JSON list, owner, ...); only the first caller gets them.
  */
 export const REAP: RedisScript = {
   name: "reap",
@@ -109,13 +110,18 @@ if leaving then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[1])
 elseif redis.call('EXISTS', KEYS[1]) == 1 or redis.call('SREM', KEYS[2], ARGV[1]) == 0 then
-  return {}
+  return {{}, {}}
 else
   redis.call('SET', KEYS[4], '1', 'PX', 3600000)
 end
 local mine = ARGV[1] .. '|'
+local rooms = {}
 for _, field in ipairs(redis.call('HKEYS', KEYS[5])) do
-  if string.sub(field, 1, #mine) == mine then redis.call('HDEL', KEYS[5], field) end
+  if string.sub(field, 1, #mine) == mine then
+    rooms[#rooms + 1] = string.sub(field, #mine + 1)
+    rooms[#rooms + 1] = redis.call('HGET', KEYS[5], field)
+    redis.call('HDEL', KEYS[5], field)
+  end
 end
 local gone = {}
 local all = redis.call('HGETALL', KEYS[3])
@@ -129,7 +135,7 @@ for i = 1, #all, 2 do
     gone[#gone + 1] = value
   end
 end
-return gone`,
+return {gone, rooms}`,
 };
 
 /**

@@ -49,8 +49,11 @@ export interface NameEvents {
    * claimed it first took it.
    */
   lost(name: string, owner: number): void;
-  /** The holders of `names` left: the server that served them stopped without saying so. */
-  departed(names: string[]): void;
+  /**
+   * The holders of `names` left: the server that served them stopped without saying so (or left
+   * while this one could not hear it). `rooms` says, by name, which rooms each was in, where known.
+   */
+  departed(names: string[], rooms?: ReadonlyMap<string, string[]>): void;
   /** The room had counted the holders of `names`, served here, as gone; they are back. */
   returned(names: string[]): void;
 }

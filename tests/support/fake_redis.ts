@@ -209,17 +209,20 @@ export class FakeRedis {
     return reply;
   }
 
-  #reap([presence, nodes, online, tombstone, rooms]: string[], [node, namePrefix, how]: string[]): string[] {
+  #reap([presence, nodes, online, tombstone, rooms]: string[], [node, namePrefix, how]: string[]): Reply {
     if (how === "leave") {
       this.#del(presence);
       this.#setOf(nodes).delete(node);
     } else if (this.#exists(presence) || !this.#setOf(nodes).delete(node)) {
-      return [];
+      return [[], []];
     } else {
       this.#set(tombstone, "1", 3600000);
     }
-    for (const field of [...this.#hash(rooms).keys()]) {
-      if (field.startsWith(`${node}|`)) this.#hash(rooms).delete(field);
+    const moved: string[] = [];
+    for (const [field, value] of [...this.#hash(rooms)]) {
+      if (!field.startsWith(`${node}|`)) continue;
+      moved.push(field.slice(node.length + 1), value);
+      this.#hash(rooms).delete(field);
     }
     const mine = `${node}|`;
     const gone: string[] = [];
@@ -229,7 +232,7 @@ export class FakeRedis {
       if (this.get(namePrefix + folded)?.startsWith(mine)) this.#del(namePrefix + folded);
       gone.push(value);
     }
-    return gone;
+    return [gone, moved];
   }
 
   #takeBlock([ids, fence, epoch]: string[], [block]: string[]): number {

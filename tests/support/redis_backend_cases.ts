@@ -124,6 +124,8 @@ interface TestServer {
   link: CuttableLink;
   delivered: RoomLine[];
   departed: string[];
+  /** The rooms each departed name was in, where the reaper said. */
+  departedRooms: Map<string, string[]>;
   lost: string[];
   logged: string[];
 }
@@ -133,12 +135,23 @@ async function join(redis: RedisUnderTest, history = 0): Promise<TestServer> {
   const logger = createLogger({ write: (line) => logged.push(line) });
   const link = new CuttableLink(await redis.link());
   const backend = await joinChat(link, { history, local: new MemoryRegistry(), logger });
-  const server: TestServer = { backend, link, delivered: [], departed: [], lost: [], logged };
+  const server: TestServer = {
+    backend,
+    link,
+    delivered: [],
+    departed: [],
+    departedRooms: new Map(),
+    lost: [],
+    logged,
+  };
   backend.relay!.open({ deliver: (line) => server.delivered.push(line) });
   await backend.relay!.enter!(ROOM);
   const events: NameEvents = {
     lost: (name) => server.lost.push(name),
-    departed: (names) => server.departed.push(...names),
+    departed: (names, rooms) => {
+      server.departed.push(...names);
+      for (const [name, list] of rooms ?? []) server.departedRooms.set(name, list);
+    },
     returned: () => {},
   };
   backend.registry.names.watch?.(events);
@@ -321,15 +334,20 @@ export function redisBackendCases(fixture: RedisFixture): void {
     }
   });
 
-  test("a server that dies is reaped: its names are freed and its clients announced as gone", async (redis) => {
+  test("a server that dies is reaped: its names are freed and its clients announced as gone, with their rooms", async (redis) => {
     const [a, b] = [await join(redis), await join(redis)];
     try {
       await a.backend.registry.names.claim("ann", 1);
+      a.backend.directory.open(() => [{ name: "#rust", members: [1] }]);
+      a.backend.directory.moved(1, ["#rust", "#go"]);
+      await until(async () => (await b.backend.directory.rooms()).length === 2, 2000, "ann's rooms seen");
       // Dies: nothing it sends arrives any more, and it says nothing of leaving.
       a.link.cut();
       await redis.advance(GONE_WITHIN_MS);
       await until(() => b.departed.length > 0, GONE_WITHIN_MS + 2000, "ann announced as gone");
       assertEquals(b.departed, ["ann"]);
+      assertEquals([...b.departedRooms], [["ann", ["#rust", "#go"]]]);
+      assertEquals(await b.backend.directory.rooms(), [], "its rooms went with it");
       assertEquals(await b.backend.registry.names.claim("ann", 2), true);
     } finally {
       await a.backend.leave();

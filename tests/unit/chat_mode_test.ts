@@ -363,6 +363,17 @@ Deno.test("clients of a server that died are announced here and to the other ser
   assertEquals(relay.published.at(-1), "* user1 joined");
 });
 
+Deno.test("a dead server's client is announced gone in the rooms it was in, where they are known", async () => {
+  const names = new NewsyNames();
+  const { mode, members: [a, b] } = await room(2, names, new RecordingRelay());
+  await say(mode, b, "/join #rust");
+  b.take();
+  a.take();
+  names.events!.departed(["far", "wide"], new Map([["far", ["#RUST"]]]));
+  assertEquals(a.take(), ["* wide left"], "far was in #rust only; where wide was is not known");
+  assertEquals(b.take(), ["#rust * far left", "#parley * wide left", "#rust * wide left"]);
+});
+
 Deno.test("history a newcomer is sent is capped in bytes: the newest lines that fit", async () => {
   const history = new MemoryHistory(10);
   const r = new Members<FakeMember>();

@@ -341,9 +341,14 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       );
       for (const room of person.rooms) broadcast(room, `* ${name} is now ${fallback}`, member);
     },
-    departed(gone) {
-      // Which rooms they were in went with their server: every room here hears it.
-      for (const room of rooms.values()) for (const name of gone) broadcast(room, `* ${name} left`);
+    departed(gone, roomsOf) {
+      for (const name of gone) {
+        // Each room it was in hears it; where that is not known, every room here does.
+        const were = roomsOf?.get(name)?.map(roomKey);
+        for (const room of rooms.values()) {
+          if (were === undefined || were.includes(room.key)) broadcast(room, `* ${name} left`);
+        }
+      }
     },
     returned(back) {
       // Only the other servers had counted them as gone.
