@@ -22,6 +22,23 @@ export interface LinkHealth {
   roundTripSeconds: number;
 }
 
+/** An address or CIDR block the chat's operator banned, until when (ms since the epoch). */
+export interface StoredBan {
+  entry: string;
+  until: number;
+}
+
+/**
+ * Where the operator's bans are kept for servers that start later (Redis): a server reads them
+ * before it listens, so that no banned address slips in while it asks the others.
+ */
+export interface BanStore {
+  /** The bans in force. */
+  load(): Promise<StoredBan[]>;
+  save(ban: StoredBan): Promise<void>;
+  remove(entry: string): Promise<void>;
+}
+
 /** What a server's chat is served with. */
 export interface Backend {
   registry: Registry;
@@ -31,6 +48,8 @@ export interface Backend {
   relay?: Relay;
   /** The last lines said (`--history`), if kept. */
   history?: History;
+  /** Where the operator's bans outlive a server (with Redis); none for one server or its workers. */
+  bans?: BanStore;
   /** The link's state now, where there is a link to watch (Redis). */
   health?(): LinkHealth;
   /** Leaves whatever the backend joined; call it once the server has finished. */

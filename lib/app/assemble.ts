@@ -76,12 +76,19 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
     await transcript?.close();
     throw error;
   }
+  // The bans in force elsewhere, before a banned address can slip in.
+  const bans = await backend.bans?.load().catch((error) => {
+    logger.warn("redis_error", `cannot read the bans: ${error}`, { error: String(error) });
+    return [];
+  });
   const server = serve(listeners, {
     ...plan.settings,
     registry: backend.registry,
     relay: backend.relay,
     history: backend.history,
     directory: backend.directory,
+    bans,
+    banStore: backend.bans,
     transcript,
     access: new AccessList(plan.access),
     logger,

@@ -22,6 +22,8 @@ export interface ChatKeys {
   rooms: string;
   /** Hash of the rooms' topics: room key -> JSON of the topic. */
   topics: string;
+  /** Hash of the operator's bans: address or block -> until (ms since the epoch). */
+  bans: string;
   /** Pub/sub channel of private messages. */
   private: string;
   /** The key that says node `node` is alive (it expires when it stops refreshing it). */
@@ -55,6 +57,7 @@ export function chatKeys(): ChatKeys {
     online: `${prefix}online`,
     rooms: `${prefix}rooms`,
     topics: `${prefix}topics`,
+    bans: `${prefix}bans`,
     private: `${prefix}private`,
     presence: (node) => `${prefix}node:${node}`,
     tombstone: (node) => `${prefix}gone:${node}`,

@@ -13,6 +13,7 @@ import type { Backend } from "../backend.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../registry/registry.ts";
 import { ClientLink } from "./client_link.ts";
+import { RedisBans } from "./bans.ts";
 import { RedisDirectory } from "./directory.ts";
 import { RedisHistory } from "./history.ts";
 import { describeRedisError, type RedisLink, RedisLinkError } from "./link.ts";
@@ -72,6 +73,7 @@ export async function joinChat(
   return {
     registry,
     directory,
+    bans: new RedisBans(link),
     relay,
     history: history > 0 ? new RedisHistory(link, relay, history) : undefined,
     health: () => ({

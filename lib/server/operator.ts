@@ -5,6 +5,9 @@
  * mode's job, and where the lines come from (a terminal, a pipe, a test) the caller's.
  */
 
+import type { Logger } from "../log.ts";
+import { describeNetError } from "../util/net.ts";
+
 /** The operator's side of console mode: lines typed, and a place to show the conversation. */
 export interface Operator {
   /** Lines the operator types, until their input ends. */
@@ -220,5 +223,28 @@ export function parseChatOperatorCommand(line: string): ChatOperatorCommand {
         kind: "invalid",
         message: `unknown command ${verb}; /help lists them (//text says a line starting with /)`,
       };
+  }
+}
+
+/**
+ * Carries out each line the operator types, one after the other, until their input ends (then the
+ * server goes on, and says so) or the server shuts down (`signal`).
+ */
+export async function readOperator(
+  operator: Operator,
+  options: { logger: Logger; signal: AbortSignal },
+  command: (line: string) => void | Promise<void>,
+): Promise<void> {
+  const { logger, signal } = options;
+  try {
+    for await (const line of operator.lines) {
+      if (signal.aborted) return;
+      await command(line);
+    }
+    if (!signal.aborted) {
+      logger.info("console", "operator input ended; still serving (stop with Ctrl+C or SIGTERM)");
+    }
+  } catch (error) {
+    logger.error("console", `operator input failed: ${describeNetError(error)}`);
   }
 }

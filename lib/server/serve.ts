@@ -20,6 +20,7 @@ import { SHUTTING_DOWN } from "../protocol/goodbye.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Relay } from "../relay/relay.ts";
 import type { Directory } from "../rooms/directory.ts";
+import type { BanStore, StoredBan } from "../backend.ts";
 import { type Listener, type Stream, transportOf } from "../transport/transport.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
@@ -92,6 +93,10 @@ export interface ServeOptions extends ServeSettings {
   history?: History;
   /** Chat mode: the rooms across the chat. The caller closes it after `finished`. */
   directory?: Directory;
+  /** Chat mode: the operator's bans in force when it starts (from `banStore`). */
+  bans?: StoredBan[];
+  /** Chat mode: where the operator's bans are kept for servers that start later. */
+  banStore?: BanStore;
   /** Chat mode: where every line said is written down (`--transcript`). The caller closes it. */
   transcript?: Transcript;
   /** Aborting it shuts the server down; its reason (a string) is logged. */
@@ -170,8 +175,15 @@ export class Server implements ServerHandle {
     this.#logger = logger;
     this.#registry = registry;
     this.#drainTimeoutMs = drainTimeout * 1000;
-    // The chat operator's bans, refused at the door.
+    // The chat operator's bans, refused at the door: those in force elsewhere from the start.
     const bans = new Bans();
+    for (const { entry, until } of options.bans ?? []) {
+      try {
+        bans.add(entry, until);
+      } catch {
+        // Not an address: not a ban any server made.
+      }
+    }
     this.#door = new Door({
       bans,
       registry,
@@ -193,6 +205,7 @@ export class Server implements ServerHandle {
       history: options.history,
       directory: options.directory,
       bans,
+      banStore: options.banStore,
       room: options.room,
       maxRooms: options.maxRooms,
       resumeWindowMs: (options.resumeWindow ?? 0) * 1000,

@@ -355,6 +355,21 @@ export function redisBackendCases(fixture: RedisFixture): void {
     }
   });
 
+  test("bans are kept for servers that start later; one past its time is left out", async (redis) => {
+    const [a, b] = [await join(redis), await join(redis)];
+    try {
+      const later = Date.now() + 60_000;
+      await a.backend.bans!.save({ entry: "10.0.0.0/8", until: later });
+      await a.backend.bans!.save({ entry: "192.0.2.1", until: Date.now() - 1 });
+      await a.backend.bans!.save({ entry: "::1", until: later });
+      await a.backend.bans!.remove("::1");
+      assertEquals(await b.backend.bans!.load(), [{ entry: "10.0.0.0/8", until: later }]);
+    } finally {
+      await b.backend.leave();
+      await a.backend.leave();
+    }
+  });
+
   test("entries in Redis that no server wrote are left out of /who, and said once in the log", async (redis) => {
     const a = await join(redis);
     const intruder = await redis.link();

@@ -37,6 +37,7 @@ import { type Directory, MemoryDirectory, type RoomView } from "../../rooms/dire
 import { andThen, type Awaitable } from "../../util/awaitable.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
 import { AccessEntryError, type Ban, type Bans } from "../access_list.ts";
+import type { BanStore } from "../../backend.ts";
 import { KICKED } from "../../protocol/goodbye.ts";
 import type { Members } from "../members.ts";
 import type { Transcript } from "../transcript.ts";
@@ -152,6 +153,8 @@ export interface ChatModeOptions {
   room?: string;
   /** Addresses the operator banned, which the door refuses. */
   bans?: Bans;
+  /** Where the operator's bans are kept for servers that start later (Redis). */
+  banStore?: BanStore;
   /** Sees every line said or told in a room this server hears, with the room (the operator's console). */
   watch?: (room: string, line: string | Uint8Array) => void;
   /** Most rooms at once in the chat (`--max-rooms`). @default {1000} */
@@ -220,7 +223,7 @@ const EVERYONE = 0;
 /** Creates a chat mode. */
 export function createChatMode(options: ChatModeOptions): ChatMode {
   const { members, names, relay, history, transcript, historyBytes = 1 << 19, settleMs = 1000 } = options;
-  const { bans, watch } = options;
+  const { bans, banStore, watch } = options;
   const directory = options.directory ?? new MemoryDirectory();
   const startName = options.room ?? DEFAULT_ROOM;
   const startKey = roomKey(startName);
@@ -819,6 +822,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         );
         banHere(member.ip, until);
         relay?.publish(`ban-address ${member.ip} ${until}`, "control", EVERYONE);
+        keepBan(member.ip, until);
         return `banned ${name} (${member.ip}) for ${minutes(action.minutes)}`;
       }
     }
@@ -840,6 +844,11 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
    */
   function askForBans(): void {
     if (bans !== undefined) relay?.publish("bans?", "control", EVERYONE);
+  }
+
+  /** Keeps a ban the operator made here for servers that start later. */
+  function keepBan(entry: string, until: number): void {
+    banStore?.save({ entry, until }).catch(() => {/* the running servers were told */});
   }
 
   /** Tells every other isolate the bans in force here. */
@@ -925,6 +934,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         throw error;
       }
       relay?.publish(`ban-address ${entry} ${until}`, "control", EVERYONE);
+      keepBan(entry, until);
       transcript?.write({
         name: "operator",
         kind: "moderation",
@@ -936,6 +946,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     unban(entry) {
       const lifted = bans?.remove(entry) ?? false;
       relay?.publish(`unban ${entry}`, "control", EVERYONE);
+      banStore?.remove(entry).catch(() => {/* the others were told; a later server may not be */});
       transcript?.write({ name: "operator", kind: "moderation", to: entry, text: `unban ${entry}` });
       return lifted ? `lifted the ban on ${entry}` : `${entry} was not banned here; told the others`;
     },

@@ -8,10 +8,9 @@
 
 import { escapeText } from "../../protocol/escape.ts";
 import { parseRoom } from "../../protocol/rooms.ts";
-import { describeNetError } from "../../util/net.ts";
 import { clockTime } from "../../util/time.ts";
 import type { Logger } from "../../log.ts";
-import { CHAT_OPERATOR_HELP, type Operator, parseChatOperatorCommand } from "../operator.ts";
+import { CHAT_OPERATOR_HELP, type Operator, parseChatOperatorCommand, readOperator } from "../operator.ts";
 import type { ChatControl } from "./chat.ts";
 
 const decoder = new TextDecoder();
@@ -117,23 +116,8 @@ export function startChatConsole(options: ChatConsoleOptions): ChatConsole {
     }
   }
 
-  async function read(): Promise<void> {
-    const { logger, signal } = options;
-    try {
-      for await (const line of operator.lines) {
-        if (signal.aborted) return;
-        await command(line);
-      }
-      if (!signal.aborted) {
-        logger.info("console", "operator input ended; still serving (stop with Ctrl+C or SIGTERM)");
-      }
-    } catch (error) {
-      logger.error("console", `operator input failed: ${describeNetError(error)}`);
-    }
-  }
-
   enter(room);
-  void read();
+  void readOperator(operator, options, command);
   return {
     show(room, line) {
       operator.print(`[${clockTime()}] ${room} ${typeof line === "string" ? line : decoder.decode(line)}`);

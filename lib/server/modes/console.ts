@@ -11,10 +11,9 @@
 
 import { escapeText } from "../../protocol/escape.ts";
 import { KICKED, OPERATOR_ENDED } from "../../protocol/goodbye.ts";
-import { describeNetError } from "../../util/net.ts";
 import { clockTime } from "../../util/time.ts";
 import type { Logger } from "../../log.ts";
-import { type Operator, OPERATOR_HELP, parseOperatorCommand } from "../operator.ts";
+import { type Operator, OPERATOR_HELP, parseOperatorCommand, readOperator } from "../operator.ts";
 import type { Members } from "../members.ts";
 import type { Member, Mode } from "./mode.ts";
 
@@ -160,26 +159,6 @@ export function createConsoleMode(options: ConsoleModeOptions): ConsoleMode {
       }
     },
   };
-  if (operator !== undefined) void readCommands(mode, operator, options);
+  if (operator !== undefined) void readOperator(operator, options, (line) => mode.command(line));
   return mode;
-}
-
-/** Carries out each line the operator types until their input ends or the server shuts down. */
-async function readCommands(
-  mode: ConsoleMode,
-  operator: Operator,
-  options: ConsoleModeOptions,
-): Promise<void> {
-  const { logger, signal } = options;
-  try {
-    for await (const line of operator.lines) {
-      if (signal.aborted) return;
-      mode.command(line);
-    }
-    if (!signal.aborted) {
-      logger.info("console", "operator input ended; still serving (stop with Ctrl+C or SIGTERM)");
-    }
-  } catch (error) {
-    logger.error("console", `operator input failed: ${describeNetError(error)}`);
-  }
 }

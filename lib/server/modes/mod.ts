@@ -9,6 +9,7 @@ import type { History } from "../../history/history.ts";
 import type { Logger } from "../../log.ts";
 import type { Operator } from "../operator.ts";
 import type { Bans } from "../access_list.ts";
+import type { BanStore } from "../../backend.ts";
 import type { Directory } from "../../rooms/directory.ts";
 import type { Members } from "../members.ts";
 import type { Transcript } from "../transcript.ts";
@@ -32,6 +33,8 @@ export interface ModeContext {
   directory?: Directory;
   /** Chat mode: the operator's bans, which the door refuses. */
   bans?: Bans;
+  /** Chat mode: where bans are kept for servers that start later. */
+  banStore?: BanStore;
   /** Chat mode: the room every client starts in. */
   room?: string;
   /** Chat mode: most rooms at once. */
@@ -74,6 +77,7 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
         resumeWindowMs: context.resumeWindowMs,
         resumeBytes: context.resumeBytes,
         bans: context.bans,
+        banStore: context.banStore,
         watch: operator === undefined ? undefined : (room, line) => operatorConsole?.show(room, line),
         historyBytes: context.historyBytes,
         transcript: context.transcript,
