@@ -80,6 +80,8 @@ export interface ServeSettings {
   resumeWindow?: number;
   /** Chat mode: bytes of numbered lines each room keeps for clients that come back. @default {1048576} */
   resumeBuffer?: number;
+  /** Chat mode: why sessions cannot be kept here, if they cannot (`/session` says it). */
+  sessionsOff?: string;
 }
 
 /** Options for {@linkcode serve}. */
@@ -210,6 +212,7 @@ export class Server implements ServerHandle {
       maxRooms: options.maxRooms,
       resumeWindowMs: (options.resumeWindow ?? 0) * 1000,
       resumeBytes: options.resumeBuffer,
+      sessionsOff: options.sessionsOff,
       transcript: options.transcript,
       // As much as may wait for a client before the talkers are slowed.
       historyBytes: maxQueue / 2,

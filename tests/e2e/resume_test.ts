@@ -17,6 +17,7 @@ import {
   taskPermissions,
   TestClient,
 } from "../../scripts/support/harness.ts";
+import { RedisServer } from "../../scripts/support/redis.ts";
 
 /** A chat server with sessions; clients welcomed and named. */
 async function chat(...args: string[]): Promise<ServerProcess> {
@@ -211,3 +212,58 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "through Redis, a session resumes on the server that kept it, with the lines and private lines from the others",
+  {
+    ignore: !LINUX,
+  },
+  async () => {
+    await using redis = await RedisServer.start();
+    await using a = await chat("--redis", redis.url);
+    await using b = await chat("--redis", redis.url);
+    const zoe = await named(a, "zoe");
+    const bob = await named(b, "bob");
+    const token = await sessionOf(zoe);
+    await bob.send("marker");
+    const marker = await zoe.lines.waitFor(/<bob> marker$/);
+    const seen = /^@(#parley:\d+) /.exec(marker)![1];
+    await zoe[Symbol.asyncDispose]();
+    await a.stderr.waitFor(/disconnected/);
+    await bob.send("from the other server");
+    await bob.send("/msg zoe psst");
+    await bob.lines.waitFor("* private to zoe: psst");
+    await bob.send("/who");
+    assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob", "held across the chat");
+    const back = await TestClient.connect(a.port, { label: "back" });
+    try {
+      await back.lines.waitFor(/^\* welcome, /);
+      await back.send(`/resume ${token} ${seen}`);
+      assertEquals(await back.lines.next(), "* resumed as zoe; 2 missed lines follow");
+      assertMatch(await back.lines.next(), /^@#parley:\d+ <bob> from the other server$/);
+      assertEquals(await back.lines.next(), "* private from bob: psst");
+      await back.send("back, via the same server");
+      await bob.lines.waitFor("<zoe> back, via the same server");
+      assert(!bob.lines.seen.some((line) => line.includes("zoe left")), "nobody heard zoe go");
+      // On another server of the chat the session is not known (yet): a clear ERR and a fresh one.
+      await using elsewhere = await TestClient.connect(b.port, { label: "elsewhere" });
+      await elsewhere.lines.waitFor(/^\* welcome, /);
+      await elsewhere.send(`/resume ${token} -`);
+      assertEquals(
+        await elsewhere.lines.next(),
+        "ERR no such session (wrong, expired or used already); a new one follows",
+      );
+    } finally {
+      await closeAll([back, bob]);
+    }
+  },
+);
+
+Deno.test("with --workers, /session says sessions are not kept there", { ignore: !LINUX }, async () => {
+  await using server = await chat("--workers", "2");
+  await server.stderr.waitFor(/workers serving/);
+  await using client = await TestClient.connect(server.port);
+  await client.lines.waitFor(/^\* welcome, /);
+  await client.send("/session");
+  assertEquals(await client.lines.next(), "ERR sessions are kept by one isolate for now, not with --workers");
+});

@@ -177,6 +177,12 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
         listen: { ...plan.listen, port: addr.port, reusePort: true },
         web,
         backend: { ...plan.backend, channel },
+        // A session is kept by the worker that served it, and the kernel sends a client that comes
+        // back to any worker.
+        settings: {
+          ...plan.settings,
+          sessionsOff: "sessions are kept by one isolate for now, not with --workers",
+        },
       },
       log: options.log,
       registry: registry.buffers,

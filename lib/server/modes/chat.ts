@@ -161,12 +161,14 @@ export interface ChatModeOptions {
   maxRooms?: number;
   /**
    * How long a client with a session that dropped may come back as itself, with what it missed
-   * (`--resume-window`); 0 for no sessions. Sessions are kept by one server alone for now: with a
-   * relay (workers, Redis), `/session` says so. @default {0}
+   * (`--resume-window`); 0 for no sessions. A session is kept by the isolate that served it: it
+   * resumes there. @default {0}
    */
   resumeWindowMs?: number;
   /** Most bytes of numbered lines each room keeps for clients that come back. @default {1048576} */
   resumeBytes?: number;
+  /** Why sessions cannot be kept here (`/session` answers it), if they cannot. */
+  sessionsOff?: string;
   /**
    * Most bytes of history a newcomer is sent (the newest lines that fit): as much as a client may
    * have waiting before the talkers are slowed. @default {524288}
@@ -304,7 +306,15 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   askForBans();
   relay?.open({
     deliver(delivered) {
-      if (delivered.kind === "private") return members.get(delivered.to!)?.send(delivered.line);
+      if (delivered.kind === "private") {
+        const here = members.get(delivered.to!);
+        if (here !== undefined) return here.send(delivered.line);
+        const parked = sessions.size > 0 ? parkedSession(delivered.to!)?.parked : undefined;
+        if (parked !== undefined && parked.privates.length < MAX_PARKED_PRIVATES) {
+          parked.privates.push(delivered.line);
+        }
+        return;
+      }
       if (delivered.kind === "control") return obey(delivered.to!, decoder.decode(delivered.line));
       history?.record(delivered, Date.now());
       if (delivered.room !== undefined) watch?.(delivered.room, delivered.line);
@@ -985,9 +995,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   /** Gives `member` a session: a new token, the old one (if any) no longer good. */
   function startSession(member: Member, person: Person): Step {
     if (resumeWindowMs <= 0) return member.send("ERR sessions are off here (--resume-window 0)");
-    if (relay !== undefined) {
-      return member.send("ERR sessions are kept by a lone server for now, not with --workers or --redis");
-    }
+    if (options.sessionsOff !== undefined) return member.send(`ERR ${options.sessionsOff}`);
     const old = sessionOf.get(member);
     if (old !== undefined) sessions.delete(old.token);
     const floor = new Map(person.rooms.map((room) => [room.key, room.replay?.last ?? 0]));
@@ -1006,7 +1014,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     const last = parseLastSeen(seen);
     if (last === undefined) return member.send(USAGE.resume);
     const session = looksLikeToken(token) ? sessions.get(token) : undefined;
-    if (session === undefined || resumeWindowMs <= 0 || relay !== undefined) {
+    if (session === undefined || resumeWindowMs <= 0 || options.sessionsOff !== undefined) {
       member.send("ERR no such session (wrong, expired or used already); a new one follows");
       return startSession(member, fresh);
     }
@@ -1030,7 +1038,16 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     // The person moves to the new connection, under the same name, in the same rooms.
     const { person } = session;
     void names.release(person.name, old.id);
-    void names.claim(person.name, member.id);
+    void andThen(names.claim(person.name, member.id), (won) => {
+      // Shared with other servers, the name may have gone to someone else in between.
+      if (won || people.get(member) !== person) return;
+      const fallback = `user${member.id}`;
+      const was = person.name;
+      void names.claim(fallback, member.id);
+      rename(person, fallback);
+      member.send(`* ${was} was taken by someone else meanwhile; you are now ${fallback}`);
+      for (const room of person.rooms) broadcast(room, `* ${was} is now ${fallback}`, member);
+    });
     people.delete(old);
     people.set(member, person);
     welcomed.set(member, welcomed.get(old) ?? welcomed.get(member)!);

@@ -43,6 +43,8 @@ export interface ModeContext {
   resumeWindowMs?: number;
   /** Chat mode: bytes of numbered lines each room keeps for clients that come back. */
   resumeBytes?: number;
+  /** Chat mode: why sessions cannot be kept here, if they cannot. */
+  sessionsOff?: string;
   /** Chat mode: most bytes of history a newcomer is sent. */
   historyBytes?: number;
   /** Chat mode: where every line said is written down. */
@@ -76,6 +78,7 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
         maxRooms: context.maxRooms,
         resumeWindowMs: context.resumeWindowMs,
         resumeBytes: context.resumeBytes,
+        sessionsOff: context.sessionsOff,
         bans: context.bans,
         banStore: context.banStore,
         watch: operator === undefined ? undefined : (room, line) => operatorConsole?.show(room, line),
