@@ -48,6 +48,16 @@ const GROUPS: { name: string; mutate: string[]; tests: string[] }[] = [
     tests: ["tests/unit/registry_test.ts", "tests/unit/names_test.ts", "tests/unit/chat_mode_test.ts"],
   },
   {
+    name: "rooms",
+    mutate: [
+      "lib/protocol/rooms.ts",
+      "lib/protocol/session.ts",
+      "lib/server/replay.ts",
+      "lib/rooms/directory.ts",
+    ],
+    tests: ["tests/unit/rooms_sessions_test.ts", "tests/unit/chat_mode_test.ts"],
+  },
+  {
     name: "redis",
     mutate: ["lib/redis/names.ts", "lib/redis/ids.ts", "lib/redis/relay.ts", "lib/redis/history.ts"],
     tests: ["tests/unit/redis_backend_test.ts"],
