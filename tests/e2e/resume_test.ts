@@ -267,3 +267,36 @@ Deno.test("with --workers, /session says sessions are not kept there", { ignore:
   await client.send("/session");
   assertEquals(await client.lines.next(), "ERR sessions are kept by one isolate for now, not with --workers");
 });
+
+Deno.test(
+  "more missed than a room keeps: the client is told how many it lost, and the rest arrive in order",
+  {
+    ignore: !LINUX,
+  },
+  async () => {
+    await using server = await chat("--resume-buffer", "4K", "--rate", "0");
+    const zoe = await named(server, "zoe");
+    const bob = await named(server, "bob");
+    const token = await sessionOf(zoe);
+    await zoe[Symbol.asyncDispose]();
+    await server.stderr.waitFor(/#1 disconnected/);
+    await bob.send(...Array.from({ length: 300 }, (_, i) => `line ${i + 1}`));
+    await bob.send("/rooms");
+    await bob.lines.waitFor(/^\* rooms: /);
+    const back = await TestClient.connect(server.port, { label: "back" });
+    try {
+      await back.lines.waitFor(/^\* welcome, /);
+      await back.send(`/resume ${token}`);
+      const [, follow, lost] =
+        /^\* resumed as zoe; (\d+) missed lines follow; (\d+) more were lost \(more was said than this server keeps\)$/
+          .exec(await back.lines.next())!;
+      assertEquals(Number(follow) + Number(lost), 300);
+      assert(Number(follow) > 0 && Number(lost) > 0, `${follow} kept, ${lost} lost`);
+      for (let i = 300 - Number(follow) + 1; i <= 300; i++) {
+        assertMatch(await back.lines.next(), new RegExp(`^@#parley:\\d+ <bob> line ${i}$`));
+      }
+    } finally {
+      await closeAll([back, bob]);
+    }
+  },
+);
