@@ -43,6 +43,12 @@ Deno.test("several isolates' rooms merge by key, members together, sorted by nam
     ]),
     [{ name: "#ada", members: [4] }, { name: "#rust", members: [1, 2, 3] }],
   );
+  assertEquals(
+    mergeRooms(["#e", "#c", "#a", "#d", "#b", "#c"].map((name, i) => ({ name, members: [i] }))).map((room) =>
+      room.name
+    ),
+    ["#a", "#b", "#c", "#d", "#e"],
+  );
   assertEquals(viewsOf([[7, ["#a", "#b"]], [8, []]]), [{ name: "#a", members: [7] }, {
     name: "#b",
     members: [7],
@@ -62,8 +68,12 @@ Deno.test("a topic store keeps the newest topic of each room, and forgets the ol
   assertEquals(topics.get("#a")?.text, "new", "an older topic does not replace a newer one");
   topics.set("#a", { text: "newer", by: "z", at: 2 });
   assertEquals(topics.get("#a")?.text, "newer", "the same time: the last set wins");
-  for (let i = 0; i < 10_000; i++) topics.set(`#r${i}`, { text: "", by: "", at: 3 });
-  assertEquals(topics.get("#a"), undefined, "the oldest set went first");
+  for (let i = 0; i < 9_999; i++) topics.set(`#r${i}`, { text: "", by: "", at: 3 });
+  // Set again, a topic is the newest set: the oldest other one goes first.
+  topics.set("#a", { text: "again", by: "z", at: 4 });
+  topics.set("#last", { text: "", by: "", at: 5 });
+  assertEquals(topics.get("#a")?.text, "again");
+  assertEquals(topics.get("#r0"), undefined, "the oldest set went first");
   assertEquals(topics.entries().length, 10_000);
 });
 
@@ -81,10 +91,17 @@ Deno.test("a room's numbered lines: each gets the next number; what is not kept 
   assertEquals(replay.after(2), { lines, lost: 0 });
   assertEquals(replay.after(4).lines.map((entry) => entry.seq), [5]);
   assertEquals(replay.after(5), { lines: [], lost: 0 });
-  // One line bigger than the bound is still kept: the newest line is never dropped.
+  // Exactly at the bound, every line is kept.
+  const exact = new Replay(3 * (32 + 4));
+  for (let i = 0; i < 3; i++) exact.push(line("abcd"), i);
+  assertEquals(exact.after(0).lines.length, 3);
+  assertEquals(exact.after(0).lost, 0);
+  // Lines bigger than the bound: the newest is still kept, and the others counted as lost.
   const big = new Replay(10);
-  big.push(line("x".repeat(100)), 1);
-  assertEquals(big.after(0).lines.length, 1);
+  for (let i = 1; i <= 3; i++) big.push(line("x".repeat(100)), i);
+  assertEquals(big.after(0).lines.map((entry) => entry.seq), [3]);
+  assertEquals(big.after(0).lost, 2);
+  assertEquals(big.after(2).lost, 0);
   // Long runs compact without losing their place.
   const long = new Replay(64 * 36);
   for (let i = 1; i <= 5000; i++) long.push(line("abcd"), i);
@@ -101,7 +118,10 @@ Deno.test("a room's numbered lines: each gets the next number; what is not kept 
     4999,
     5000,
   ]);
-  assertEquals(long.after(0).lost, 5000 - long.after(0).lines.length);
+  const kept = long.after(0).lines.length;
+  assert(kept > 0 && kept <= 64, `${kept} kept`);
+  assertEquals(long.after(0).lost, 5000 - kept);
+  assertEquals(long.after(0).lines[0].seq, 5001 - kept, "compacted, the oldest kept is where it was");
 });
 
 Deno.test("sessions on the wire: tokens of 128 bits, marks before a room's lines, last-seen lists", () => {

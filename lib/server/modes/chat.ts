@@ -255,7 +255,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   /** Connections whose session another connection took over: they leave without a word. */
   const takenOver = new Set<Member>();
   /** The order lines were told in, across rooms (to merge several rooms' missed lines). */
-  let told = 0;
+  let linesTold = 0;
 
   /**
    * Members whose join waits for the registry (`null`), or for the history, with what the start
@@ -295,6 +295,18 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     return `* while the link was down: ${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""}`;
   }
 
+  /** Room names as they arrive from elsewhere, and their keys: a busy room's lines fold once. */
+  const keys = new Map<string, string>();
+  function keyOf(name: string): string {
+    let key = keys.get(name);
+    if (key === undefined) {
+      if (keys.size >= 4096) keys.clear();
+      key = roomKey(name);
+      keys.set(name, key);
+    }
+    return key;
+  }
+
   directory.open(() => {
     const views = [...rooms.values()].map((room): RoomView => ({
       name: room.name,
@@ -318,9 +330,10 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (delivered.kind === "control") return obey(delivered.to!, decoder.decode(delivered.line));
       history?.record(delivered, Date.now());
       if (delivered.room !== undefined) watch?.(delivered.room, delivered.line);
-      const room = delivered.room === undefined ? undefined : rooms.get(roomKey(delivered.room));
+      const key = delivered.room === undefined ? undefined : keyOf(delivered.room);
+      const room = key === undefined ? undefined : rooms.get(key);
       if (room !== undefined) tell(room, delivered.line, undefined, delivered);
-      else if (delivered.room !== undefined && joining.size > 0 && roomKey(delivered.room) === startKey) {
+      else if (key !== undefined && joining.size > 0 && key === startKey) {
         for (const pending of joining.values()) pending?.push({ line: delivered.line, from: delivered });
       }
     },
@@ -402,7 +415,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   /** Tells everyone in `room` here but `except`; newcomers waiting for the history get it after. */
   function tell(room: Room, line: string | Uint8Array, except?: Member, from?: RoomLine): void {
     let withName: Uint8Array | undefined;
-    const seq = room.replay?.push(typeof line === "string" ? encoder.encode(line) : line, ++told);
+    const seq = room.replay?.push(typeof line === "string" ? encoder.encode(line) : line, ++linesTold);
     for (const [member, person] of room.members) {
       if (member === except) continue;
       if (sessionOf.size > 0 && sessionOf.has(member)) member.send(numbered(room, person, line, seq!));
