@@ -43,6 +43,11 @@ export class Replay {
     return seq;
   }
 
+  /** Takes the next number without keeping the line (nobody would come back for it); returns it. */
+  skip(): number {
+    return ++this.last;
+  }
+
   /** The lines after `seen` still kept, and how many after it are not kept any more. */
   after(seen: number): { lines: Replayed[]; lost: number } {
     const first = this.#entries[this.#head]?.seq ?? this.last + 1;

@@ -102,6 +102,8 @@ interface Person {
   rooms: Room[];
   /** Where its plain lines go: the room it entered or switched to last. */
   current: Room | undefined;
+  /** Whether it has a session (`/session`): its rooms then keep their lines for its return. */
+  inSession?: boolean;
 }
 
 /** A room with members here, and `#name ` encoded, put before its lines for those in several. */
@@ -112,6 +114,11 @@ interface Room {
   members: Map<Member, Person>;
   /** Its numbered lines, for clients that come back (with `resumeWindowMs`). */
   replay?: Replay;
+  /**
+   * How many of its members (here, or parked) have a session: its lines are kept only while one
+   * does, so that a chat whose clients never ask pays nothing for it.
+   */
+  sessions: number;
 }
 
 /**
@@ -415,7 +422,11 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   /** Tells everyone in `room` here but `except`; newcomers waiting for the history get it after. */
   function tell(room: Room, line: string | Uint8Array, except?: Member, from?: RoomLine): void {
     let withName: Uint8Array | undefined;
-    const seq = room.replay?.push(typeof line === "string" ? encoder.encode(line) : line, ++linesTold);
+    const seq = room.replay === undefined
+      ? undefined
+      : room.sessions > 0
+      ? room.replay.push(typeof line === "string" ? encoder.encode(line) : line, ++linesTold)
+      : room.replay.skip();
     for (const [member, person] of room.members) {
       if (member === except) continue;
       if (sessionOf.size > 0 && sessionOf.has(member)) member.send(numbered(room, person, line, seq!));
@@ -443,7 +454,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     const key = roomKey(name);
     let room = rooms.get(key);
     if (room === undefined) {
-      room = { name, key, head: encoder.encode(`${name} `), members: new Map() };
+      room = { name, key, head: encoder.encode(`${name} `), members: new Map(), sessions: 0 };
       if (resumeWindowMs > 0) room.replay = new Replay(resumeBytes);
       rooms.set(key, room);
       void relay?.enter?.(name);
@@ -451,6 +462,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     room.members.set(member, person);
     person.rooms.push(room);
     person.current = room;
+    if (person.inSession) room.sessions++;
     sessionOf.get(member)?.floor.set(key, room.replay?.last ?? 0);
     directory.moved(member.id, person.rooms.map((room) => room.name));
     return room;
@@ -459,6 +471,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   /** Takes `member` out of `room`; the room goes when it is empty here. */
   function exit(member: Member, person: Person, room: Room): void {
     room.members.delete(member);
+    if (person.inSession) room.sessions--;
     person.rooms = person.rooms.filter((other) => other !== room);
     if (person.current === room) person.current = person.rooms.at(-1);
     if (room.members.size === 0) {
@@ -1011,6 +1024,10 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     if (options.sessionsOff !== undefined) return member.send(`ERR ${options.sessionsOff}`);
     const old = sessionOf.get(member);
     if (old !== undefined) sessions.delete(old.token);
+    if (!person.inSession) {
+      person.inSession = true;
+      for (const room of person.rooms) room.sessions++;
+    }
     const floor = new Map(person.rooms.map((room) => [room.key, room.replay?.last ?? 0]));
     const session: Session = { token: newToken(), person, member, floor };
     sessions.set(session.token, session);
