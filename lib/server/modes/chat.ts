@@ -36,10 +36,12 @@ import { type Directory, MemoryDirectory, type RoomView } from "../../rooms/dire
 
 import { andThen, type Awaitable } from "../../util/awaitable.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
-import { AccessEntryError, type Ban, type Bans } from "../access_list.ts";
+import type { Ban, Bans } from "../access_list.ts";
 import type { BanStore } from "../../backend.ts";
-import { KICKED } from "../../protocol/goodbye.ts";
 import type { Members } from "../members.ts";
+import { type Moderation, Moderator } from "./chat_moderation.ts";
+
+export type { Moderation } from "./chat_moderation.ts";
 import type { Transcript } from "../transcript.ts";
 import type { Member, Mode, Step } from "./mode.ts";
 
@@ -190,13 +192,6 @@ export interface ChatModeOptions {
   settleMs?: number;
 }
 
-/** What the operator may do to a member. */
-export type Moderation =
-  | { kind: "kick"; reason: string }
-  | { kind: "mute"; minutes: number }
-  | { kind: "unmute" }
-  | { kind: "ban"; minutes: number };
-
 /** What the operator's console asks of the chat; each answers with a line for the operator. */
 export interface ChatControl {
   /** Says `text` as `operator` in `room`. */
@@ -226,13 +221,11 @@ export interface ChatMode extends Mode {
 
 /** The id that stands for the operator in the directory (no connection has it). */
 const OPERATOR_ID = 0;
-/** The recipient of a control line for every isolate (no connection has it). */
-const EVERYONE = 0;
 
 /** Creates a chat mode. */
 export function createChatMode(options: ChatModeOptions): ChatMode {
   const { members, names, relay, history, transcript, historyBytes = 1 << 19, settleMs = 1000 } = options;
-  const { bans, banStore, watch } = options;
+  const { bans, watch } = options;
   const directory = options.directory ?? new MemoryDirectory();
   const startName = options.room ?? DEFAULT_ROOM;
   const startKey = roomKey(startName);
@@ -248,10 +241,6 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   const people = new Map<Member, Person>();
   /** Members that said `/quit`, with their reason (escaped; empty for none). */
   const quitting = new Map<Member, string>();
-  /** Members the operator closed: their rooms were told why, and hear no `left` after. */
-  const removed = new Set<Member>();
-  /** Muted members, until when (ms since the epoch). */
-  const muted = new Map<Member, number>();
   /** The room the operator is in, if there is an operator. */
   let operatorRoom: string | undefined;
   const resumeWindowMs = options.resumeWindowMs ?? 0;
@@ -263,6 +252,19 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   const takenOver = new Set<Member>();
   /** The order lines were told in, across rooms (to merge several rooms' missed lines). */
   let linesTold = 0;
+  const moderator = new Moderator({
+    members,
+    names,
+    relay,
+    bans,
+    banStore: options.banStore,
+    transcript,
+    nameOf: (member) => people.get(member)?.name,
+    tellRoomsOf: (member, line) => {
+      for (const room of people.get(member)?.rooms ?? []) broadcast(room, line, member);
+    },
+    everyone: () => people.keys(),
+  });
 
   /**
    * Members whose join waits for the registry (`null`), or for the history, with what the start
@@ -322,7 +324,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     if (operatorRoom !== undefined) views.push({ name: operatorRoom, members: [OPERATOR_ID] });
     return views;
   });
-  askForBans();
+  moderator.askForBans();
   relay?.open({
     deliver(delivered) {
       if (delivered.kind === "private") {
@@ -334,7 +336,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         }
         return;
       }
-      if (delivered.kind === "control") return obey(delivered.to!, decoder.decode(delivered.line));
+      if (delivered.kind === "control") return moderator.obey(delivered.to!, decoder.decode(delivered.line));
       history?.record(delivered, Date.now());
       if (delivered.room !== undefined) watch?.(delivered.room, delivered.line);
       const key = delivered.room === undefined ? undefined : keyOf(delivered.room);
@@ -347,7 +349,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     link: (up) => {
       linkUp = up;
       // Bans set while this server could not hear them.
-      if (up) askForBans();
+      if (up) moderator.askForBans();
       for (const member of people.keys()) member.send(up ? LINK_BACK : LINK_LOST);
       clearTimeout(newsTimer);
       const news = up ? unseenNews() : undefined;
@@ -700,7 +702,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     // A muted member may look around and leave, not speak, rename or set a topic.
     const speaks = lower === "/me" || lower === "/msg" || lower === "/nick" ||
       (lower === "/topic" && argument.replace(/^#\S*\s*/, "") !== "");
-    if (speaks && muted.size > 0 && mutedNotice(member)) return;
+    if (speaks && moderator.mutedNotice(member)) return;
     switch (lower) {
       case "/nick":
         return argument === "" ? member.send(USAGE.nick) : nick(member, argument);
@@ -790,146 +792,6 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     });
   }
 
-  /** Tells a muted member so, and says whether it is muted (an expired mute is lifted). */
-  function mutedNotice(member: Member): boolean {
-    const until = muted.get(member);
-    if (until === undefined) return false;
-    const left = until - Date.now();
-    if (left <= 0) {
-      muted.delete(member);
-      return false;
-    }
-    member.send(`ERR you are muted for ${Math.ceil(left / 60_000)} more minute${left > 60_000 ? "s" : ""}`);
-    return true;
-  }
-
-  /** Tells every room of `person` `line`, here and elsewhere, but not `member` itself. */
-  function tellRoomsOf(member: Member, person: Person, line: string): void {
-    for (const room of person.rooms) broadcast(room, line, member);
-  }
-
-  /** Closes `member` for the operator, its rooms told `line` (instead of a `left`). */
-  function remove(member: Member, person: Person | undefined, line: string, told: string): void {
-    if (person !== undefined) tellRoomsOf(member, person, line);
-    removed.add(member);
-    member.send(told);
-    member.close("kicked by operator", KICKED);
-  }
-
-  /** Carries out `action` on `member`, served here; says what happened. */
-  function apply(member: Member, action: Moderation): string {
-    const person = people.get(member);
-    const name = person?.name ?? `user${member.id}`;
-    const minutes = (n: number) => `${n} minute${n === 1 ? "" : "s"}`;
-    switch (action.kind) {
-      case "kick": {
-        const why = action.reason === "" ? "" : escapeText(action.reason.slice(0, MAX_QUIT_REASON));
-        remove(
-          member,
-          person,
-          `* ${name} was kicked by the operator${why ? ` (${why})` : ""}`,
-          `* kicked by the operator${why ? `: ${why}` : ""}`,
-        );
-        return `kicked ${name}`;
-      }
-      case "mute":
-        muted.set(member, Date.now() + action.minutes * 60_000);
-        if (person !== undefined) {
-          tellRoomsOf(member, person, `* ${name} was muted by the operator for ${minutes(action.minutes)}`);
-        }
-        member.send(`* you are muted by the operator for ${minutes(action.minutes)}`);
-        return `muted ${name} for ${minutes(action.minutes)}`;
-      case "unmute":
-        muted.delete(member);
-        if (person !== undefined) tellRoomsOf(member, person, `* ${name} may speak again`);
-        member.send("* you may speak again");
-        return `unmuted ${name}`;
-      case "ban": {
-        if (member.ip === undefined) {
-          remove(member, person, `* ${name} was kicked by the operator`, "* kicked by the operator");
-          return `kicked ${name}: it has no address to ban (a Unix socket)`;
-        }
-        const until = Date.now() + action.minutes * 60_000;
-        remove(
-          member,
-          person,
-          `* ${name} was banned by the operator for ${minutes(action.minutes)}`,
-          `* banned by the operator for ${minutes(action.minutes)}`,
-        );
-        banHere(member.ip, until);
-        relay?.publish(`ban-address ${member.ip} ${until}`, "control", EVERYONE);
-        keepBan(member.ip, until);
-        return `banned ${name} (${member.ip}) for ${minutes(action.minutes)}`;
-      }
-    }
-  }
-
-  /** Bans `entry` here until `until`, closing the members it covers. */
-  function banHere(entry: string, until: number): void {
-    bans?.add(entry, until);
-    for (const [member, person] of people) {
-      if (!removed.has(member) && bans?.refuses(member.ip)) {
-        remove(member, person, `* ${person.name} was banned by the operator`, "* banned by the operator");
-      }
-    }
-  }
-
-  /**
-   * Asks the other isolates for the bans in force (a server that starts, or whose link is back,
-   * has missed them); each answers with its own, as `ban-address` lines.
-   */
-  function askForBans(): void {
-    if (bans !== undefined) relay?.publish("bans?", "control", EVERYONE);
-  }
-
-  /** Keeps a ban the operator made here for servers that start later. */
-  function keepBan(entry: string, until: number): void {
-    banStore?.save({ entry, until }).catch(() => {/* the running servers were told */});
-  }
-
-  /** Tells every other isolate the bans in force here. */
-  function shareBans(): void {
-    for (const { entry, until } of bans?.entries() ?? []) {
-      relay?.publish(`ban-address ${entry} ${until}`, "control", EVERYONE);
-    }
-  }
-
-  /** A control line from the operator of another isolate, for connection `to` (0: for every one). */
-  function obey(to: number, line: string): void {
-    const [verb, first = "", second = ""] = line.split(" ");
-    if (to === EVERYONE) {
-      try {
-        if (verb === "ban-address" && /^\d{1,16}$/.test(second)) banHere(first, Number(second));
-        else if (verb === "unban") bans?.remove(first);
-        else if (verb === "bans?") shareBans();
-      } catch (error) {
-        if (!(error instanceof AccessEntryError)) throw error;
-      }
-      return;
-    }
-    const member = members.get(to);
-    if (member === undefined) return;
-    const minutes = Number(first);
-    if (verb === "kick") apply(member, { kind: "kick", reason: line.slice("kick ".length) });
-    else if (verb === "unmute") apply(member, { kind: "unmute" });
-    else if ((verb === "mute" || verb === "ban") && Number.isSafeInteger(minutes) && minutes > 0) {
-      apply(member, { kind: verb, minutes });
-    }
-  }
-
-  /** How a moderation goes over the relay, as a control line. */
-  function controlLine(action: Moderation): string {
-    switch (action.kind) {
-      case "kick":
-        return `kick ${action.reason}`;
-      case "mute":
-      case "ban":
-        return `${action.kind} ${action.minutes}`;
-      case "unmute":
-        return "unmute";
-    }
-  }
-
   const control: ChatControl = {
     speak(name, text) {
       const parsed = parseRoom(name);
@@ -950,43 +812,10 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       void relay?.enter?.(name);
       directory.moved(OPERATOR_ID, [name]);
     },
-    async moderate(name, action) {
-      const owner = await names.holder(name);
-      const shown = escapeText(name.slice(0, 64));
-      if (owner === undefined) return `no such name ${shown}`;
-      transcript?.write({ name: "operator", kind: "moderation", to: name, text: controlLine(action) });
-      const here = members.get(owner);
-      if (here !== undefined) return apply(here, action);
-      if (relay === undefined) return `no such name ${shown} here`;
-      relay.publish(controlLine(action), "control", owner);
-      return `${controlLine(action).split(" ")[0]}: sent to the server that holds ${shown}`;
-    },
-    ban(entry, minutes) {
-      const until = Date.now() + minutes * 60_000;
-      try {
-        banHere(entry, until);
-      } catch (error) {
-        if (error instanceof AccessEntryError) return error.message;
-        throw error;
-      }
-      relay?.publish(`ban-address ${entry} ${until}`, "control", EVERYONE);
-      keepBan(entry, until);
-      transcript?.write({
-        name: "operator",
-        kind: "moderation",
-        to: entry,
-        text: `ban ${entry} for ${minutes} minutes`,
-      });
-      return `banned ${entry} for ${minutes} minute${minutes === 1 ? "" : "s"}, on every server`;
-    },
-    unban(entry) {
-      const lifted = bans?.remove(entry) ?? false;
-      relay?.publish(`unban ${entry}`, "control", EVERYONE);
-      banStore?.remove(entry).catch(() => {/* the others were told; a later server may not be */});
-      transcript?.write({ name: "operator", kind: "moderation", to: entry, text: `unban ${entry}` });
-      return lifted ? `lifted the ban on ${entry}` : `${entry} was not banned here; told the others`;
-    },
-    bans: () => bans?.entries() ?? [],
+    moderate: (name, action) => moderator.moderate(name, action),
+    ban: (entry, minutes) => moderator.ban(entry, minutes),
+    unban: (entry) => moderator.unban(entry),
+    bans: () => moderator.bans(),
     rooms: async () => {
       const all = await directory.rooms();
       return all.length === 0
@@ -1009,7 +838,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         person.rooms.map((room) => room.name).join(",") || "-",
         String(member.linesIn),
         String(member.linesOut),
-        member.overRate ? "throttled" : muted.has(member) ? "muted" : "",
+        member.overRate ? "throttled" : moderator.isMuted(member) ? "muted" : "",
       ]),
   };
 
@@ -1082,8 +911,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     people.set(member, person);
     welcomed.set(member, welcomed.get(old) ?? welcomed.get(member)!);
     welcomed.delete(old);
-    if (muted.has(old)) muted.set(member, muted.get(old)!);
-    muted.delete(old);
+    moderator.moved(old, member);
     for (const room of person.rooms) {
       room.members.delete(old);
       room.members.set(member, person);
@@ -1129,7 +957,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (person === undefined) return;
       people.delete(member);
       welcomed.delete(member);
-      muted.delete(member);
+      moderator.forget(member);
       void names.release(person.name, member.id);
       changed(member, person.name, undefined);
       for (const room of [...person.rooms]) {
@@ -1198,7 +1026,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       // An empty line (or one of blanks) says nothing.
       if (text.every((byte) => byte === SPACE || byte === TAB)) return;
       if (room === undefined) return member.send(NO_ROOM);
-      if (muted.size > 0 && mutedNotice(member)) return;
+      if (moderator.mutedNotice(member)) return;
       say(member, person, room, "said", text);
     },
     leave(member) {
@@ -1209,7 +1037,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (session !== undefined) {
         sessionOf.delete(member);
         // Gone without saying so: kept for the window, its name held and its rooms not told.
-        if (why === undefined && !removed.has(member) && people.has(member)) {
+        if (why === undefined && !moderator.removed.has(member) && people.has(member)) {
           // Gone before its join was told: its leave will not be either.
           session.untold = unsettled.has(member);
           clearTimeout(unsettled.get(member));
@@ -1228,9 +1056,9 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       // Gone before it settled: it was never announced, so its leave is not either.
       clearTimeout(unsettled.get(member));
       unsettled.delete(member);
-      muted.delete(member);
+      moderator.forget(member);
       // Closed by the operator: its rooms were told why already.
-      const leaving = told && !removed.delete(member);
+      const leaving = told && !moderator.removed.delete(member);
       if (told) changed(member, person.name, undefined);
       for (const room of [...person.rooms]) {
         if (leaving) broadcast(room, `* ${person.name} left${why ? ` (${why})` : ""}`, member);
