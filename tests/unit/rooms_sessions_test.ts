@@ -146,3 +146,29 @@ Deno.test("sessions on the wire: tokens of 128 bits, marks before a room's lines
     assertEquals(parseLastSeen(bad), undefined, bad);
   }
 });
+
+Deno.test("the ring keeps each line's bytes intact through wraps and growth, the newest always, within the bound", () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (const bound of [200, 5000, 300_000]) {
+    const replay = new Replay(bound);
+    const pushed: Uint8Array[] = [];
+    for (let i = 1; i <= 3000; i++) {
+      const line = new Uint8Array(1 + Math.floor(random() * 150)).fill(i % 251);
+      line[0] = i % 256;
+      pushed.push(line);
+      assertEquals(replay.push(line, i), i);
+      if (i % 97 !== 0 && i !== 3000) continue;
+      const { lines, lost } = replay.after(0);
+      assert(lines.length >= 1, "the newest is kept");
+      assertEquals(lines.at(-1)!.seq, i);
+      assertEquals(lost + lines.length, i, "every line is kept or counted as lost");
+      const counted = lines.reduce((sum, entry) => sum + entry.line.length + 32, 0);
+      assert(lines.length === 1 || counted <= bound, `${counted} bytes counted against ${bound}`);
+      for (const [k, entry] of lines.entries()) {
+        assertEquals(entry.seq, i - lines.length + 1 + k, "a run of the newest, in order");
+        assertEquals(entry.line, pushed[entry.seq - 1], `line ${entry.seq} intact`);
+      }
+    }
+  }
+});
