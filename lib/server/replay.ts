@@ -54,14 +54,14 @@ export class Replay {
   push(line: Uint8Array, order: number): number {
     const seq = ++this.last;
     const length = line.length;
-    if (this.#ring === undefined) this.#ring = new Uint8Array(Math.min(this.#maxBytes, FIRST_RING));
-    if (this.#ring.length < length) {
+    this.#ring ??= new Uint8Array(Math.min(this.#maxBytes, FIRST_RING));
+    if (length + OVERHEAD > this.#maxBytes) {
       // The newest line is always kept, even one bigger than the bound: alone.
-      this.#ring = new Uint8Array(length);
       this.#clear();
+    } else {
+      // Counted, the oldest lines go until this one fits the bound.
+      while (this.#bytes + length + OVERHEAD > this.#maxBytes) this.#drop();
     }
-    // Counted, the oldest lines go until this one fits the bound.
-    while (this.#count > 0 && this.#bytes + length + OVERHEAD > this.#maxBytes) this.#drop();
     const start = this.#place(length);
     this.#ring.set(line, start);
     this.#write = start + length;
@@ -95,30 +95,29 @@ export class Replay {
     return { lines, lost };
   }
 
-  /** Where `length` bytes go in the ring, dropping the oldest lines that are in the way. */
+  /**
+   * Where `length` bytes go in the ring. The lines kept fit the bound with this one (the caller
+   * dropped what did not), so when the free space is split around the wrap, the kept lines are
+   * packed at the start of a ring (bigger, while the bound allows), never dropped for it.
+   */
   #place(length: number): number {
-    const capacity = this.#ring!.length;
-    while (true) {
-      if (this.#count === 0) return 0;
-      const oldest = this.#starts[this.#head];
-      if (this.#write > oldest) {
-        // Free: from the last line to the end, and from the start to the oldest line.
-        if (capacity - this.#write >= length) return this.#write;
-        if (oldest >= length) return 0;
-      } else if (oldest - this.#write >= length) {
-        return this.#write;
-      }
-      // Full: a bigger ring while the bound allows one, else the oldest line goes.
-      if (capacity < this.#maxBytes) return this.#grow(length);
-      this.#drop();
+    if (this.#count === 0) return this.#ring!.length >= length ? 0 : this.#pack(length);
+    const oldest = this.#starts[this.#head];
+    if (this.#write > oldest) {
+      // Free: from the last line to the end, and from the start to the oldest line.
+      if (this.#ring!.length - this.#write >= length) return this.#write;
+      if (oldest >= length) return 0;
+    } else if (oldest - this.#write >= length) {
+      return this.#write;
     }
+    return this.#pack(length);
   }
 
   /**
-   * Moves the kept lines, oldest first, to the start of a ring twice as big (at most the bound,
+   * Moves the kept lines, oldest first, to the start of a new ring twice as big (at most the bound,
    * at least enough for them and `length` more); returns where `length` bytes go now.
    */
-  #grow(length: number): number {
+  #pack(length: number): number {
     const old = this.#ring!;
     let kept = 0;
     for (let i = this.#head; i < this.#lengths.length; i++) kept += this.#lengths[i];

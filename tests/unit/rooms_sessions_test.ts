@@ -165,6 +165,11 @@ Deno.test("the ring keeps each line's bytes intact through wraps and growth, the
       assertEquals(lost + lines.length, i, "every line is kept or counted as lost");
       const counted = lines.reduce((sum, entry) => sum + entry.line.length + 32, 0);
       assert(lines.length === 1 || counted <= bound, `${counted} bytes counted against ${bound}`);
+      // And as many as the bound allows: the line before the oldest kept would not have fitted.
+      const before = pushed[lines[0].seq - 2];
+      if (before !== undefined) {
+        assert(counted + before.length + 32 > bound, `line ${lines[0].seq - 1} was dropped with room for it`);
+      }
       for (const [k, entry] of lines.entries()) {
         assertEquals(entry.seq, i - lines.length + 1 + k, "a run of the newest, in order");
         assertEquals(entry.line, pushed[entry.seq - 1], `line ${entry.seq} intact`);
