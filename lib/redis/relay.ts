@@ -67,6 +67,8 @@ export class RedisRelay implements Relay {
   #batchBytes = 0;
   /** The rooms listened to, by key: the name the chat gave, and the room's keys. */
   #rooms = new Map<string, { name: string; keys: RoomKeys }>();
+  /** The keys of the rooms published to lately, by the name they were given: folded once. */
+  #named = new Map<string, RoomKeys>();
   #flushing = new Set<Promise<unknown>>();
   #failed = false;
   /** Bytes sent and not yet confirmed, and whether the talkers are told to wait for them. */
@@ -166,8 +168,14 @@ export class RedisRelay implements Relay {
 
   /** The keys of `room`, from the rooms entered (or worked out, for one that is not). */
   #keysOf(room: string): RoomKeys {
-    const key = roomKey(room);
-    return this.#rooms.get(key)?.keys ?? roomKeys(key);
+    let keys = this.#named.get(room);
+    if (keys === undefined) {
+      const key = roomKey(room);
+      keys = this.#rooms.get(key)?.keys ?? roomKeys(key);
+      if (this.#named.size >= 4096) this.#named.clear();
+      this.#named.set(room, keys);
+    }
+    return keys;
   }
 
   /** Publishes `lines` on `channel`, keeping the said ones in `room`'s history if there is one. */

@@ -429,10 +429,17 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       : room.sessions > 0
       ? room.replay.push(typeof line === "string" ? encoder.encode(line) : line, ++linesTold)
       : room.replay.skip();
+    // Each form is built once a line: numbered (for sessions), after the room's name (for those in
+    // several rooms), both, or as it is.
+    let numberedOne: Uint8Array | undefined;
+    let numberedMany: Uint8Array | undefined;
     for (const [member, person] of room.members) {
       if (member === except) continue;
-      if (sessionOf.size > 0 && sessionOf.has(member)) member.send(numbered(room, person, line, seq!));
-      else if (person.rooms.length === 1) member.send(line);
+      const one = person.rooms.length === 1;
+      if (sessionOf.size > 0 && sessionOf.has(member)) {
+        if (one) member.send(numberedOne ??= numbered(room, person, line, seq!));
+        else member.send(numberedMany ??= numbered(room, person, line, seq!));
+      } else if (one) member.send(line);
       else member.send(withName ??= marked(room, line));
     }
     if (joining.size === 0 || room.key !== startKey) return;
