@@ -2,7 +2,7 @@
 /**
  * `deno task screenshot`: the README's picture of the page (`docs/web.png`), taken from a real
  * browser in the middle of a real conversation: a chat server with `--web` and `--history`, two
- * TCP clients, and the page in chromium.
+ * TCP clients, the page in chromium, and a second room.
  *
  *   deno task screenshot [--out PATH] [--dark]
  */
@@ -39,6 +39,13 @@ await browser.say("great, I'll write the release notes");
 await bob.lines.waitFor("<carol> great, I'll write the release notes");
 await alice.send("someone pasted \x1b[2J into the room yesterday; it shows up escaped now");
 await browser.waitForEntry(/^alice someone pasted/);
+// A second room: carol joins bob in #release, and the page marks each line with its room.
+await bob.send("/join #release");
+await bob.lines.waitFor(/^\* joined #release/);
+await browser.say("/join #release");
+await browser.waitForEntry(/^joined #release: 2 here/);
+await bob.send("draft of the notes is up, have a look");
+await browser.waitForEntry(/bob draft of the notes/);
 await browser.page.focus("#line");
 await browser.page.keyboard.type("/who");
 
