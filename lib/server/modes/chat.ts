@@ -248,6 +248,8 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   /** Sessions by token, and by the connection that has each now. */
   const sessions = new Map<string, Session>();
   const sessionOf = new Map<Member, Session>();
+  /** Parked sessions, by the id of the connection that dropped (private lines for it are kept). */
+  const parkedBy = new Map<number, Session>();
   /** Connections whose session another connection took over: they leave without a word. */
   const takenOver = new Set<Member>();
   /** The order lines were told in, across rooms (to merge several rooms' missed lines). */
@@ -330,7 +332,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (delivered.kind === "private") {
         const here = members.get(delivered.to!);
         if (here !== undefined) return here.send(delivered.line);
-        const parked = sessions.size > 0 ? parkedSession(delivered.to!)?.parked : undefined;
+        const parked = parkedBy.get(delivered.to!)?.parked;
         if (parked !== undefined && parked.privates.length < MAX_PARKED_PRIVATES) {
           parked.privates.push(delivered.line);
         }
@@ -763,7 +765,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (owner === undefined) return member.send(`ERR no such name ${shown}`);
       const line = `* private from ${person.name}: ${escapeText(text)}`;
       const here = members.get(owner);
-      const parked = here === undefined && sessions.size > 0 ? parkedSession(owner)?.parked : undefined;
+      const parked = here === undefined ? parkedBy.get(owner)?.parked : undefined;
       if (here !== undefined) here.send(line);
       else if (parked !== undefined) {
         if (parked.privates.length < MAX_PARKED_PRIVATES) parked.privates.push(line);
@@ -896,6 +898,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     clearTimeout(session.parked?.timer);
     const privates = session.parked?.privates ?? [];
     session.parked = undefined;
+    parkedBy.delete(old.id);
     // The fresh one was never announced (its first line was this): it goes without a word.
     clearTimeout(unsettled.get(member));
     unsettled.delete(member);
@@ -960,6 +963,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     const timer = setTimeout(() => {
       if (session.parked?.timer !== timer) return;
       sessions.delete(session.token);
+      parkedBy.delete(member.id);
       const person = people.get(member);
       if (person === undefined) return;
       people.delete(member);
@@ -974,14 +978,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     }, resumeWindowMs);
     Deno.unrefTimer(timer);
     session.parked = { timer, privates: [] };
-  }
-
-  /** A private line for a parked session's client: kept for its return (a few), else dropped. */
-  function parkedSession(owner: number): Session | undefined {
-    for (const session of sessions.values()) {
-      if (session.parked !== undefined && session.member.id === owner) return session;
-    }
-    return undefined;
+    parkedBy.set(member.id, session);
   }
 
   /** The room a line that starts with `#name ` is addressed to, and where its text starts. */
