@@ -133,6 +133,8 @@ Deno.test("with --workers, the console sees every worker's rooms; its kick reach
 }, async () => {
   const { tmux, port } = await operatedServer("--workers", "2");
   await using _pane = tmux;
+  // Every worker listens before the clients come: one still starting would get none of them.
+  await tmux.waitFor(/2 workers serving/);
   const clients: TestClient[] = [];
   try {
     // Twelve clients on two workers: the kernel puts some on each (all on one: 1 in 2,048).
