@@ -89,6 +89,7 @@ export async function assemble(plan: ServerPlan, options: AssembleOptions): Prom
     directory: backend.directory,
     bans,
     banStore: backend.bans,
+    sessionStore: backend.sessions,
     transcript,
     access: new AccessList(plan.access),
     logger,

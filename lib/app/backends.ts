@@ -22,6 +22,8 @@ export interface BackendPlan {
   history: number;
   /** The Redis that joins this server's chat to other servers', if any. */
   redis?: RedisAddress;
+  /** Sessions (`--resume-window`, `--resume-buffer`): kept in Redis, if there is one. */
+  sessions?: { windowMs: number; maxBytes: number };
   /** `--workers` without Redis: the name of the BroadcastChannel between the workers. */
   channel?: string;
 }
@@ -42,6 +44,7 @@ export async function openBackend(plan: BackendPlan, context: BackendContext): P
     return await openRedisBackend({
       address: plan.redis,
       history: plan.history,
+      sessions: plan.sessions,
       local,
       logger,
     });

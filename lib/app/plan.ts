@@ -54,7 +54,13 @@ export async function planServer(config: ServerConfig): Promise<ServerPlan> {
     web: webSpec(config, listen),
     access: await accessEntries(config),
     settings: serveSettings(config),
-    backend: { history: config.history, redis },
+    backend: {
+      history: config.history,
+      redis,
+      sessions: config.mode === "chat" && config.resumeWindow > 0
+        ? { windowMs: config.resumeWindow * 1000, maxBytes: config.resumeBuffer }
+        : undefined,
+    },
     transcript: config.transcript === undefined
       ? undefined
       : { path: config.transcript, private: config.transcriptPrivate === "yes" },

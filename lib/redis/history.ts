@@ -4,6 +4,9 @@
  * every server's newcomers see the same last lines. Reading it flushes what this server said
  * first, and never waits longer than {@linkcode HISTORY_TIMEOUT_MS}: past it, or while the link is
  * down, a newcomer gets no history rather than a late welcome.
+ *
+ * With sessions, the room's log (every line told, numbered, bounded in bytes by `--resume-buffer`)
+ * is the history too: its last `size` said lines, read from the newest back, a page at a time.
  */
 
 import { Buffer } from "node:buffer";
@@ -17,18 +20,22 @@ import type { RedisRelay } from "./relay.ts";
 
 /** A newcomer waits at most this long for the history; past it, it gets none. */
 export const HISTORY_TIMEOUT_MS = 500;
+/** Entries of a room's log read at a time, looking for its last said lines. */
+const LOG_PAGE = 256;
 
 /** The last `size` lines said in the room, from its stream in Redis. */
 export class RedisHistory implements History {
   #link: RedisLink;
   #relay: RedisRelay;
   #size: number;
+  #log: boolean;
 
-  /** Reads the stream that `relay` appends to, through `link`. */
-  constructor(link: RedisLink, relay: RedisRelay, size: number) {
+  /** Reads the stream that `relay` appends to (the log, if `log`), through `link`. */
+  constructor(link: RedisLink, relay: RedisRelay, size: number, log = false) {
     this.#link = link;
     this.#relay = relay;
     this.#size = size;
+    this.#log = log;
   }
 
   /**
@@ -42,17 +49,17 @@ export class RedisHistory implements History {
     this.#relay.flush();
     const none: HistorySnapshot = { entries: [], holds: () => false };
     if (!this.#link.up) return Promise.resolve(none);
-    const read = this.#link.send<[string, string[]][]>([
+    const key = roomKeys(roomKey(room));
+    const read = (this.#log ? this.#readLog(key.log) : this.#link.send<Entry[]>([
       "XREVRANGE",
-      roomKeys(roomKey(room)).history,
+      key.history,
       "+",
       "-",
       "COUNT",
       String(this.#size),
-    ]).then((reply): HistorySnapshot => {
-      const newest = reply[0]?.[0];
-      const entries: HistoryEntry[] = reply.reverse().map(([id, fields]) => ({
-        at: Number(id.slice(0, id.indexOf("-"))),
+    ]).then((said) => ({ said, newest: said[0]?.[0] }))).then(({ said, newest }): HistorySnapshot => {
+      const entries: HistoryEntry[] = said.reverse().map(([id, fields]) => ({
+        at: this.#log ? Number(fields[fields.indexOf("t") + 1]) : Number(id.slice(0, id.indexOf("-"))),
         // Servers escape what they publish; whoever else can write to Redis is not trusted.
         line: escapeLine(Buffer.from(fields[fields.indexOf("l") + 1] ?? ""), { escaped: true }),
       }));
@@ -66,7 +73,27 @@ export class RedisHistory implements History {
     });
     return Promise.race([read, late]).finally(() => clearTimeout(timer));
   }
+
+  /** The last said lines of the log `key`, newest first, and the id of its newest entry of all. */
+  async #readLog(key: string): Promise<{ said: Entry[]; newest?: string }> {
+    const said: Entry[] = [];
+    let newest: string | undefined;
+    let before = "+";
+    while (said.length < this.#size) {
+      const page = await this.#link.send<Entry[]>(["XREVRANGE", key, before, "-", "COUNT", String(LOG_PAGE)]);
+      newest ??= page[0]?.[0];
+      for (const entry of page) {
+        if (said.length < this.#size && entry[1][entry[1].indexOf("k") + 1] === "S") said.push(entry);
+      }
+      if (page.length < LOG_PAGE) break;
+      before = `(${page.at(-1)![0]}`;
+    }
+    return { said, newest };
+  }
 }
+
+/** A stream entry as Redis gives it: its id, and its fields and values. */
+type Entry = [string, string[]];
 
 /** Orders two stream ids, `ms-seq`. */
 function compareIds(a: string, b: string): number {

@@ -32,6 +32,12 @@ export interface ChatKeys {
   tombstone(node: string): string;
   /** The channel on which node `node` hears its own liveness probes. */
   probe(node: string): string;
+  /** The session whose token hashes to `hash`: JSON, with the resume window's TTL. */
+  session(hash: string): string;
+  /** The private lines kept for that session while its client is away. */
+  sessionPrivates(hash: string): string;
+  /** Set once that session was resumed: where it went (`node|id`), for a private line late. */
+  sessionMoved(hash: string): string;
   /** The key that holds the name `folded` (lower-cased). */
   name(folded: string): string;
   /** What {@linkcode name} puts before the folded name. */
@@ -42,8 +48,15 @@ export interface ChatKeys {
 export interface RoomKeys {
   /** Pub/sub channel of the room's lines. */
   channel: string;
-  /** Stream of the lines said, for `--history`. */
+  /** Stream of the lines said, for `--history` (without sessions). */
   history: string;
+  /**
+   * With sessions (`--resume-window`): stream of every line told in the room, each under its
+   * number (`SEQ-0`), bounded in bytes; it is the history too.
+   */
+  log: string;
+  /** Hash of the log's counter (`seq`) and size (`bytes`). */
+  meta: string;
 }
 
 /** The chat's keys. */
@@ -62,6 +75,9 @@ export function chatKeys(): ChatKeys {
     presence: (node) => `${prefix}node:${node}`,
     tombstone: (node) => `${prefix}gone:${node}`,
     probe: (node) => `${prefix}probe:${node}`,
+    session: (hash) => `${prefix}session:${hash}`,
+    sessionPrivates: (hash) => `${prefix}session:${hash}:privates`,
+    sessionMoved: (hash) => `${prefix}session:${hash}:moved`,
     name: (folded) => `${prefix}name:${folded}`,
     namePrefix: `${prefix}name:`,
   };
@@ -70,5 +86,10 @@ export function chatKeys(): ChatKeys {
 /** The keys of the room whose key (`roomKey`) is `key`. */
 export function roomKeys(key: string): RoomKeys {
   const prefix = `parley:{${key}}:`;
-  return { channel: `${prefix}room`, history: `${prefix}history` };
+  return {
+    channel: `${prefix}room`,
+    history: `${prefix}history`,
+    log: `${prefix}log`,
+    meta: `${prefix}meta`,
+  };
 }

@@ -19,6 +19,7 @@ import { RedisHistory } from "./history.ts";
 import { describeRedisError, type RedisLink, RedisLinkError } from "./link.ts";
 import { RedisRegistry } from "./registry.ts";
 import { RedisRelay } from "./relay.ts";
+import { RedisSessions } from "./sessions.ts";
 import type { RedisAddress } from "./url.ts";
 
 export { RedisLinkError } from "./link.ts";
@@ -29,6 +30,8 @@ export interface RedisBackendOptions {
   address: RedisAddress;
   /** Lines of history to keep in each room's stream; 0 for none. */
   history: number;
+  /** Sessions, kept in Redis for any server to resume: the window, and the log's bound per room. */
+  sessions?: { windowMs: number; maxBytes: number };
   /** This server's admission limits: they stay with the server. */
   local: Registry;
   logger: Logger;
@@ -64,18 +67,23 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Ba
  */
 export async function joinChat(
   link: RedisLink,
-  options: Pick<RedisBackendOptions, "history" | "local" | "logger">,
+  options: Pick<RedisBackendOptions, "history" | "sessions" | "local" | "logger">,
 ): Promise<Backend> {
-  const { history, local, logger } = options;
+  const { history, sessions, local, logger } = options;
   const registry = await RedisRegistry.join(link, local, logger);
-  const relay = await RedisRelay.open(link, { history, logger });
+  // A log idle longer than the window (and a minute) is of no use to anyone, unless it is the history.
+  const log = sessions === undefined
+    ? undefined
+    : { maxBytes: sessions.maxBytes, keepMs: history > 0 ? 0 : sessions.windowMs + 60_000 };
+  const relay = await RedisRelay.open(link, { history, log, logger });
   const directory = new RedisDirectory(link, logger);
   return {
     registry,
     directory,
     bans: new RedisBans(link),
     relay,
-    history: history > 0 ? new RedisHistory(link, relay, history) : undefined,
+    history: history > 0 ? new RedisHistory(link, relay, history, log !== undefined) : undefined,
+    sessions: sessions === undefined ? undefined : new RedisSessions(link, logger, sessions.windowMs),
     health: () => ({
       up: link.up,
       outages: link.outages,

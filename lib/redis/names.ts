@@ -20,7 +20,7 @@ import type { Awaitable } from "../util/awaitable.ts";
 import { within } from "../util/delay.ts";
 import type { RedisLink } from "./link.ts";
 import { parseRoomList } from "./directory.ts";
-import { CLAIM, KEEP, REAP, RELEASE } from "./scripts.ts";
+import { CLAIM, HAND_OVER, KEEP, REAP, RELEASE } from "./scripts.ts";
 
 /** How long a server's presence key lives without a refresh. */
 export const PRESENCE_TTL_MS = 5000;
@@ -136,6 +136,27 @@ export class RedisNames implements Names {
       decided = true;
       return true;
     });
+  }
+
+  async takeOver(name: string, owner: number, from: string): Promise<"kept" | "free" | "taken"> {
+    const folded = nameKey(name);
+    const keys = [this.#link.keys.name(folded), this.#link.keys.online];
+    const joined = this.#owners.get(owner)?.joined ?? microseconds();
+    const [answer, since] = await this.#link.run<[string, string]>(HAND_OVER, keys, [
+      `${from}|`,
+      this.#link.node,
+      String(owner),
+      name,
+      String(NAME_TTL_MS),
+      folded,
+      String(microseconds()),
+      String(joined),
+    ]);
+    if (answer === "taken") return "taken";
+    const previous = this.#held.get(folded);
+    if (previous !== undefined) this.#unhold(folded, previous, undefined);
+    this.#hold(folded, { name, owner, since: Number(since) || microseconds() });
+    return answer === "kept" ? "kept" : "free";
   }
 
   release(name: string, owner: number): Awaitable<void> {

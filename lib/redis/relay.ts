@@ -15,8 +15,14 @@
  * ({@linkcode MAX_UNCONFIRMED_BYTES}): a Redis that is slow but alive slows the room's talkers, as
  * a backed-up client does, instead of growing this server's memory.
  *
+ * With sessions (`--resume-window`), every room line goes through a script instead that numbers
+ * it, keeps it in the room's log (a stream bounded in bytes, which is the history too) and
+ * publishes it: the message then comes back to this server as well, and its clients with sessions
+ * are told this server's lines as they come back, numbered, in the order every server sees.
+ *
  * A message is `node\n` then one record per line, `kind mark line`, joined by `\n`: `kind` is `S`
- * (said) or `N` (a notice), and `mark` is the line's stream id, or `-`; or, on the private channel,
+ * (said) or `N` (a notice), and `mark` is the line's stream id (`SEQ-0/by` in a log: its number
+ * and the session that said it, or `-`), or `-`; or, on the private channel,
  * `P` (private) or `C` (control), whose `mark` is the recipient's connection id, which only the
  * server that serves it delivers (a control line to 0: every server).
  */
@@ -26,7 +32,7 @@ import { escapeLine } from "../protocol/escape.ts";
 import type { Logger } from "../log.ts";
 import type { LineKind, Relay, RelayHandlers } from "../relay/relay.ts";
 import type { RedisLink } from "./link.ts";
-import { PUBLISH_AND_KEEP } from "./scripts.ts";
+import { PUBLISH_AND_KEEP, PUBLISH_AND_LOG } from "./scripts.ts";
 import { type RoomKeys, roomKeys } from "./keys.ts";
 import { roomKey } from "../protocol/rooms.ts";
 
@@ -47,6 +53,11 @@ export const MAX_UNCONFIRMED_BYTES = 1 << 20;
 export interface RedisRelayOptions {
   /** Lines of history to keep; 0 for none. */
   history: number;
+  /**
+   * With sessions: every room line is numbered and kept in the room's log, at most `maxBytes` of
+   * it, a log idle for `keepMs` going (0: kept for the history).
+   */
+  log?: { maxBytes: number; keepMs: number };
   logger: Logger;
 }
 
@@ -55,6 +66,7 @@ interface Batched {
   line: Uint8Array;
   kind: LineKind;
   to: string | number;
+  by?: string;
 }
 
 /** One server's end of the chat's channels: one per room its clients are in, and the private one. */
@@ -62,11 +74,12 @@ export class RedisRelay implements Relay {
   #link: RedisLink;
   #logger: Logger;
   #history: number;
+  #log: RedisRelayOptions["log"];
   #handlers: RelayHandlers | undefined;
   #batch: Batched[] = [];
   #batchBytes = 0;
   /** The rooms listened to, by key: the name the chat gave, and the room's keys. */
-  #rooms = new Map<string, { name: string; keys: RoomKeys }>();
+  #rooms = new Map<string, { name: string; keys: RoomKeys; listening: Promise<void> }>();
   /** The keys of the rooms published to lately, by the name they were given: folded once. */
   #named = new Map<string, RoomKeys>();
   #flushing = new Set<Promise<unknown>>();
@@ -80,6 +93,11 @@ export class RedisRelay implements Relay {
     this.#link = link;
     this.#logger = options.logger;
     this.#history = options.history;
+    this.#log = options.log;
+  }
+
+  get numbering(): boolean {
+    return this.#log !== undefined && this.#link.up;
   }
 
   /** Subscribes to the chat's private channel through `link`; rooms are entered one by one. */
@@ -100,16 +118,18 @@ export class RedisRelay implements Relay {
 
   enter(room: string): Promise<void> {
     const key = roomKey(room);
-    if (this.#rooms.has(key)) return Promise.resolve();
+    const entered = this.#rooms.get(key);
+    if (entered !== undefined) return entered.listening;
     const keys = roomKeys(key);
-    this.#rooms.set(key, { name: room, keys });
     const listen = (message: Buffer) => this.#receive(message, room);
-    return this.#link.subscribe(keys.channel, listen, this.#link.sharded).catch((error) => {
+    const listening = this.#link.subscribe(keys.channel, listen, this.#link.sharded).catch((error) => {
       // Down: the link subscribes again when it is back. Up: Redis refused; say so.
       if (this.#link.up) {
         this.#logger.warn("redis_error", `cannot listen to room ${room}: ${error}`, { error: String(error) });
       }
     });
+    this.#rooms.set(key, { name: room, keys, listening });
+    return listening;
   }
 
   leave(room: string): void {
@@ -130,11 +150,11 @@ export class RedisRelay implements Relay {
     this.#pressure = listener;
   }
 
-  publish(line: string | Uint8Array, kind: LineKind, to: string | number): void {
+  publish(line: string | Uint8Array, kind: LineKind, to: string | number, by?: string): void {
     if (!this.#link.up) return;
     const bytes = typeof line === "string" ? Buffer.from(line) : line;
     if (this.#batch.length === 0) queueMicrotask(() => this.flush());
-    this.#batch.push({ line: bytes, kind, to });
+    this.#batch.push({ line: bytes, kind, to, by });
     this.#batchBytes += bytes.length + 24;
     if (this.#batchBytes > BATCH_BYTES) this.flush();
   }
@@ -185,8 +205,13 @@ export class RedisRelay implements Relay {
     lines: Batched[],
   ): void {
     const parts: Uint8Array[] = [];
+    const log = room === undefined ? undefined : this.#log;
     const keep = this.#history > 0 && room !== undefined;
-    if (keep) {
+    if (log !== undefined) {
+      for (const { line, kind, by } of lines) {
+        parts.push(kind === "said" ? SAID : NOTICE, Buffer.from(`${by ?? "-"} `), line, NEWLINE_BYTES);
+      }
+    } else if (keep) {
       for (const { line, kind } of lines) parts.push(kind === "said" ? SAID : NOTICE, line, NEWLINE_BYTES);
     } else {
       parts.push(Buffer.from(this.#link.node));
@@ -201,7 +226,17 @@ export class RedisRelay implements Relay {
     const payload = Buffer.concat(parts);
     this.#unconfirmed += payload.length;
     if (this.#unconfirmed > MAX_UNCONFIRMED_BYTES) this.#setBackedUp(true);
-    const sent = keep
+    const sent = log !== undefined
+      ? this.#link.run(PUBLISH_AND_LOG, [room!.log, room!.meta], [
+        this.#link.node,
+        channel,
+        String(log.maxBytes),
+        payload,
+        this.#link.sharded ? "SPUBLISH" : "PUBLISH",
+        String(Date.now()),
+        String(log.keepMs),
+      ])
+      : keep
       ? this.#link.run(PUBLISH_AND_KEEP, [room.history], [
         this.#link.node,
         channel,
@@ -242,7 +277,9 @@ export class RedisRelay implements Relay {
     const handlers = this.#handlers;
     let start = message.indexOf(NEWLINE);
     if (handlers === undefined || start === -1) return;
-    if (message.toString("latin1", 0, start) === this.#link.node) return;
+    // A line of its own comes back only to be numbered (with sessions).
+    const echo = message.toString("latin1", 0, start) === this.#link.node;
+    if (echo && (this.#log === undefined || room === undefined)) return;
     start++;
     while (start < message.length) {
       let end = message.indexOf(NEWLINE, start);
@@ -261,11 +298,15 @@ export class RedisRelay implements Relay {
             });
           }
         } else if (room !== undefined) {
+          const numbered = this.#log === undefined ? undefined : /^(\d{1,15})-0\/(\S+)$/.exec(mark);
           handlers.deliver({
             line,
             kind: message[start] === SAID_BYTE ? "said" : "notice",
             room,
-            mark: mark === "-" ? undefined : mark,
+            mark: numbered ? `${numbered[1]}-0` : mark === "-" ? undefined : mark,
+            seq: numbered ? Number(numbered[1]) : undefined,
+            by: numbered && numbered[2] !== "-" ? numbered[2] : undefined,
+            echo: echo || undefined,
           });
         }
       }

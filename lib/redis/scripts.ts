@@ -180,3 +180,121 @@ end
 redis.call(ARGV[5] or 'PUBLISH', ARGV[2], table.concat(out, '\\n'))
 return 1`,
 };
+
+/**
+ * With sessions: KEYS[1] the room's log (a stream), KEYS[2] its counter and size (a hash). ARGV:
+ * node, channel, most bytes kept, the batch (one record per line, `S by line\n` for a said line or
+ * `N by line\n` for a notice, `by` the session that said it or `-`), how to publish (`PUBLISH` or
+ * `SPUBLISH`), the time now (ms), and how long an idle log lives (ms; 0 for ever).
+ *
+ * Each line gets the room's next number and goes into the log under it (`SEQ-0`); the oldest lines
+ * go while the log holds more than the bound (each counted 64 bytes more), but never the newest.
+ * The batch is published as `node\n` then `kind SEQ-0/by line` per line, so every server, this one
+ * too, tells its clients with sessions each line under the number it has in the log.
+ */
+export const PUBLISH_AND_LOG: RedisScript = {
+  name: "publish-and-log",
+  lua: `
+local max = tonumber(ARGV[3])
+local out = {ARGV[1]}
+local function add(seq, kind, by, line)
+  return redis.pcall('XADD', KEYS[1], seq .. '-0', 'k', kind, 't', ARGV[6], 'a', by, 'l', line)
+end
+for kind, by, line in string.gmatch(ARGV[4], '([SN]) (%S+) ([^\\n]*)\\n') do
+  local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+  local added = add(seq, kind, by, line)
+  if type(added) == 'table' and added.err then
+    -- The log outlived its counter (an eviction): the numbers go on from its newest line.
+    local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+    seq = tonumber(string.match(top[1], '^(%d+)')) + 1
+    redis.call('HSET', KEYS[2], 'seq', seq)
+    add(seq, kind, by, line)
+  end
+  local size = #line + 64
+  local bytes
+  if redis.call('XLEN', KEYS[1]) == 1 then
+    bytes = size
+    redis.call('HSET', KEYS[2], 'bytes', size)
+  else
+    bytes = redis.call('HINCRBY', KEYS[2], 'bytes', size)
+  end
+  while bytes > max do
+    local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+    if oldest == nil or oldest[1] == seq .. '-0' then break end
+    local gone = 64
+    local fields = oldest[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'l' then gone = gone + #fields[i + 1] end
+    end
+    redis.call('XDEL', KEYS[1], oldest[1])
+    bytes = redis.call('HINCRBY', KEYS[2], 'bytes', -gone)
+  end
+  out[#out + 1] = kind .. ' ' .. seq .. '-0/' .. by .. ' ' .. line
+end
+if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
+redis.call(ARGV[5], ARGV[2], table.concat(out, '\\n'))
+return 1`,
+};
+
+/**
+ * The lines of a room's log KEYS[1] from number ARGV[1] on, with the number of the last line told
+ * (its counter, in KEYS[2]), read in one step: `{seq, entries}`.
+ */
+export const READ_LOG: RedisScript = {
+  name: "read-log",
+  lua: `
+return {redis.call('HGET', KEYS[2], 'seq') or '0', redis.call('XRANGE', KEYS[1], ARGV[1] .. '-0', '+')}`,
+};
+
+/**
+ * Takes the session KEYS[1] (once: it is deleted) with the private lines kept for it (KEYS[2]),
+ * and notes where it went (KEYS[3] = ARGV[1], `node|id`, for ARGV[2] ms). Returns `{session,
+ * privates}`, or nil when there is no such session.
+ */
+export const TAKE_SESSION: RedisScript = {
+  name: "take-session",
+  lua: `
+local session = redis.call('GET', KEYS[1])
+if not session then return false end
+redis.call('DEL', KEYS[1])
+local privates = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+return {session, privates}`,
+};
+
+/**
+ * Keeps the private line ARGV[1] for a session whose client is away (KEYS[2], at most ARGV[2]
+ * lines, for ARGV[3] ms), unless it was resumed already: then returns where it went (KEYS[1]).
+ */
+export const KEEP_PRIVATE: RedisScript = {
+  name: "keep-private",
+  lua: `
+local moved = redis.call('GET', KEYS[1])
+if moved then return moved end
+if redis.call('LLEN', KEYS[2]) < tonumber(ARGV[2]) then redis.call('RPUSH', KEYS[2], ARGV[1]) end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return false`,
+};
+
+/**
+ * Hands the name KEYS[1] (listed in KEYS[2] under ARGV[6]) from the connection ARGV[1]
+ * (`node|owner|`) to node ARGV[2], owner ARGV[3], spelled ARGV[4], for ARGV[5] ms: a session
+ * resumed elsewhere keeps its name and its claim's age. A name nobody holds is claimed (since
+ * ARGV[7], first named at ARGV[8]); one someone else took is left. Returns `{'kept'|'free'|'taken', since}`.
+ */
+export const HAND_OVER: RedisScript = {
+  name: "hand-over",
+  lua: `
+local held = redis.call('GET', KEYS[1])
+local since, joined, answer = ARGV[7], ARGV[8], 'free'
+if held then
+  if string.sub(held, 1, #ARGV[1]) ~= ARGV[1] then return {'taken', '0'} end
+  since, joined = string.match(held, '^[^|]*|[^|]*|([^|]*)|([^|]*)|')
+  answer = 'kept'
+end
+local value = ARGV[2] .. '|' .. ARGV[3] .. '|' .. since .. '|' .. joined .. '|' .. ARGV[4]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[6], value)
+return {answer, since}`,
+};

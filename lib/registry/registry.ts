@@ -36,6 +36,13 @@ export interface Names {
   /** The connection that holds `name` (under its key) now, wherever it is served; none if nobody. */
   holder(name: string): Awaitable<number | undefined>;
   /**
+   * Hands `name` from the connection `from` (`node|id`, served anywhere) to `owner`, keeping its
+   * claim's age: a session resumed on another server comes back under its name. Says whether the
+   * name was held by `from` (`kept`), held by nobody and now claimed (`free`: its holder's leave
+   * was told), or `taken` by someone else. A registry of one server has no such thing.
+   */
+  takeOver?(name: string, owner: number, from: string): Awaitable<"kept" | "free" | "taken">;
+  /**
    * From now on, `events` hears of names that changed hands without their holders asking: only a
    * registry shared with other servers has such news, so a local one may leave this out.
    */

@@ -31,6 +31,15 @@ export interface RoomLine {
    * id): `HistorySnapshot.holds` compares it, so that a newcomer is not sent a line twice.
    */
   mark?: string;
+  /** Its number in the room, where the relay numbers lines (with sessions through Redis). */
+  seq?: number;
+  /** The session that said it, if one did: its client is not sent it back. */
+  by?: string;
+  /**
+   * A line this isolate published, come back numbered: only its clients with sessions, which
+   * waited for the number, are told it now (see {@linkcode Relay.numbering}).
+   */
+  echo?: boolean;
 }
 
 /** What a relay tells the chat it serves. */
@@ -49,9 +58,15 @@ export interface Relay {
    * Sends `line` to the others: to room `to` (its name), or, for a `private` or `control` line, to
    * connection `to` only, which the isolate that serves it delivers (a control line to 0: to
    * every isolate). Keeps `line` until it has left: do not
-   * reuse it.
+   * reuse it. `by` is the session that said it, if one did.
    */
-  publish(line: string | Uint8Array, kind: LineKind, to: string | number): void;
+  publish(line: string | Uint8Array, kind: LineKind, to: string | number, by?: string): void;
+  /**
+   * Whether a room line published now comes back numbered, as an `echo` (with sessions through
+   * Redis, while the link is up): this isolate's clients with sessions are then told it when it
+   * does, so that every client of the room sees its lines in one order under one numbering.
+   */
+  readonly numbering?: boolean;
   /**
    * This isolate has members in `room` now: deliver what the others say there, from when the
    * returned promise (if any) resolves.

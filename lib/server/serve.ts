@@ -20,7 +20,7 @@ import { SHUTTING_DOWN } from "../protocol/goodbye.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Relay } from "../relay/relay.ts";
 import type { Directory } from "../rooms/directory.ts";
-import type { BanStore, StoredBan } from "../backend.ts";
+import type { BanStore, SessionStore, StoredBan } from "../backend.ts";
 import { type Listener, type Stream, transportOf } from "../transport/transport.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
@@ -99,6 +99,8 @@ export interface ServeOptions extends ServeSettings {
   bans?: StoredBan[];
   /** Chat mode: where the operator's bans are kept for servers that start later. */
   banStore?: BanStore;
+  /** Chat mode: where sessions outlive this server (Redis), if anywhere. */
+  sessionStore?: SessionStore;
   /** Chat mode: where every line said is written down (`--transcript`). The caller closes it. */
   transcript?: Transcript;
   /** Aborting it shuts the server down; its reason (a string) is logged. */
@@ -208,6 +210,7 @@ export class Server implements ServerHandle {
       directory: options.directory,
       bans,
       banStore: options.banStore,
+      sessionStore: options.sessionStore,
       room: options.room,
       maxRooms: options.maxRooms,
       resumeWindowMs: (options.resumeWindow ?? 0) * 1000,

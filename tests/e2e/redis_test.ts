@@ -386,7 +386,8 @@ Deno.test(
       // A private message crosses the cluster to its recipient alone.
       await x.client.send(`/msg ${z.name} psst`);
       await z.client.lines.waitFor(`* private from ${x.name}: psst`);
-      // Each room's history stream lives on the node of its slot: the rooms are spread.
+      // Each room's log (its history, numbered for sessions) lives on the node of its slot: the
+      // rooms are spread.
       for (const room of ["#a1", "#b2", "#c3", "#d4", "#e5", "#f6"]) {
         await x.client.send(`/join ${room}`);
         await x.client.lines.waitFor(`* joined ${room}: 1 here; your lines go there now`);
@@ -395,7 +396,8 @@ Deno.test(
       await waitUntilAsync(async () => {
         const holding = [];
         for (const node of cluster.nodes) {
-          if ((await cluster.keysOn(node)).some((key) => /^parley:\{#.*\}:history$/.test(key))) {
+          // With sessions (the default), a room's history is its log.
+          if ((await cluster.keysOn(node)).some((key) => /^parley:\{#.*\}:log$/.test(key))) {
             holding.push(node);
           }
         }
@@ -486,7 +488,21 @@ Deno.test("hostile bytes written straight into Redis reach clients escaped, neve
     await cli("PUBLISH", "parley:{#parley}:room", `intruder\nS - <mallory> ${hostile}`);
     const relayed = await client.lines.waitFor(/^<mallory> /);
     assertEquals(relayed, "<mallory> \\e]0;PWNED\\x07\\e[2J\\u{202e}evil");
+    // The room's history: its stream, or with sessions (the default) its log.
     await cli("XADD", "parley:{#parley}:history", "*", "l", `<mallory> ${hostile}`);
+    await cli(
+      "XADD",
+      "parley:{#parley}:log",
+      "999999-0",
+      "k",
+      "S",
+      "t",
+      "0",
+      "a",
+      "-",
+      "l",
+      `<mallory> ${hostile}`,
+    );
     const { client: newcomer } = await member(server, "newcomer");
     try {
       const kept = newcomer.lines.seen.find((line) => line.includes("mallory"));

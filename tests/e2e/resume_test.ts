@@ -213,8 +213,18 @@ Deno.test(
   },
 );
 
+/** The lines `client` is sent until the new token, after a `* resumed ...` line. */
+async function resumedLines(client: TestClient): Promise<string[]> {
+  const lines: string[] = [];
+  for (;;) {
+    const line = await client.lines.next();
+    if (line.startsWith("* session ")) return lines;
+    lines.push(line);
+  }
+}
+
 Deno.test(
-  "through Redis, a session resumes on the server that kept it, with the lines and private lines from the others",
+  "through Redis, a session resumes on another server: its name, every missed line once, its private lines",
   {
     ignore: !LINUX,
   },
@@ -224,49 +234,166 @@ Deno.test(
     await using b = await chat("--redis", redis.url);
     const zoe = await named(a, "zoe");
     const bob = await named(b, "bob");
+    const amy = await named(a, "amy");
     const token = await sessionOf(zoe);
     await bob.send("marker");
     const marker = await zoe.lines.waitFor(/<bob> marker$/);
+    assertMatch(marker, /^@#parley:\d+ <bob> marker$/);
     const seen = /^@(#parley:\d+) /.exec(marker)![1];
+    await amy.send("from zoe's own server");
+    assertMatch(await zoe.lines.waitFor(/own server$/), /^@#parley:\d+ <amy> from zoe's own server$/);
+    await zoe.send("zoe's last word");
+    await bob.lines.waitFor("<zoe> zoe's last word");
     await zoe[Symbol.asyncDispose]();
     await a.stderr.waitFor(/disconnected/);
-    await bob.send("from the other server");
+    for (let i = 1; i <= 20; i++) await (i % 2 === 0 ? amy : bob).send(`missed ${i}`);
+    await amy.lines.waitFor("<bob> missed 19");
+    await bob.lines.waitFor("<amy> missed 20");
     await bob.send("/msg zoe psst");
     await bob.lines.waitFor("* private to zoe: psst");
+    await amy.send("/msg zoe from amy");
+    await amy.lines.waitFor("* private to zoe: from amy");
     await bob.send("/who");
-    assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob", "held across the chat");
-    const back = await TestClient.connect(a.port, { label: "back" });
+    assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob, amy", "held across the chat");
+    // It comes back on the other server.
+    const back = await TestClient.connect(b.port, { label: "back" });
     try {
       await back.lines.waitFor(/^\* welcome, /);
       await back.send(`/resume ${token} ${seen}`);
-      assertEquals(await back.lines.next(), "* resumed as zoe; 2 missed lines follow");
-      assertMatch(await back.lines.next(), /^@#parley:\d+ <bob> from the other server$/);
-      assertEquals(await back.lines.next(), "* private from bob: psst");
-      await back.send("back, via the same server");
-      await bob.lines.waitFor("<zoe> back, via the same server");
-      assert(!bob.lines.seen.some((line) => line.includes("zoe left")), "nobody heard zoe go");
-      // On another server of the chat the session is not known (yet): a clear ERR and a fresh one.
-      await using elsewhere = await TestClient.connect(b.port, { label: "elsewhere" });
-      await elsewhere.lines.waitFor(/^\* welcome, /);
-      await elsewhere.send(`/resume ${token} -`);
+      assertEquals(await back.lines.next(), "* resumed as zoe; 23 missed lines follow");
+      const lines = await resumedLines(back);
+      const said = lines.filter((line) => line.startsWith("@"));
+      const texts = said.map((line) => line.replace(/^@#parley:\d+ /, ""));
+      const expected = Array.from(
+        { length: 20 },
+        (_, i) => `<${i % 2 === 0 ? "bob" : "amy"}> missed ${i + 1}`,
+      );
+      assertEquals(texts[0], "<amy> from zoe's own server");
       assertEquals(
-        await elsewhere.lines.next(),
+        texts.slice(1).toSorted(),
+        expected.toSorted(),
+        "every line said after the last it saw, once; not its own",
+      );
+      for (const who of ["<bob>", "<amy>"]) {
+        const mine = (line: string) => line.startsWith(who);
+        assertEquals(texts.slice(1).filter(mine), expected.filter(mine), `${who}'s lines in the order said`);
+      }
+      const numbers = said.map((line) => Number(/:(\d+) /.exec(line)![1]));
+      assert(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), `numbered in order: ${numbers}`);
+      // Sent from two servers, they were kept in the order they arrived.
+      assertEquals(lines.filter((line) => line.startsWith("* private")).toSorted(), [
+        "* private from amy: from amy",
+        "* private from bob: psst",
+      ]);
+      await back.send("back, via the other server");
+      await bob.lines.waitFor("<zoe> back, via the other server");
+      await amy.lines.waitFor("<zoe> back, via the other server");
+      // Live lines carry on after the missed ones, with no gap and no repeat.
+      await amy.send("live");
+      assertEquals(await back.lines.next(), `@#parley:${numbers.at(-1)! + 2} <amy> live`);
+      await bob.send("/who");
+      assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob, amy", "one zoe, as before");
+      for (const client of [bob, amy]) {
+        assert(
+          !client.lines.seen.some((line) => /zoe (left|joined)/.test(line)),
+          "nobody heard zoe go or come",
+        );
+      }
+      // The old server let go of it: a private line reaches the new connection.
+      await amy.send("/msg zoe welcome back");
+      assertEquals(await back.lines.waitFor(/^\* private/), "* private from amy: welcome back");
+      // The token was used: a second try gets ERR and a fresh session.
+      await using again = await TestClient.connect(a.port, { label: "again" });
+      await again.lines.waitFor(/^\* welcome, /);
+      await again.send(`/resume ${token} -`);
+      assertEquals(
+        await again.lines.next(),
         "ERR no such session (wrong, expired or used already); a new one follows",
       );
+      assertMatch(await again.lines.next(), /^\* session [A-Za-z0-9_-]{22}$/);
     } finally {
-      await closeAll([back, bob]);
+      await closeAll([back, bob, amy]);
+    }
+    for (const server of [a, b]) {
+      assert(!server.stderr.seen.some((line) => line.includes(token)), "the token is never logged");
     }
   },
 );
 
-Deno.test("with --workers, /session says sessions are not kept there", { ignore: !LINUX }, async () => {
-  await using server = await chat("--workers", "2");
-  await server.stderr.waitFor(/workers serving/);
-  await using client = await TestClient.connect(server.port);
-  await client.lines.waitFor(/^\* welcome, /);
-  await client.send("/session");
-  assertEquals(await client.lines.next(), "ERR sessions are kept by one isolate for now, not with --workers");
-});
+Deno.test(
+  "through Redis, a resume on another server takes over a connection still open on the first",
+  {
+    ignore: !LINUX,
+  },
+  async () => {
+    await using redis = await RedisServer.start();
+    await using a = await chat("--redis", redis.url);
+    await using b = await chat("--redis", redis.url);
+    await using zoe = await named(a, "zoe");
+    await using bob = await named(b, "bob");
+    await zoe.lines.waitFor(/ is now bob$/);
+    const token = await sessionOf(zoe);
+    await using back = await TestClient.connect(b.port, { label: "back" });
+    await back.lines.waitFor(/^\* welcome, /);
+    await back.send(`/resume ${token} -`);
+    assertEquals(await back.lines.next(), "* resumed as zoe; 0 missed lines follow");
+    assertEquals(
+      await zoe.lines.waitFor(/^\* your session/),
+      "* your session was resumed on another connection",
+    );
+    await zoe.lines.rest();
+    await a.stderr.waitFor(/#\d+ disconnected: session taken over/);
+    await bob.send("after");
+    assertMatch(await back.lines.waitFor(/after$/), /^@#parley:\d+ <bob> after$/);
+    await bob.send("/who");
+    assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob");
+    assert(!bob.lines.seen.some((line) => /zoe (left|joined)/.test(line)), "nobody heard zoe go");
+  },
+);
+
+Deno.test(
+  "through Redis, a session resumes after its server restarted, with what the others said meanwhile",
+  {
+    ignore: !LINUX,
+  },
+  async () => {
+    await using redis = await RedisServer.start();
+    const a = await chat("--redis", redis.url);
+    await using b = await chat("--redis", redis.url);
+    const zoe = await named(a, "zoe");
+    await using bob = await named(b, "bob");
+    const token = await sessionOf(zoe);
+    await zoe.send("/join #rust");
+    await zoe.lines.waitFor(/^\* joined #rust/);
+    await bob.send("/join #rust");
+    await bob.lines.waitFor(/^\* joined #rust/);
+    await zoe.lines.waitFor(/bob joined #rust$/);
+    await bob.send("#parley marker");
+    const marker = await zoe.lines.waitFor(/marker$/);
+    const seen = /^@(#parley:\d+) /.exec(marker)![1];
+    // Its server stops (the client is cut with it) and comes back on the same port.
+    const port = a.port;
+    await a.stop();
+    await zoe[Symbol.asyncDispose]();
+    await bob.send("#parley while it was down");
+    await bob.send("#rust rust while it was down");
+    await using restarted = await chat("--redis", redis.url, "--port", String(port));
+    await using back = await TestClient.connect(restarted.port, { label: "back" });
+    await back.lines.waitFor(/^\* welcome, /);
+    await back.send(`/resume ${token} ${seen}`);
+    const resumed = await back.lines.next();
+    assertMatch(resumed, /^\* resumed as zoe; \d+ missed lines follow$/);
+    const lines = await resumedLines(back);
+    const said = lines.filter((line) => /<bob>/.test(line)).map((line) => line.replace(/^@#\w+:\d+ /, ""));
+    assertEquals(said, ["#parley <bob> while it was down", "#rust <bob> rust while it was down"]);
+    // Its rooms had heard it leave with its server: they hear it come back.
+    await bob.lines.waitFor(/^(#\w+ )?\* zoe joined$/);
+    await back.send("/rooms");
+    assertMatch(await back.lines.waitFor(/^\* rooms: /), /#parley \(2, you\), #rust \(2, you, current\)/);
+    await back.send("back");
+    await bob.lines.waitFor("#rust <zoe> back");
+  },
+);
 
 Deno.test(
   "more missed than a room keeps: the client is told how many it lost, and the rest arrive in order",
@@ -298,5 +425,55 @@ Deno.test(
     } finally {
       await closeAll([back, bob]);
     }
+  },
+);
+
+Deno.test("with --workers and no Redis, /session says what sessions need", { ignore: !LINUX }, async () => {
+  await using server = await chat("--workers", "2");
+  await server.stderr.waitFor(/workers serving/);
+  await using client = await TestClient.connect(server.port);
+  await client.lines.waitFor(/^\* welcome, /);
+  await client.send("/session");
+  assertEquals(
+    await client.lines.next(),
+    "ERR sessions need --redis with --workers (any worker then resumes them)",
+  );
+});
+
+Deno.test(
+  "with --workers and --redis, a session resumes on whichever worker takes it",
+  { ignore: !LINUX },
+  async () => {
+    await using redis = await RedisServer.start();
+    await using server = await chat("--workers", "2", "--redis", redis.url);
+    await server.stderr.waitFor(/workers serving/);
+    const zoe = await named(server, "zoe");
+    await using bob = await named(server, "bob");
+    await zoe.lines.waitFor(/ is now bob$/);
+    const token = await sessionOf(zoe);
+    await zoe[Symbol.asyncDispose]();
+    await server.stderr.waitFor(/disconnected/);
+    await bob.send("missed 0");
+    await bob.send("/who");
+    await bob.lines.waitFor(/^\* online: /);
+    // Six comebacks in a row, each cut again: the kernel hands each to either worker (all six to the
+    // one that kept it: 1 in 32), and each resumes.
+    let current = token;
+    let seen = "-";
+    for (let i = 0; i < 6; i++) {
+      const back = await TestClient.connect(server.port, { label: `back${i}` });
+      await back.lines.waitFor(/^\* welcome, /);
+      await back.send(`/resume ${current} ${seen}`);
+      assertMatch(await back.lines.next(), /^\* resumed as zoe; \d+ missed lines? follows?$/);
+      const lines = await resumedLines(back);
+      assertEquals(lines.map((line) => line.replace(/^@#parley:\d+ /, "")), [`<bob> missed ${i}`]);
+      seen = /^@(#parley:\d+) /.exec(lines[0])![1];
+      current = back.lines.seen.at(-1)!.slice("* session ".length);
+      await back[Symbol.asyncDispose]();
+      await bob.send(`missed ${i + 1}`);
+      await bob.send("/who");
+      assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob");
+    }
+    assert(!bob.lines.seen.some((line) => /zoe (left|joined)/.test(line)), "nobody heard zoe go");
   },
 );

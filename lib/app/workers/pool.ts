@@ -177,11 +177,11 @@ export async function serveWorkers(options: WorkerPoolOptions): Promise<WorkerPo
         listen: { ...plan.listen, port: addr.port, reusePort: true },
         web,
         backend: { ...plan.backend, channel },
-        // A session is kept by the worker that served it, and the kernel sends a client that comes
-        // back to any worker.
-        settings: {
+        // Without Redis, a session is kept by the worker that served it, and the kernel sends a
+        // client that comes back to any worker; through Redis, any worker resumes it.
+        settings: plan.backend.redis !== undefined ? plan.settings : {
           ...plan.settings,
-          sessionsOff: "sessions are kept by one isolate for now, not with --workers",
+          sessionsOff: "sessions need --redis with --workers (any worker then resumes them)",
         },
       },
       log: options.log,

@@ -37,7 +37,7 @@ import { type Directory, MemoryDirectory, type RoomView } from "../../rooms/dire
 import { andThen, type Awaitable } from "../../util/awaitable.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
 import type { Ban, Bans } from "../access_list.ts";
-import type { BanStore } from "../../backend.ts";
+import type { BanStore, SessionStore } from "../../backend.ts";
 import type { Members } from "../members.ts";
 import { type Moderation, Moderator } from "./chat_moderation.ts";
 
@@ -87,6 +87,10 @@ const USAGE = {
 const NO_ROOM = "ERR you are in no room; /join #ROOM first";
 /** Most private lines kept for a client away within its resume window. */
 const MAX_PARKED_PRIVATES = 100;
+/** The control line that tells the server holding a session that it was resumed elsewhere. */
+const RESUMED = "resumed";
+/** What a client whose token is wrong, expired or used is told, before a fresh session. */
+const NO_SESSION = "ERR no such session (wrong, expired or used already); a new one follows";
 /** The longest `/quit` reason passed on, in characters. */
 const MAX_QUIT_REASON = 200;
 /** What everyone here is told when the link to the other servers goes down, and comes back. */
@@ -106,6 +110,8 @@ interface Person {
   current: Room | undefined;
   /** Whether it has a session (`/session`): its rooms then keep their lines for its return. */
   inSession?: boolean;
+  /** Its session's own id (not its token), through Redis: it marks the lines it says. */
+  sid?: string;
 }
 
 /** A room with members here, and `#name ` encoded, put before its lines for those in several. */
@@ -114,7 +120,7 @@ interface Room {
   key: string;
   head: Uint8Array;
   members: Map<Member, Person>;
-  /** Its numbered lines, for clients that come back (with `resumeWindowMs`). */
+  /** Its numbered lines, for clients that come back (with `resumeWindowMs`, on one server). */
   replay?: Replay;
   /**
    * How many of its members (here, or parked) have a session: its lines are kept only while one
@@ -135,7 +141,19 @@ interface Session {
   floor: Map<string, number>;
   /** Its join was never told (it left before it settled): neither is its leave. */
   untold?: boolean;
+  /**
+   * Through Redis, by room key: how many of this server's own lines, on their way back numbered
+   * when the session started, its client was told already (without a number): not again.
+   */
+  told?: Map<string, number>;
   parked?: { timer: ReturnType<typeof setTimeout>; privates: (string | Uint8Array)[] };
+}
+
+/** A line told to a client while the lines it missed are read (through Redis), to follow them. */
+interface Waiting {
+  room: Room;
+  line: string | Uint8Array;
+  seq?: number;
 }
 
 /** A line that reached the start room while a newcomer waited for the history; `from` if delivered. */
@@ -178,6 +196,11 @@ export interface ChatModeOptions {
   resumeBytes?: number;
   /** Why sessions cannot be kept here (`/session` answers it), if they cannot. */
   sessionsOff?: string;
+  /**
+   * Where sessions outlive this server (Redis): a client then resumes on any server of the chat,
+   * with the lines its rooms' logs kept, numbered by the relay.
+   */
+  sessionStore?: SessionStore;
   /**
    * Most bytes of history a newcomer is sent (the newest lines that fit): as much as a client may
    * have waiting before the talkers are slowed. @default {524288}
@@ -252,6 +275,23 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   const parkedBy = new Map<number, Session>();
   /** Connections whose session another connection took over: they leave without a word. */
   const takenOver = new Set<Member>();
+  /** Where sessions are shared with other servers (Redis), if they are. */
+  const store = resumeWindowMs > 0 && options.sessionsOff === undefined ? options.sessionStore : undefined;
+  /** Connections resuming a shared session: what their rooms tell them meanwhile waits here. */
+  const resuming = new Map<Member, Waiting[]>();
+  /** Sessions whose record changed, saved at the end of this burst of work. */
+  const unsaved = new Set<Session>();
+  /** Lines published for the other servers only (news of an outage): not told here when they come back. */
+  const elsewhereOnly = new Map<string, number>();
+  /** By room key: how many lines this server published there are still to come back numbered. */
+  const awaitingEcho = new Map<string, number>();
+  if (store !== undefined) {
+    // A connected client's session outlives this server by the window, not more.
+    const timer = setInterval(() => {
+      for (const session of sessionOf.values()) save(session);
+    }, Math.min(resumeWindowMs / 2, 30_000));
+    Deno.unrefTimer(timer);
+  }
   /** The order lines were told in, across rooms (to merge several rooms' missed lines). */
   let linesTold = 0;
   const moderator = new Moderator({
@@ -332,13 +372,24 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (delivered.kind === "private") {
         const here = members.get(delivered.to!);
         if (here !== undefined) return here.send(delivered.line);
-        const parked = parkedBy.get(delivered.to!)?.parked;
-        if (parked !== undefined && parked.privates.length < MAX_PARKED_PRIVATES) {
-          parked.privates.push(delivered.line);
-        }
+        const parked = parkedBy.get(delivered.to!);
+        if (parked !== undefined) keepFor(parked, delivered.line);
         return;
       }
-      if (delivered.kind === "control") return moderator.obey(delivered.to!, decoder.decode(delivered.line));
+      if (delivered.kind === "control") {
+        const word = decoder.decode(delivered.line);
+        return word === RESUMED ? letGo(delivered.to!) : moderator.obey(delivered.to!, word);
+      }
+      if (delivered.echo) {
+        // One of this server's own lines, numbered: for its clients with sessions.
+        const text = elsewhereOnly.size > 0 ? decoder.decode(delivered.line) : undefined;
+        if (text !== undefined && countDown(elsewhereOnly, text)) return;
+        const key = keyOf(delivered.room!);
+        countDown(awaitingEcho, key);
+        const room = rooms.get(key);
+        if (room !== undefined) tell(room, delivered.line, undefined, delivered);
+        return;
+      }
       history?.record(delivered, Date.now());
       if (delivered.room !== undefined) watch?.(delivered.room, delivered.line);
       const key = delivered.room === undefined ? undefined : keyOf(delivered.room);
@@ -350,6 +401,9 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     },
     link: (up) => {
       linkUp = up;
+      // What was on its way back may never come: sessions stop waiting for it.
+      awaitingEcho.clear();
+      for (const session of sessionOf.values()) session.told = undefined;
       // Bans set while this server could not hear them.
       if (up) moderator.askForBans();
       for (const member of people.keys()) member.send(up ? LINK_BACK : LINK_LOST);
@@ -359,7 +413,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (news === undefined) return;
       // The other servers may not be back yet: each reconnects on its own back-off, at most 5 s.
       newsTimer = setTimeout(() => {
-        for (const room of rooms.values()) relay?.publish(news, "notice", room.name);
+        for (const room of rooms.values()) publishElsewhere(news, room.name);
       }, HEAL_NEWS_DELAY_MS);
       Deno.unrefTimer(newsTimer);
     },
@@ -371,7 +425,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (member === undefined || person?.name !== name) return;
       const fallback = `user${owner}`;
       void names.claim(fallback, owner);
-      rename(person, fallback);
+      rename(member, person, fallback);
       member.send(
         `* ${name} was taken elsewhere, by an earlier claim, while the link was down; ` +
           `you are now ${fallback}`,
@@ -392,7 +446,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       const keys = new Set(back.map(nameKey));
       for (const person of people.values()) {
         if (!keys.has(nameKey(person.name))) continue;
-        for (const room of person.rooms) relay?.publish(`* ${person.name} joined`, "notice", room.name);
+        for (const room of person.rooms) publishElsewhere(`* ${person.name} joined`, room.name);
       }
     },
   });
@@ -423,29 +477,72 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     member.send(person.rooms.length === 1 ? line : marked(room, line));
   }
 
-  /** Tells everyone in `room` here but `except`; newcomers waiting for the history get it after. */
+  /**
+   * Tells everyone in `room` here but `except`; newcomers waiting for the history get it after.
+   * On one server a line is numbered here; through Redis the relay numbers it, and this server's
+   * clients with sessions are told its own lines when they come back numbered (`from.echo`).
+   */
   function tell(room: Room, line: string | Uint8Array, except?: Member, from?: RoomLine): void {
     let withName: Uint8Array | undefined;
-    const seq = room.replay === undefined
-      ? undefined
-      : room.sessions > 0
-      ? room.replay.push(typeof line === "string" ? encoder.encode(line) : line, ++linesTold)
-      : room.replay.skip();
+    let seq: number | undefined;
+    if (store !== undefined) seq = from?.seq;
+    else if (room.replay !== undefined) {
+      seq = room.sessions > 0
+        ? room.replay.push(typeof line === "string" ? encoder.encode(line) : line, ++linesTold)
+        : room.replay.skip();
+    }
+    const later = store !== undefined && from === undefined && relay?.numbering === true;
     // Each form is built once a line: numbered (for sessions), after the room's name (for those in
     // several rooms), both, or as it is.
     let numberedOne: Uint8Array | undefined;
     let numberedMany: Uint8Array | undefined;
     for (const [member, person] of room.members) {
       if (member === except) continue;
+      const session = sessionOf.size > 0 ? sessionOf.get(member) : undefined;
+      if (from?.echo) {
+        // Its author, and the clients without sessions, were told it as it was said; so were
+        // sessions started while it was on its way.
+        if (session === undefined || (from.by !== undefined && from.by === person.sid)) continue;
+        if (session.told !== undefined && countDown(session.told, room.key)) continue;
+      } else if (later && session !== undefined) continue;
+      const waiting = resuming.size > 0 ? resuming.get(member) : undefined;
+      if (waiting !== undefined) {
+        if (session !== undefined) waiting.push({ room, line, seq });
+        continue;
+      }
       const one = person.rooms.length === 1;
-      if (sessionOf.size > 0 && sessionOf.has(member)) {
-        if (one) member.send(numberedOne ??= numbered(room, person, line, seq!));
-        else member.send(numberedMany ??= numbered(room, person, line, seq!));
+      if (session !== undefined && seq !== undefined) {
+        if (one) member.send(numberedOne ??= numbered(room, person, line, seq));
+        else member.send(numberedMany ??= numbered(room, person, line, seq));
       } else if (one) member.send(line);
       else member.send(withName ??= marked(room, line));
     }
-    if (joining.size === 0 || room.key !== startKey) return;
+    if (from?.echo || joining.size === 0 || room.key !== startKey) return;
     for (const pending of joining.values()) pending?.push({ line, from });
+  }
+
+  /** Publishes `line` in `room` for the other servers only; it is not told here when it comes back. */
+  function publishElsewhere(line: string, room: string): void {
+    if (relay?.numbering) elsewhereOnly.set(line, (elsewhereOnly.get(line) ?? 0) + 1);
+    relay?.publish(line, "notice", room);
+  }
+
+  /** Publishes `line`, told here already, in room `room`, said by the session `by` if by one. */
+  function publishIn(room: string, line: string | Uint8Array, kind: LineKind, by?: string): void {
+    if (relay?.numbering) {
+      const key = keyOf(room);
+      awaitingEcho.set(key, (awaitingEcho.get(key) ?? 0) + 1);
+    }
+    relay?.publish(line, kind, room, by);
+  }
+
+  /** Takes one off `key`'s count in `counts`; says whether there was one. */
+  function countDown<K>(counts: Map<K, number>, key: K): boolean {
+    const count = counts.get(key);
+    if (count === undefined) return false;
+    if (count > 1) counts.set(key, count - 1);
+    else counts.delete(key);
+    return true;
   }
 
   /** Tells everyone in `room`, here and elsewhere, but `except`. */
@@ -457,7 +554,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   ): void {
     tell(room, line, except);
     watch?.(room.name, line);
-    relay?.publish(line, kind, room.name);
+    publishIn(room.name, line, kind, except === undefined ? undefined : people.get(except)?.sid);
   }
 
   /** Puts `person` in the room called `name` (here), opening it here if it was not. */
@@ -474,15 +571,38 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     person.rooms.push(room);
     person.current = room;
     if (person.inSession) room.sessions++;
-    sessionOf.get(member)?.floor.set(key, room.replay?.last ?? 0);
+    const session = sessionOf.get(member);
+    if (session !== undefined) settleFloor(session, room);
     directory.moved(member.id, person.rooms.map((room) => room.name));
     return room;
+  }
+
+  /**
+   * Notes the number of the last line told in `room` before `session` was in it (its client saw
+   * what came before without numbers), unless known already: through Redis, the room's counter
+   * is asked, after the lines this server published before (one connection keeps the order).
+   */
+  function settleFloor(session: Session, room: Room): void {
+    if (session.floor.has(room.key)) return;
+    if (store === undefined) {
+      session.floor.set(room.key, room.replay?.last ?? 0);
+      return saveSoon(session);
+    }
+    void store.lastSeq(room.name).then((seq) => {
+      // Parked meanwhile or not, a session still kept gets it.
+      if (sessions.get(session.token) !== session || session.floor.has(room.key)) return;
+      session.floor.set(room.key, seq);
+      saveSoon(session);
+    }, () => {});
   }
 
   /** Takes `member` out of `room`; the room goes when it is empty here. */
   function exit(member: Member, person: Person, room: Room): void {
     room.members.delete(member);
     if (person.inSession) room.sessions--;
+    const session = sessionOf.get(member);
+    session?.floor.delete(room.key);
+    if (session !== undefined) saveSoon(session);
     person.rooms = person.rooms.filter((other) => other !== room);
     if (person.current === room) person.current = person.rooms.at(-1);
     if (room.members.size === 0) {
@@ -493,9 +613,11 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     directory.moved(member.id, person.rooms.map((room) => room.name));
   }
 
-  function rename(person: Person, name: string): void {
+  function rename(member: Member, person: Person, name: string): void {
     person.name = name;
     person.prefix = encoder.encode(`<${name}> `);
+    const session = sessionOf.get(member);
+    if (session !== undefined) saveSoon(session);
   }
 
   /** Lets `member` in: the history first, then the welcome and what was said meanwhile. */
@@ -536,11 +658,14 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     // Who came after it was welcomed with it in the count already, and is not told again.
     const line = `* ${person.name} joined`;
     const order = welcomed.get(member)!;
+    // Through Redis, clients with sessions hear it when it comes back numbered.
+    const later = store !== undefined && relay?.numbering === true;
     for (const room of person.rooms) {
       for (const [other, them] of room.members) {
+        if (later && sessionOf.has(other)) continue;
         if (welcomed.get(other)! < order) sendFrom(room, other, them, line);
       }
-      relay?.publish(line, "notice", room.name);
+      publishIn(room.name, line, "notice");
     }
   }
 
@@ -564,7 +689,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         // Read again: the registry may have renamed it (lost) while it answered.
         const old = person.name;
         if (nameKey(old) !== nameKey(name)) void names.release(old, member.id);
-        rename(person, name);
+        rename(member, person, name);
         changed(member, old, name);
         member.send(`* you are now ${name}`);
         for (const room of person.rooms) broadcast(room, `* ${old} is now ${name}`, member);
@@ -765,11 +890,10 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (owner === undefined) return member.send(`ERR no such name ${shown}`);
       const line = `* private from ${person.name}: ${escapeText(text)}`;
       const here = members.get(owner);
-      const parked = here === undefined ? parkedBy.get(owner)?.parked : undefined;
+      const parked = here === undefined ? parkedBy.get(owner) : undefined;
       if (here !== undefined) here.send(line);
-      else if (parked !== undefined) {
-        if (parked.privates.length < MAX_PARKED_PRIVATES) parked.privates.push(line);
-      } else relay?.publish(line, "private", owner);
+      else if (parked !== undefined) keepFor(parked, line);
+      else relay?.publish(line, "private", owner);
       member.send(`* private to ${shown}: ${escapeText(text)}`);
       transcript?.write({ name: person.name, kind: "private", to, text });
     });
@@ -811,7 +935,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       history?.record({ line, kind: "said", room: room?.name ?? parsed.room }, Date.now());
       if (room !== undefined) tell(room, line);
       watch?.(room?.name ?? parsed.room, line);
-      relay?.publish(line, "said", room?.name ?? parsed.room);
+      publishIn(room?.name ?? parsed.room, line, "said");
       transcript?.write({ room: room?.name ?? parsed.room, name: "operator", kind: "said", text });
     },
     enter(name) {
@@ -861,16 +985,118 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     if (resumeWindowMs <= 0) return member.send("ERR sessions are off here (--resume-window 0)");
     if (options.sessionsOff !== undefined) return member.send(`ERR ${options.sessionsOff}`);
     const old = sessionOf.get(member);
-    if (old !== undefined) sessions.delete(old.token);
+    if (old !== undefined) {
+      sessions.delete(old.token);
+      store?.forget(old.token);
+    }
     if (!person.inSession) {
       person.inSession = true;
       for (const room of person.rooms) room.sessions++;
     }
-    const floor = new Map(person.rooms.map((room) => [room.key, room.replay?.last ?? 0]));
-    const session: Session = { token: newToken(), person, member, floor };
+    if (store !== undefined) person.sid ??= newToken();
+    const session: Session = { token: newToken(), person, member, floor: old?.floor ?? new Map() };
+    if (store !== undefined && old === undefined) {
+      const told = person.rooms.map((room) => [room.key, awaitingEcho.get(room.key) ?? 0] as const);
+      session.told = new Map(told.filter(([, count]) => count > 0));
+    }
     sessions.set(session.token, session);
     sessionOf.set(member, session);
-    member.send(`* session ${session.token}`);
+    const ready = () => {
+      if (sessions.get(session.token) !== session) return;
+      save(session);
+      member.send(`* session ${session.token}`);
+    };
+    if (store === undefined) {
+      for (const room of person.rooms) settleFloor(session, room);
+      return ready();
+    }
+    // The token is handed out once every floor is known: a resume anywhere finds them.
+    const floors = person.rooms.filter((room) => !session.floor.has(room.key)).map((room) =>
+      store.lastSeq(room.name).then((seq) => {
+        if (!session.floor.has(room.key)) session.floor.set(room.key, seq);
+      }, () => {})
+    );
+    return Promise.all(floors).then(ready);
+  }
+
+  /** Saves `session` where other servers find it (Redis), if there is such a place. */
+  function save(session: Session): void {
+    unsaved.delete(session);
+    const { person, member } = session;
+    store?.save(session.token, {
+      sid: person.sid!,
+      name: person.name,
+      rooms: person.rooms.map((room) => room.name),
+      current: person.current?.name,
+      node: store.node,
+      id: member.id,
+      floor: Object.fromEntries(session.floor),
+    });
+  }
+
+  /** Saves `session` at the end of this burst of work (a resume enters many rooms at once). */
+  function saveSoon(session: Session): void {
+    if (store === undefined || unsaved.has(session)) return;
+    unsaved.add(session);
+    queueMicrotask(() => {
+      if (unsaved.has(session) && sessions.get(session.token) === session) save(session);
+      unsaved.delete(session);
+    });
+  }
+
+  /** Keeps a private `line` for the parked `session`: here, or in Redis for whichever server resumes it. */
+  function keepFor(session: Session, line: string | Uint8Array): void {
+    if (store === undefined) {
+      if (session.parked !== undefined && session.parked.privates.length < MAX_PARKED_PRIVATES) {
+        session.parked.privates.push(line);
+      }
+      return;
+    }
+    const bytes = typeof line === "string" ? encoder.encode(line) : line;
+    void store.keepPrivate(session.token, bytes).then((moved) => {
+      // Resumed elsewhere meanwhile: on to where it went.
+      if (moved === undefined) return;
+      if (moved.node === store.node) members.get(moved.id)?.send(bytes);
+      else relay?.publish(bytes, "private", moved.id);
+    }, () => {});
+  }
+
+  /**
+   * The session of connection `id` (parked, or still connected) was resumed by another connection,
+   * here or on another server: its person goes without a word (its name went with the session),
+   * and a connection still open is told why and closed.
+   */
+  function letGo(id: number): void {
+    const parked = parkedBy.get(id);
+    const member = parked?.member ?? members.get(id);
+    const session = parked ?? (member === undefined ? undefined : sessionOf.get(member));
+    const person = member === undefined ? undefined : people.get(member);
+    if (member === undefined || session === undefined || person === undefined) return;
+    sessions.delete(session.token);
+    sessionOf.delete(member);
+    if (parked !== undefined) {
+      clearTimeout(parked.parked?.timer);
+      parked.parked = undefined;
+      parkedBy.delete(id);
+    }
+    people.delete(member);
+    welcomed.delete(member);
+    moderator.forget(member);
+    void names.release(person.name, id);
+    for (const room of [...person.rooms]) exit(member, person, room);
+    if (parked === undefined) {
+      takenOver.add(member);
+      member.send("* your session was resumed on another connection");
+      member.close("session taken over");
+    }
+  }
+
+  /** `* resumed as zoe; 3 missed lines follow`, with how many were lost if any were. */
+  function resumedLine(name: string, count: number, lost: number): string {
+    const lostNote = lost > 0 ? `; ${lost} more were lost (more was said than this server keeps)` : "";
+    return `* resumed as ${name}; ${count} missed line${count === 1 ? "" : "s"} follow${
+      count === 1 ? "s" : ""
+    }${lostNote}`;
   }
 
   /**
@@ -881,9 +1107,10 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   function resume(member: Member, fresh: Person, token: string, seen: string): Step {
     const last = parseLastSeen(seen);
     if (last === undefined) return member.send(USAGE.resume);
+    if (store !== undefined && looksLikeToken(token)) return resumeShared(member, fresh, token, last);
     const session = looksLikeToken(token) ? sessions.get(token) : undefined;
     if (session === undefined || resumeWindowMs <= 0 || options.sessionsOff !== undefined) {
-      member.send("ERR no such session (wrong, expired or used already); a new one follows");
+      member.send(NO_SESSION);
       return startSession(member, fresh);
     }
     if (session.member === member) return member.send("ERR this is that session already");
@@ -913,7 +1140,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       const fallback = `user${member.id}`;
       const was = person.name;
       void names.claim(fallback, member.id);
-      rename(person, fallback);
+      rename(member, person, fallback);
       member.send(`* ${was} was taken by someone else meanwhile; you are now ${fallback}`);
       for (const room of person.rooms) broadcast(room, `* ${was} is now ${fallback}`, member);
     });
@@ -945,16 +1172,137 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       for (const entry of after.lines) missed.push({ room, entry });
     }
     missed.sort((a, b) => a.entry.order - b.entry.order);
-    const count = missed.length + privates.length;
-    const lostNote = lost > 0 ? `; ${lost} more were lost (more was said than this server keeps)` : "";
-    member.send(
-      `* resumed as ${person.name}; ${count} missed line${count === 1 ? "" : "s"} follow${
-        count === 1 ? "s" : ""
-      }${lostNote}`,
-    );
+    member.send(resumedLine(person.name, missed.length + privates.length, lost));
     for (const { room, entry } of missed) member.send(numbered(room, person, entry.line, entry.seq));
     for (const line of privates) member.send(line);
     member.send(`* session ${session.token}`);
+  }
+
+  /**
+   * Through Redis: makes `member` the session of `token`, wherever it was held (here, on another
+   * server, or on a server that has stopped since). The session is taken from Redis (once), its
+   * name handed over with its claim's age, and the connection that had it told to let go; then
+   * `member` enters its rooms, listens to them, and is sent what their logs kept after what it saw
+   * (each room in its order, rooms merged by time), then the private lines kept for it, then what
+   * its rooms told it meanwhile that the logs did not have yet, then a new token.
+   */
+  async function resumeShared(member: Member, fresh: Person, token: string, last: Map<string, number>) {
+    if (sessionOf.get(member)?.token === token) return member.send("ERR this is that session already");
+    // Never announced (its first line was this), it is not while it becomes someone.
+    clearTimeout(unsettled.get(member));
+    unsettled.delete(member);
+    const waiting: Waiting[] = [];
+    resuming.set(member, waiting);
+    const here = () => people.get(member) === fresh;
+    try {
+      let unreachable = false;
+      const taken = await store!.take(token, member.id).catch(() => {
+        unreachable = true;
+        return undefined;
+      });
+      if (!here()) {
+        // Gone meanwhile: the session stays for another try.
+        if (taken !== undefined) store!.save(token, taken.session);
+        return;
+      }
+      if (taken === undefined) {
+        resuming.delete(member);
+        member.send(
+          unreachable ? "ERR cannot reach the chat's sessions now (Redis); a new one follows" : NO_SESSION,
+        );
+        announceJoin(member);
+        return startSession(member, fresh);
+      }
+      const { session: record, privates } = taken;
+      const outcome =
+        await Promise.resolve(names.takeOver?.(record.name, member.id, `${record.node}|${record.id}`))
+          .catch(() => undefined) ?? "taken";
+      if (!here()) return void names.release(record.name, member.id);
+      // The connection that had it lets go: here at once, elsewhere when it is told.
+      if (record.node === store!.node) letGo(record.id);
+      else relay?.publish(RESUMED, "control", record.id);
+      // Out of the start room it was put in (unannounced), and in as the session's person.
+      for (const room of [...fresh.rooms]) exit(member, fresh, room);
+      if (outcome !== "taken") {
+        void names.release(fresh.name, member.id);
+        rename(member, fresh, record.name);
+      }
+      const person = fresh;
+      person.sid = record.sid;
+      person.inSession = true;
+      const session: Session = {
+        token: newToken(),
+        person,
+        member,
+        floor: new Map(Object.entries(record.floor)),
+      };
+      sessions.set(session.token, session);
+      sessionOf.set(member, session);
+      for (const name of record.rooms.slice(0, MAX_ROOMS_PER_CLIENT)) {
+        const key = roomKey(name);
+        if (!person.rooms.some((room) => room.key === key)) {
+          enter(member, person, rooms.get(key)?.name ?? name);
+        }
+      }
+      const current = record.current === undefined ? undefined : roomKey(record.current);
+      person.current = person.rooms.find((room) => room.key === current) ?? person.rooms.at(-1);
+      if (outcome === "taken") {
+        member.send(`* ${record.name} was taken by someone else meanwhile; you are now ${person.name}`);
+      }
+      // Its rooms were told it left (its server stopped, or the window passed there): it is back.
+      if (outcome !== "kept") {
+        for (const room of person.rooms) broadcast(room, `* ${person.name} joined`, member);
+      }
+      // It listens to each room before the log is read, so that no line falls between the two.
+      await Promise.all(person.rooms.map((room) => relay?.enter?.(room.name)));
+      const logs = await Promise.all([...person.rooms].map((room) => {
+        const seen = Math.max(
+          last.get(room.name) ?? last.get(room.key) ?? 0,
+          session.floor.get(room.key) ?? 0,
+        );
+        return store!.missed(room.name, seen).then(
+          (log) => ({ room, seen, ...log }),
+          () => ({ room, seen, lines: [], lost: 0 }),
+        );
+      }));
+      if (people.get(member) !== person) return;
+      // Each room's lines in their order; the rooms merged by when each line was said.
+      const missed: Waiting[] = [];
+      const heads = logs.map(() => 0);
+      for (;;) {
+        let next = -1;
+        for (const [i, log] of logs.entries()) {
+          if (
+            heads[i] < log.lines.length &&
+            (next === -1 || log.lines[heads[i]].at < logs[next].lines[heads[next]].at)
+          ) {
+            next = i;
+          }
+        }
+        if (next === -1) break;
+        const entry = logs[next].lines[heads[next]++];
+        // What it said itself, it saw as it said it.
+        if (entry.by === undefined || entry.by !== person.sid) {
+          missed.push({ room: logs[next].room, line: entry.line, seq: entry.seq });
+        }
+      }
+      const lost = logs.reduce((sum, log) => sum + log.lost, 0);
+      member.send(resumedLine(person.name, missed.length + privates.length, lost));
+      for (const { room, line, seq } of missed) member.send(numbered(room, person, line, seq!));
+      for (const line of privates) member.send(line);
+      // What its rooms told it while the logs were read: the lines the logs did not have yet.
+      const upTo = new Map(logs.map((log) => [log.room, Math.max(log.seen, log.lines.at(-1)?.seq ?? 0)]));
+      resuming.delete(member);
+      for (const { room, line, seq } of waiting) {
+        if (!person.rooms.includes(room)) continue;
+        if (seq === undefined) sendFrom(room, member, person, line);
+        else if (seq > (upTo.get(room) ?? 0)) member.send(numbered(room, person, line, seq));
+      }
+      save(session);
+      member.send(`* session ${session.token}`);
+    } finally {
+      resuming.delete(member);
+    }
   }
 
   /** Keeps a session whose connection dropped, for the window; then its leave is told. */
@@ -963,6 +1311,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     const timer = setTimeout(() => {
       if (session.parked?.timer !== timer) return;
       sessions.delete(session.token);
+      store?.forget(session.token);
       parkedBy.delete(member.id);
       const person = people.get(member);
       if (person === undefined) return;
@@ -979,6 +1328,8 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     Deno.unrefTimer(timer);
     session.parked = { timer, privates: [] };
     parkedBy.set(member.id, session);
+    // The window runs from now for whichever server it comes back to.
+    save(session);
   }
 
   /** The room a line that starts with `#name ` is addressed to, and where its text starts. */
@@ -1049,6 +1400,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
           return park(session);
         }
         sessions.delete(session.token);
+        store?.forget(session.token);
       }
       if (joining.delete(member)) return void names.release(`user${member.id}`, member.id);
       const person = people.get(member);

@@ -9,7 +9,7 @@ import type { History } from "../../history/history.ts";
 import type { Logger } from "../../log.ts";
 import type { Operator } from "../operator.ts";
 import type { Bans } from "../access_list.ts";
-import type { BanStore } from "../../backend.ts";
+import type { BanStore, SessionStore } from "../../backend.ts";
 import type { Directory } from "../../rooms/directory.ts";
 import type { Members } from "../members.ts";
 import type { Transcript } from "../transcript.ts";
@@ -35,6 +35,8 @@ export interface ModeContext {
   bans?: Bans;
   /** Chat mode: where bans are kept for servers that start later. */
   banStore?: BanStore;
+  /** Chat mode: where sessions outlive this server (Redis), if anywhere. */
+  sessionStore?: SessionStore;
   /** Chat mode: the room every client starts in. */
   room?: string;
   /** Chat mode: most rooms at once. */
@@ -81,6 +83,7 @@ export function createMode(name: ModeName, context: ModeContext): Mode {
         sessionsOff: context.sessionsOff,
         bans: context.bans,
         banStore: context.banStore,
+        sessionStore: context.sessionStore,
         watch: operator === undefined ? undefined : (room, line) => operatorConsole?.show(room, line),
         historyBytes: context.historyBytes,
         transcript: context.transcript,
