@@ -563,55 +563,78 @@ async function rooms(options: Options, through: "one Redis" | "a 3-primary clust
 }
 
 /**
- * Sessions (`/session`, `/resume`) on one server: how long a client that comes back takes to get
- * 1,000 lines it missed (from its new connect to the last of them; the median of 5), and the
- * server's memory for 10,000 sessions parked at once (RSS growth over the server with none).
+ * Sessions (`/session`, `/resume`): how long a client that comes back takes to get 1,000 lines it
+ * missed (from its new connect to the last of them; the median of 5), on one server and across
+ * two servers through Redis (gone from one, back on the other); and the server's memory for
+ * 10,000 sessions parked at once (RSS growth over the server with none).
  */
 async function resumeCase(options: Options) {
-  const times: number[] = [];
+  let times: number[];
   {
     await using server = await start("parley", "chat", options, ["--resume-buffer", "4M"]);
-    const talker = await TestClient.connect(server.port, { label: "talker" });
-    await talker.lines.waitFor(/^\* welcome/);
-    try {
-      for (let round = 0; round < 5; round++) {
-        const away = await TestClient.connect(server.port, { label: "away" });
-        await away.lines.waitFor(/^\* welcome/);
-        await away.send("/session");
-        const token = (await away.lines.waitFor(/^\* session /)).slice("* session ".length);
-        await away[Symbol.asyncDispose]();
-        // Its leave is handled before the lines it will miss: the talker's reply comes after both.
-        await talker.send("/rooms");
-        await talker.lines.waitFor(/^\* rooms: /);
-        await talker.send(...Array.from({ length: 1000 }, (_, i) => `missed ${i + 1}`));
-        await talker.send("/rooms");
-        await talker.lines.waitFor(/^\* rooms: /);
-        const started = performance.now();
-        await using back = await TestClient.connect(server.port, { label: "back" });
-        await back.lines.waitFor(/^\* welcome/);
-        await back.send(`/resume ${token} -`);
-        await back.lines.waitFor(/^\* resumed as \S+; 1000 missed lines follow$/);
-        await back.lines.waitFor(/ missed 1000$/);
-        times.push(performance.now() - started);
-        await back.send("/quit");
-        await back.lines.waitFor("* bye");
-      }
-    } finally {
-      await talker[Symbol.asyncDispose]();
-    }
+    times = await resumeRounds(server.port, server.port);
+  }
+  let across: number[];
+  {
+    await using redis = await RedisServer.start({ prefix: options.pin });
+    const flags = ["--resume-buffer", "4M", "--redis", redis.url];
+    await using a = await start("parley", "chat", options, flags);
+    await using b = await start("parley", "chat", options, flags);
+    across = await resumeRounds(a.port, b.port);
   }
   // The same 10,000 connects and drops with sessions off: what churn alone leaves in the RSS.
   const count = 10_000;
   const churn = await parkedGrowth(options, count, false);
   const parked = await parkedGrowth(options, count, true);
-  const sorted = [...times].sort((a, b) => a - b);
+  const median = (values: number[]) => Math.round([...values].sort((a, b) => a - b)[2] * 10) / 10;
   return {
-    resumeMs: Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10,
+    resumeMs: median(times),
     rounds: times.map((ms) => Math.round(ms * 10) / 10),
+    acrossMs: median(across),
+    acrossRounds: across.map((ms) => Math.round(ms * 10) / 10),
     parkedSessions: count,
     parkedBytes: parked,
     churnBytes: churn,
   };
+}
+
+/**
+ * Five rounds of: a client with a session on `awayPort` drops, a talker on `backPort` says 1,000
+ * lines, and the client comes back on `backPort`; the time from its new connect to its last
+ * missed line, each round.
+ */
+async function resumeRounds(awayPort: number, backPort: number): Promise<number[]> {
+  const times: number[] = [];
+  const talker = await TestClient.connect(backPort, { label: "talker" });
+  await talker.lines.waitFor(/^\* welcome/);
+  try {
+    for (let round = 0; round < 5; round++) {
+      const away = await TestClient.connect(awayPort, { label: "away" });
+      await away.lines.waitFor(/^\* welcome/);
+      await away.send("/session");
+      const token = (await away.lines.waitFor(/^\* session /)).slice("* session ".length);
+      // Whatever was said before, it saw: it comes back for the 1,000 lines after.
+      await talker.send("mark");
+      const seen = /^@(#\w+:\d+) /.exec(await away.lines.waitFor(/<\w+> mark$/))![1];
+      await away[Symbol.asyncDispose]();
+      await talker.send(...Array.from({ length: 1000 }, (_, i) => `missed ${i + 1}`));
+      // The talker's own lines are in order: once it hears back from the room, they are all told.
+      await talker.send("/rooms");
+      await talker.lines.waitFor(/^\* rooms: /);
+      const started = performance.now();
+      await using back = await TestClient.connect(backPort, { label: "back" });
+      await back.lines.waitFor(/^\* welcome/);
+      await back.send(`/resume ${token} ${seen}`);
+      await back.lines.waitFor(/^\* resumed as \S+; 1000 missed lines follow$/);
+      await back.lines.waitFor(/ missed 1000$/);
+      times.push(performance.now() - started);
+      await back.send("/quit");
+      await back.lines.waitFor("* bye");
+    }
+  } finally {
+    await talker[Symbol.asyncDispose]();
+  }
+  return times;
 }
 
 /**
@@ -863,9 +886,12 @@ if (import.meta.main) {
     );
     console.log([
       "",
-      "sessions, one server",
-      `  resume with 1,000 missed lines (ms, connect to the last line; median of 5)  ${resume.resumeMs}  (${
+      "sessions",
+      `  resume with 1,000 missed lines, one server (ms, connect to the last line; median of 5)  ${resume.resumeMs}  (${
         resume.rounds.join(", ")
+      })`,
+      `  the same across two servers through Redis (gone from one, back on the other)  ${resume.acrossMs}  (${
+        resume.acrossRounds.join(", ")
       })`,
       `  ${resume.parkedSessions.toLocaleString("en")} parked sessions: server RSS growth  ${
         (resume.parkedBytes / 1048576).toFixed(1)

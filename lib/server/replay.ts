@@ -20,6 +20,8 @@ export interface Replayed {
   seq: number;
   /** The order it was told in across every room of this server, to merge several rooms. */
   order: number;
+  /** Who said it (a number the chat gives each client with a session), or 0. */
+  author: number;
   /** The line: a view into the ring, good until the next {@linkcode Replay.push}. */
   line: Uint8Array;
 }
@@ -33,6 +35,7 @@ export class Replay {
   /** Each kept line's number, order, place and length, oldest at `#head`. */
   #seqs: number[] = [];
   #orders: number[] = [];
+  #authors: number[] = [];
   #starts: number[] = [];
   #lengths: number[] = [];
   #head = 0;
@@ -50,8 +53,8 @@ export class Replay {
     return this.#seqs.length - this.#head;
   }
 
-  /** Keeps a copy of `line` under the next number; returns the number. */
-  push(line: Uint8Array, order: number): number {
+  /** Keeps a copy of `line`, said by `author` (0: nobody's), under the next number; returns the number. */
+  push(line: Uint8Array, order: number, author = 0): number {
     const seq = ++this.last;
     const length = line.length;
     this.#ring ??= new Uint8Array(Math.min(this.#maxBytes, FIRST_RING));
@@ -67,6 +70,7 @@ export class Replay {
     this.#write = start + length;
     this.#seqs.push(seq);
     this.#orders.push(order);
+    this.#authors.push(author);
     this.#starts.push(start);
     this.#lengths.push(length);
     this.#bytes += length + OVERHEAD;
@@ -89,6 +93,7 @@ export class Replay {
       lines.push({
         seq: this.#seqs[i],
         order: this.#orders[i],
+        author: this.#authors[i],
         line: this.#ring!.subarray(start, start + this.#lengths[i]),
       });
     }
@@ -144,6 +149,7 @@ export class Replay {
       // Now and then, the places of lines dropped for good go too.
       this.#seqs = this.#seqs.slice(this.#head);
       this.#orders = this.#orders.slice(this.#head);
+      this.#authors = this.#authors.slice(this.#head);
       this.#starts = this.#starts.slice(this.#head);
       this.#lengths = this.#lengths.slice(this.#head);
       this.#head = 0;
@@ -153,6 +159,7 @@ export class Replay {
   #clear(): void {
     this.#seqs = [];
     this.#orders = [];
+    this.#authors = [];
     this.#starts = [];
     this.#lengths = [];
     this.#head = 0;

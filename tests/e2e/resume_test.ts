@@ -52,6 +52,9 @@ Deno.test(
     const before = await zoe.lines.waitFor(/before$/);
     assertMatch(before, /^@#parley:\d+ <bob> before$/);
     const seen = Number(/:(\d+) /.exec(before)![1]);
+    // Its last word, numbered after what it saw: it does not come back to it.
+    await zoe.send("my last word");
+    await bob.lines.waitFor("<zoe> my last word");
     await zoe[Symbol.asyncDispose]();
     await server.stderr.waitFor(/#1 disconnected/);
     const since = bob.lines.seen.length;
@@ -66,12 +69,12 @@ Deno.test(
       for (let i = 1; i <= 50; i++) {
         assertEquals(
           await back.lines.next(),
-          `@#parley:${seen + i} <bob> missed ${i}`,
+          `@#parley:${seen + 1 + i} <bob> missed ${i}`,
         );
       }
       assertMatch(await back.lines.next(), /^\* session [A-Za-z0-9_-]{22}$/);
       await bob.send("live");
-      assertEquals(await back.lines.next(), `@#parley:${seen + 51} <bob> live`);
+      assertEquals(await back.lines.next(), `@#parley:${seen + 52} <bob> live`);
       await back.send("I am back");
       await bob.lines.waitFor("<zoe> I am back");
       for (const line of bob.lines.seen.slice(since)) {
@@ -347,6 +350,17 @@ Deno.test(
     assertMatch(await back.lines.waitFor(/after$/), /^@#parley:\d+ <bob> after$/);
     await bob.send("/who");
     assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob");
+    // Cut again, it comes back to the same server: parked there, resumed there.
+    const token2 = back.lines.seen.find((line) => line.startsWith("* session "))!.slice("* session ".length);
+    const after = /^@(#parley:\d+) /.exec(back.lines.seen.find((line) => line.endsWith("<bob> after"))!)![1];
+    await back[Symbol.asyncDispose]();
+    await b.stderr.waitFor(/#\d+ disconnected: client closed/);
+    await bob.send("while away again");
+    await using again = await TestClient.connect(b.port, { label: "again" });
+    await again.lines.waitFor(/^\* welcome, /);
+    await again.send(`/resume ${token2} ${after}`);
+    assertEquals(await again.lines.next(), "* resumed as zoe; 1 missed line follows");
+    assertMatch(await again.lines.next(), /^@#parley:\d+ <bob> while away again$/);
     assert(!bob.lines.seen.some((line) => /zoe (left|joined)/.test(line)), "nobody heard zoe go");
   },
 );

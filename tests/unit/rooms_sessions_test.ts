@@ -81,11 +81,12 @@ Deno.test("a room's numbered lines: each gets the next number; what is not kept 
   const replay = new Replay(3 * (32 + 4));
   const line = (text: string) => encoder.encode(text);
   assertEquals(replay.after(0), { lines: [], lost: 0 });
-  for (let i = 1; i <= 5; i++) assertEquals(replay.push(line(`l${i}0`.slice(0, 4)), 100 + i), i);
+  for (let i = 1; i <= 5; i++) assertEquals(replay.push(line(`l${i}0`.slice(0, 4)), 100 + i, i % 2), i);
   assertEquals(replay.last, 5);
   const { lines, lost } = replay.after(0);
   assertEquals(lines.map((entry) => entry.seq), [3, 4, 5], "three fit");
   assertEquals(lines.map((entry) => entry.order), [103, 104, 105]);
+  assertEquals(lines.map((entry) => entry.author), [1, 0, 1], "each with who said it");
   assertEquals(lost, 2);
   assertEquals(replay.after(1).lost, 1);
   assertEquals(replay.after(2), { lines, lost: 0 });

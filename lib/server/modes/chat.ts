@@ -112,6 +112,8 @@ interface Person {
   inSession?: boolean;
   /** Its session's own id (not its token), through Redis: it marks the lines it says. */
   sid?: string;
+  /** On one server, the number that marks the lines it says in its rooms' replay (0: none). */
+  author?: number;
 }
 
 /** A room with members here, and `#name ` encoded, put before its lines for those in several. */
@@ -294,6 +296,8 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   }
   /** The order lines were told in, across rooms (to merge several rooms' missed lines). */
   let linesTold = 0;
+  /** The last number given a client with a session, to mark the lines it says. */
+  let authors = 0;
   const moderator = new Moderator({
     members,
     names,
@@ -387,7 +391,8 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         const key = keyOf(delivered.room!);
         countDown(awaitingEcho, key);
         const room = rooms.get(key);
-        if (room !== undefined) tell(room, delivered.line, undefined, delivered);
+        // Only its members with sessions hear it now: a room without any has nothing to do.
+        if (room !== undefined && room.sessions > 0) tell(room, delivered.line, undefined, delivered);
         return;
       }
       history?.record(delivered, Date.now());
@@ -488,7 +493,11 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     if (store !== undefined) seq = from?.seq;
     else if (room.replay !== undefined) {
       seq = room.sessions > 0
-        ? room.replay.push(typeof line === "string" ? encoder.encode(line) : line, ++linesTold)
+        ? room.replay.push(
+          typeof line === "string" ? encoder.encode(line) : line,
+          ++linesTold,
+          except === undefined ? 0 : people.get(except)?.author ?? 0,
+        )
         : room.replay.skip();
     }
     const later = store !== undefined && from === undefined && relay?.numbering === true;
@@ -994,6 +1003,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       for (const room of person.rooms) room.sessions++;
     }
     if (store !== undefined) person.sid ??= newToken();
+    else person.author ??= ++authors;
     const session: Session = { token: newToken(), person, member, floor: old?.floor ?? new Map() };
     if (store !== undefined && old === undefined) {
       const told = person.rooms.map((room) => [room.key, awaitingEcho.get(room.key) ?? 0] as const);
@@ -1169,7 +1179,8 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       const after = room.replay?.after(seen);
       if (after === undefined) continue;
       lost += after.lost;
-      for (const entry of after.lines) missed.push({ room, entry });
+      // What it said itself, it saw as it said it.
+      for (const entry of after.lines) if (entry.author !== person.author) missed.push({ room, entry });
     }
     missed.sort((a, b) => a.entry.order - b.entry.order);
     member.send(resumedLine(person.name, missed.length + privates.length, lost));
