@@ -23,6 +23,8 @@ import { KEEP_PRIVATE, READ_LOG, TAKE_SESSION } from "./scripts.ts";
 
 /** Most private lines kept for a client away, as a server keeps in memory. */
 export const MAX_KEPT_PRIVATES = 100;
+/** How long a resume (or a new session) waits for each answer of Redis before it gives up on it. */
+export const ANSWER_WITHIN_MS = 3000;
 
 /** The chat's sessions, kept in Redis for the resume window. */
 export class RedisSessions implements SessionStore {
@@ -58,11 +60,12 @@ export class RedisSessions implements SessionStore {
   ): Promise<{ session: StoredSession; privates: Uint8Array[] } | undefined> {
     const hashed = hash(token);
     const keys = this.#link.keys;
-    const reply = await this.#link.run<[string, string[]] | null>(
+    // If Redis runs the script after this gave up, the session is lost; its client has a fresh one.
+    const reply = await this.#answered(this.#link.run<[string, string[]] | null>(
       TAKE_SESSION,
       [keys.session(hashed), keys.sessionPrivates(hashed), keys.sessionMoved(hashed)],
       [`${this.#link.node}|${id}`, String(this.#windowMs)],
-    );
+    ));
     if (reply === null) return undefined;
     const session = parseSession(String(reply[0]));
     if (session === undefined) return undefined;
@@ -84,17 +87,19 @@ export class RedisSessions implements SessionStore {
   }
 
   async lastSeq(room: string): Promise<number> {
-    const seq = await this.#link.send<string | null>(["HGET", roomKeys(roomKey(room)).meta, "seq"]);
+    const seq = await this.#answered(
+      this.#link.send<string | null>(["HGET", roomKeys(roomKey(room)).meta, "seq"]),
+    );
     return Number(seq ?? 0) || 0;
   }
 
   async missed(room: string, after: number): Promise<{ lines: LoggedLine[]; lost: number }> {
     const keys = roomKeys(roomKey(room));
-    const [last, entries] = await this.#link.run<[string, [string, string[]][]]>(
+    const [last, entries] = await this.#answered(this.#link.run<[string, [string, string[]][]]>(
       READ_LOG,
       [keys.log, keys.meta],
       [String(after + 1)],
-    );
+    ));
     const lines = entries.flatMap(([id, fields]): LoggedLine[] => {
       const field = (name: string) => {
         const at = fields.indexOf(name);
@@ -114,6 +119,24 @@ export class RedisSessions implements SessionStore {
     const newest = Math.max(Number(last) || 0, lines.at(-1)?.seq ?? 0);
     const first = lines[0]?.seq ?? newest + 1;
     return { lines, lost: Math.max(0, first - after - 1) };
+  }
+
+  /**
+   * `reply`, unless the link is down or Redis does not answer within {@linkcode ANSWER_WITHIN_MS}
+   * (a Redis that hangs): a client that resumes is not kept waiting for it.
+   */
+  #answered<T>(reply: Promise<T>): Promise<T> {
+    if (!this.#link.up) {
+      reply.catch(() => {});
+      return Promise.reject(new Error("the link to Redis is down"));
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      reply,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("Redis did not answer")), ANSWER_WITHIN_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /** Runs `sent`, saying once that Redis refused while it was up. */

@@ -18,6 +18,7 @@ import {
   TestClient,
 } from "../../scripts/support/harness.ts";
 import { RedisServer } from "../../scripts/support/redis.ts";
+import { LINK_BACK } from "../../lib/server/modes/chat.ts";
 
 /** A chat server with sessions; clients welcomed and named. */
 async function chat(...args: string[]): Promise<ServerProcess> {
@@ -489,5 +490,46 @@ Deno.test(
       assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob");
     }
     assert(!bob.lines.seen.some((line) => /zoe (left|joined)/.test(line)), "nobody heard zoe go");
+  },
+);
+
+Deno.test(
+  "through a frozen Redis, clients with sessions still hear their server's room, and a resume is told it cannot be now",
+  {
+    ignore: !LINUX,
+  },
+  async () => {
+    await using redis = await RedisServer.start();
+    await using a = await chat("--redis", redis.url);
+    await using zoe = await named(a, "zoe");
+    await using amy = await named(a, "amy");
+    await zoe.lines.waitFor(/ is now amy$/);
+    await sessionOf(zoe);
+    await amy.send("before");
+    assertMatch(await zoe.lines.waitFor(/before$/), /^@#parley:\d+ <amy> before$/);
+    const carl = await named(a, "carl");
+    const token = await sessionOf(carl);
+    await carl[Symbol.asyncDispose]();
+    await a.stderr.waitFor(/disconnected/);
+    Deno.kill(redis.pid, "SIGSTOP");
+    try {
+      // Said as Redis froze: it never comes back numbered, and zoe is told it anyway.
+      await amy.send("during the freeze");
+      assertEquals(await zoe.lines.waitFor(/during the freeze$/, 6000), "<amy> during the freeze");
+      await using back = await TestClient.connect(a.port, { label: "back" });
+      await back.lines.waitFor(/^\* welcome, /);
+      await back.send(`/resume ${token} -`);
+      assertEquals(
+        await back.lines.waitFor(/^ERR /, 6000),
+        "ERR cannot reach the chat's sessions now (Redis); a new one follows",
+      );
+      await back.lines.waitFor(/^\* session /, 6000);
+    } finally {
+      Deno.kill(redis.pid, "SIGCONT");
+    }
+    await zoe.lines.waitFor(LINK_BACK, 15_000);
+    await amy.send("after");
+    assertMatch(await zoe.lines.waitFor(/after$/), /^@#parley:\d+ <amy> after$/);
+    assertEquals(zoe.lines.seen.filter((line) => line.endsWith("during the freeze")).length, 1, "told once");
   },
 );

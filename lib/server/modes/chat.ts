@@ -35,6 +35,7 @@ import type { LineKind, Relay, RoomLine } from "../../relay/relay.ts";
 import { type Directory, MemoryDirectory, type RoomView } from "../../rooms/directory.ts";
 
 import { andThen, type Awaitable } from "../../util/awaitable.ts";
+import { Fifo } from "../../util/fifo.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
 import type { Ban, Bans } from "../access_list.ts";
 import type { BanStore, SessionStore } from "../../backend.ts";
@@ -87,6 +88,14 @@ const USAGE = {
 const NO_ROOM = "ERR you are in no room; /join #ROOM first";
 /** Most private lines kept for a client away within its resume window. */
 const MAX_PARKED_PRIVATES = 100;
+/**
+ * Most lines of this server's in one room on their way back from Redis, numbered, before the
+ * oldest is told to its clients with sessions without waiting any more (a round trip's worth is
+ * a few; this many means the echo is not coming).
+ */
+const MAX_AWAITING_ECHO = 4096;
+/** How long a line of this server's may take to come back numbered before it is told without. */
+const ECHO_WAIT_MS = 2000;
 /** The control line that tells the server holding a session that it was resumed elsewhere. */
 const RESUMED = "resumed";
 /** What a client whose token is wrong, expired or used is told, before a fresh session. */
@@ -285,14 +294,32 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   const unsaved = new Set<Session>();
   /** Lines published for the other servers only (news of an outage): not told here when they come back. */
   const elsewhereOnly = new Map<string, number>();
-  /** By room key: how many lines this server published there are still to come back numbered. */
-  const awaitingEcho = new Map<string, number>();
+  /**
+   * By room key: the lines this server told and published there that have not come back numbered
+   * yet, and whom each was said by; its clients with sessions get them when they do (or, if the
+   * link goes down first, or too many are on their way, at once, without numbers).
+   */
+  const awaitingEcho = new Map<string, Fifo<{ line: string | Uint8Array; except?: Member; at: number }>>();
+  /** By room key: lines of this server's told without a number, that may still come back numbered. */
+  const givenUp = new Map<string, Fifo<Uint8Array>>();
   if (store !== undefined) {
     // A connected client's session outlives this server by the window, not more.
     const timer = setInterval(() => {
       for (const session of sessionOf.values()) save(session);
     }, Math.min(resumeWindowMs / 2, 30_000));
     Deno.unrefTimer(timer);
+    // A line whose batch Redis refused never comes back: its clients with sessions stop waiting.
+    const late = setInterval(() => {
+      const before = Date.now() - ECHO_WAIT_MS;
+      for (const [key, queue] of awaitingEcho) {
+        while (queue.length > 0 && queue.peek()!.at < before) {
+          const { line, except } = queue.shift()!;
+          tellUnechoed(key, line, except);
+        }
+        if (queue.length === 0) awaitingEcho.delete(key);
+      }
+    }, ECHO_WAIT_MS / 2);
+    Deno.unrefTimer(late);
   }
   /** The order lines were told in, across rooms (to merge several rooms' missed lines). */
   let linesTold = 0;
@@ -389,7 +416,18 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         const text = elsewhereOnly.size > 0 ? decoder.decode(delivered.line) : undefined;
         if (text !== undefined && countDown(elsewhereOnly, text)) return;
         const key = keyOf(delivered.room!);
-        countDown(awaitingEcho, key);
+        // Given up on and told without a number already: not again, now that it came after all.
+        const late = givenUp.get(key);
+        if (late !== undefined) {
+          const head = late.shift()!;
+          if (late.length === 0) givenUp.delete(key);
+          if (sameBytes(head, delivered.line)) return;
+          // Another line: those given up on are not coming (they come back in the order sent).
+          givenUp.delete(key);
+        }
+        const queue = awaitingEcho.get(key);
+        queue?.shift();
+        if (queue?.length === 0) awaitingEcho.delete(key);
         const room = rooms.get(key);
         // Only its members with sessions hear it now: a room without any has nothing to do.
         if (room !== undefined && room.sessions > 0) tell(room, delivered.line, undefined, delivered);
@@ -406,7 +444,10 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     },
     link: (up) => {
       linkUp = up;
-      // What was on its way back may never come: sessions stop waiting for it.
+      // What was on its way back may never come: sessions are told it now, without numbers.
+      for (const [key, queue] of awaitingEcho) {
+        for (const { line, except } of queue.drain()) tellUnechoed(key, line, except);
+      }
       awaitingEcho.clear();
       for (const session of sessionOf.values()) session.told = undefined;
       // Bans set while this server could not hear them.
@@ -536,13 +577,43 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     relay?.publish(line, "notice", room);
   }
 
-  /** Publishes `line`, told here already, in room `room`, said by the session `by` if by one. */
-  function publishIn(room: string, line: string | Uint8Array, kind: LineKind, by?: string): void {
+  /**
+   * Publishes `line`, told here already (but to its clients with sessions, which wait for it to come
+   * back numbered), in room `room`, said by `except` if by a client.
+   */
+  function publishIn(room: string, line: string | Uint8Array, kind: LineKind, except?: Member): void {
     if (relay?.numbering) {
       const key = keyOf(room);
-      awaitingEcho.set(key, (awaitingEcho.get(key) ?? 0) + 1);
+      let queue = awaitingEcho.get(key);
+      if (queue === undefined) awaitingEcho.set(key, queue = new Fifo());
+      queue.push({ line, except, at: Date.now() });
+      // Far more on their way than a round trip's worth: the oldest is not waited for any more.
+      if (queue.length > MAX_AWAITING_ECHO) {
+        const oldest = queue.shift()!;
+        tellUnechoed(key, oldest.line, oldest.except);
+      }
     }
-    relay?.publish(line, kind, room, by);
+    relay?.publish(line, kind, room, except === undefined ? undefined : people.get(except)?.sid);
+  }
+
+  /**
+   * Tells the clients with sessions in room `key` a line of this server's that was not waited for
+   * any longer; it is noted, so that if it comes back after all it is not told twice.
+   */
+  function tellUnechoed(key: string, line: string | Uint8Array, except?: Member): void {
+    let late = givenUp.get(key);
+    if (late === undefined) givenUp.set(key, late = new Fifo());
+    late.push(typeof line === "string" ? encoder.encode(line) : line);
+    if (late.length > MAX_AWAITING_ECHO) late.shift();
+    const room = rooms.get(key);
+    if (room === undefined || room.sessions === 0) return;
+    for (const [member, person] of room.members) {
+      const session = member === except ? undefined : sessionOf.get(member);
+      if (session === undefined) continue;
+      if (session.told !== undefined && countDown(session.told, key)) continue;
+      if (resuming.has(member)) resuming.get(member)!.push({ room, line });
+      else sendFrom(room, member, person, line);
+    }
   }
 
   /** Takes one off `key`'s count in `counts`; says whether there was one. */
@@ -563,7 +634,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   ): void {
     tell(room, line, except);
     watch?.(room.name, line);
-    publishIn(room.name, line, kind, except === undefined ? undefined : people.get(except)?.sid);
+    publishIn(room.name, line, kind, except);
   }
 
   /** Puts `person` in the room called `name` (here), opening it here if it was not. */
@@ -1006,7 +1077,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     else person.author ??= ++authors;
     const session: Session = { token: newToken(), person, member, floor: old?.floor ?? new Map() };
     if (store !== undefined && old === undefined) {
-      const told = person.rooms.map((room) => [room.key, awaitingEcho.get(room.key) ?? 0] as const);
+      const told = person.rooms.map((room) => [room.key, awaitingEcho.get(room.key)?.length ?? 0] as const);
       session.told = new Map(told.filter(([, count]) => count > 0));
     }
     sessions.set(session.token, session);
@@ -1433,4 +1504,11 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       }
     },
   };
+}
+
+/** Whether `a` and `b` hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
