@@ -88,8 +88,11 @@ export interface SessionStore {
    * connection to forward it to instead if the session was resumed elsewhere meanwhile.
    */
   keepPrivate(token: string, line: Uint8Array): Promise<{ node: string; id: number } | undefined>;
-  /** The number of the last line told in `room`. */
-  lastSeq(room: string): Promise<number>;
+  /**
+   * Makes `room` keep its log (every line numbered and kept) for at least the resume window from
+   * now; resolves to the number of the last line told there.
+   */
+  keepLog(room: string): Promise<number>;
   /** The lines told in `room` after number `after` still kept, and how many after it are not. */
   missed(room: string, after: number): Promise<{ lines: LoggedLine[]; lost: number }>;
 }

@@ -21,6 +21,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { createClient, createCluster, createSentinel } from "@redis/client";
 import type { Logger } from "../log.ts";
 import { backoffDelay } from "../util/backoff.ts";
@@ -87,6 +88,8 @@ export class ClientLink implements RedisLink {
   #roundTripMs = 0;
   #outages = 0;
   #watchers = new Set<(up: boolean) => void>();
+  /** The SHA-1 of each script run so far. */
+  #shas = new Map<RedisScript, string>();
 
   private constructor(options: RedisLinkOptions) {
     this.keys = chatKeys();
@@ -160,9 +163,19 @@ export class ClientLink implements RedisLink {
     await this.#subscriber.unsubscribe(channel, sharded);
   }
 
-  /** Runs `script` with `keys` and `args`. */
+  /**
+   * Runs `script` with `keys` and `args`: by its SHA-1 (Redis keeps the scripts it ran), and, where
+   * Redis does not know it (restarted, flushed, a node of a cluster new to it), by its text. The
+   * retries go in the order the refusals come back, so scripts keep the order they were sent in.
+   */
   run<T>(script: RedisScript, keys: string[], args: RedisArgument[]): Promise<T> {
-    return this.#commands.send<T>(["EVAL", script.lua, String(keys.length), ...keys, ...args]);
+    let sha = this.#shas.get(script);
+    if (sha === undefined) this.#shas.set(script, sha = createHash("sha1").update(script.lua).digest("hex"));
+    const rest = [String(keys.length), ...keys, ...args];
+    return this.#commands.send<T>(["EVALSHA", sha, ...rest]).catch((error) => {
+      if (!String(error).includes("NOSCRIPT")) throw error;
+      return this.#commands.send<T>(["EVAL", script.lua, ...rest]);
+    });
   }
 
   /** From now on, `watcher` hears when the link goes down (`false`) and comes back (`true`). */

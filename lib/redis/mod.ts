@@ -72,9 +72,11 @@ export async function joinChat(
   const { history, sessions, local, logger } = options;
   const registry = await RedisRegistry.join(link, local, logger);
   // A log idle longer than the window (and a minute) is of no use to anyone, unless it is the history.
-  const log = sessions === undefined
-    ? undefined
-    : { maxBytes: sessions.maxBytes, keepMs: history > 0 ? 0 : sessions.windowMs + 60_000 };
+  const log = sessions === undefined ? undefined : {
+    maxBytes: sessions.maxBytes,
+    keepMs: history > 0 ? 0 : sessions.windowMs + 60_000,
+    always: history > 0,
+  };
   const relay = await RedisRelay.open(link, { history, log, logger });
   const directory = new RedisDirectory(link, logger);
   return {

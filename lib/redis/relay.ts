@@ -30,7 +30,7 @@
 import { Buffer } from "node:buffer";
 import { escapeLine } from "../protocol/escape.ts";
 import type { Logger } from "../log.ts";
-import type { LineKind, Relay, RelayHandlers } from "../relay/relay.ts";
+import type { LineKind, LineTag, Relay, RelayHandlers } from "../relay/relay.ts";
 import type { RedisLink } from "./link.ts";
 import { PUBLISH_AND_KEEP, PUBLISH_AND_LOG } from "./scripts.ts";
 import { type RoomKeys, roomKeys } from "./keys.ts";
@@ -40,6 +40,7 @@ const NEWLINE = 0x0a;
 const SPACE = 0x20;
 const SAID_BYTE = 0x53; // "S"
 const PRIVATE_BYTE = 0x50; // "P"
+const LOG_ON_BYTE = 0x4c; // "L"
 const CONTROL_BYTE = 0x43; // "C"
 /** A batch bigger than this is sent at once rather than at the end of the burst. */
 const BATCH_BYTES = 1 << 18;
@@ -54,10 +55,11 @@ export interface RedisRelayOptions {
   /** Lines of history to keep; 0 for none. */
   history: number;
   /**
-   * With sessions: every room line is numbered and kept in the room's log, at most `maxBytes` of
-   * it, a log idle for `keepMs` going (0: kept for the history).
+   * With sessions: room lines are numbered and kept in the room's log (at most `maxBytes` of it, a
+   * log idle for `keepMs` going; 0: kept for the history) while a session may need them (a server
+   * with one in the room keeps saying so), or `always` (it is the history too).
    */
-  log?: { maxBytes: number; keepMs: number };
+  log?: { maxBytes: number; keepMs: number; always: boolean };
   logger: Logger;
 }
 
@@ -67,6 +69,7 @@ interface Batched {
   kind: LineKind;
   to: string | number;
   by?: string;
+  echo?: number;
 }
 
 /** One server's end of the chat's channels: one per room its clients are in, and the private one. */
@@ -75,6 +78,13 @@ export class RedisRelay implements Relay {
   #logger: Logger;
   #history: number;
   #log: RedisRelayOptions["log"];
+  /**
+   * By room (its log's hash): `false` once a script said the room keeps no log now (no session
+   * needs one): its lines go out with a plain `PUBLISH` until the room says it keeps one again.
+   */
+  #logging = new Map<string, boolean>();
+  /** How many times a room said it keeps a log again: a late "no log" from before does not count. */
+  #logOns = 0;
   #handlers: RelayHandlers | undefined;
   #batch: Batched[] = [];
   #batchBytes = 0;
@@ -137,6 +147,7 @@ export class RedisRelay implements Relay {
     const entered = this.#rooms.get(key);
     if (entered === undefined) return;
     this.#rooms.delete(key);
+    this.#logging.delete(entered.keys.meta);
     // Down, it listens to nothing anyway; up, a failure leaves a channel heard and dropped.
     this.#link.unsubscribe(entered.keys.channel, this.#link.sharded).catch(() => {});
   }
@@ -150,11 +161,11 @@ export class RedisRelay implements Relay {
     this.#pressure = listener;
   }
 
-  publish(line: string | Uint8Array, kind: LineKind, to: string | number, by?: string): void {
+  publish(line: string | Uint8Array, kind: LineKind, to: string | number, tag?: LineTag): void {
     if (!this.#link.up) return;
     const bytes = typeof line === "string" ? Buffer.from(line) : line;
     if (this.#batch.length === 0) queueMicrotask(() => this.flush());
-    this.#batch.push({ line: bytes, kind, to, by });
+    this.#batch.push({ line: bytes, kind, to, by: tag?.by, echo: tag?.echo });
     this.#batchBytes += bytes.length + 24;
     if (this.#batchBytes > BATCH_BYTES) this.flush();
   }
@@ -205,11 +216,23 @@ export class RedisRelay implements Relay {
     lines: Batched[],
   ): void {
     const parts: Uint8Array[] = [];
-    const log = room === undefined ? undefined : this.#log;
-    const keep = this.#history > 0 && room !== undefined;
+    let log = room === undefined ? undefined : this.#log;
+    // A room that keeps no log now needs no script, unless a line of this batch is waited for here.
+    if (
+      log !== undefined && !log.always && this.#logging.get(room!.meta) === false &&
+      lines.every((line) => line.echo === undefined)
+    ) log = undefined;
+    const keep = this.#history > 0 && room !== undefined && this.#log === undefined;
+    let echo = false;
     if (log !== undefined) {
-      for (const { line, kind, by } of lines) {
-        parts.push(kind === "said" ? SAID : NOTICE, Buffer.from(`${by ?? "-"} `), line, NEWLINE_BYTES);
+      for (const { line, kind, by, echo: id } of lines) {
+        echo ||= id !== undefined;
+        parts.push(
+          kind === "said" ? SAID : NOTICE,
+          Buffer.from(`${by ?? "-"} ${id ?? 0} `),
+          line,
+          NEWLINE_BYTES,
+        );
       }
     } else if (keep) {
       for (const { line, kind } of lines) parts.push(kind === "said" ? SAID : NOTICE, line, NEWLINE_BYTES);
@@ -226,16 +249,22 @@ export class RedisRelay implements Relay {
     const payload = Buffer.concat(parts);
     this.#unconfirmed += payload.length;
     if (this.#unconfirmed > MAX_UNCONFIRMED_BYTES) this.#setBackedUp(true);
-    const sent = log !== undefined
-      ? this.#link.run(PUBLISH_AND_LOG, [room!.log, room!.meta], [
-        this.#link.node,
+    const ons = this.#logOns;
+    const sent: Promise<unknown> = log !== undefined
+      ? this.#link.run<number>(PUBLISH_AND_LOG, [room!.log, room!.meta], [
+        // A batch none of whose lines is waited for here comes back only to be dropped at once.
+        echo ? `${this.#link.node}${ECHO_MARK}` : this.#link.node,
         channel,
         String(log.maxBytes),
         payload,
         this.#link.sharded ? "SPUBLISH" : "PUBLISH",
-        String(Date.now()),
+        log.always ? "1" : "0",
         String(log.keepMs),
-      ])
+      ]).then((logged) => {
+        // Whether the room keeps a log now; a "no" is stale if one said "yes" since.
+        if (logged === 1) this.#logging.set(room!.meta, true);
+        else if (ons === this.#logOns) this.#logging.set(room!.meta, false);
+      })
       : keep
       ? this.#link.run(PUBLISH_AND_KEEP, [room.history], [
         this.#link.node,
@@ -277,13 +306,21 @@ export class RedisRelay implements Relay {
     const handlers = this.#handlers;
     let start = message.indexOf(NEWLINE);
     if (handlers === undefined || start === -1) return;
-    // A line of its own comes back only to be numbered (with sessions).
-    const echo = message.toString("latin1", 0, start) === this.#link.node;
-    if (echo && (this.#log === undefined || room === undefined)) return;
+    // A batch of its own comes back only to be numbered, when its lines are waited for (sessions).
+    const node = message.toString("latin1", 0, start);
+    const echo = node === `${this.#link.node}${ECHO_MARK}`;
+    if (node === this.#link.node || (echo && (this.#log === undefined || room === undefined))) return;
     start++;
     while (start < message.length) {
       let end = message.indexOf(NEWLINE, start);
       if (end === -1) end = message.length;
+      if (message[start] === LOG_ON_BYTE && room !== undefined) {
+        // The room keeps a log again: its lines go through the script.
+        this.#logging.set(roomKeys(roomKey(room)).meta, true);
+        this.#logOns++;
+        start = end + 1;
+        continue;
+      }
       const space = message.indexOf(SPACE, start + 2);
       if (message[start + 1] === SPACE && space !== -1 && space < end) {
         const mark = message.toString("latin1", start + 2, space);
@@ -298,16 +335,25 @@ export class RedisRelay implements Relay {
             });
           }
         } else if (room !== undefined) {
-          const numbered = this.#log === undefined ? undefined : /^(\d{1,15})-0\/(\S+)$/.exec(mark);
-          handlers.deliver({
-            line,
-            kind: message[start] === SAID_BYTE ? "said" : "notice",
-            room,
-            mark: numbered ? `${numbered[1]}-0` : mark === "-" ? undefined : mark,
-            seq: numbered ? Number(numbered[1]) : undefined,
-            by: numbered && numbered[2] !== "-" ? numbered[2] : undefined,
-            echo: echo || undefined,
-          });
+          // In a log: `SEQ-0/by/echo` (`-` for SEQ-0 when the room keeps no log now).
+          const logged = this.#log === undefined ? undefined : LOG_MARK.exec(mark);
+          const echoId = logged ? Number(logged[3]) : 0;
+          if (!echo || echoId > 0) {
+            handlers.deliver({
+              line,
+              kind: message[start] === SAID_BYTE ? "said" : "notice",
+              room,
+              mark: logged
+                ? (logged[1] === undefined ? undefined : `${logged[1]}-0`)
+                : mark === "-"
+                ? undefined
+                : mark,
+              seq: logged?.[1] === undefined ? undefined : Number(logged[1]),
+              by: logged && logged[2] !== "-" ? logged[2] : undefined,
+              echo: echo || undefined,
+              echoId: echo ? echoId : undefined,
+            });
+          }
         }
       }
       start = end + 1;
@@ -315,6 +361,10 @@ export class RedisRelay implements Relay {
   }
 }
 
+/** After the node id, a batch whose lines (some) are waited for back here, numbered. */
+const ECHO_MARK = "!";
+/** A line's mark in a log: its number (or `-`), the session that said it, and its echo id. */
+const LOG_MARK = /^(?:(\d{1,15})-0|-)\/([A-Za-z0-9_-]{1,64})\/(\d{1,15})$/;
 const SAID = Buffer.from("S ");
 const NOTICE = Buffer.from("N ");
 /** The group of a batch's private lines: they go on the chat's private channel. */

@@ -182,58 +182,95 @@ return 1`,
 };
 
 /**
- * With sessions: KEYS[1] the room's log (a stream), KEYS[2] its counter and size (a hash). ARGV:
- * node, channel, most bytes kept, the batch (one record per line, `S by line\n` for a said line or
- * `N by line\n` for a notice, `by` the session that said it or `-`), how to publish (`PUBLISH` or
- * `SPUBLISH`), the time now (ms), and how long an idle log lives (ms; 0 for ever).
+ * With sessions: KEYS[1] the room's log (a stream), KEYS[2] its counter, size, and until when it is
+ * kept (a hash). ARGV: node, channel, most bytes kept, the batch (one record per line, `S by echo
+ * line\n` for a said line or `N by echo line\n` for a notice: `by` the session that said it or
+ * `-`, `echo` the id under which it comes back to its server, or 0), how to publish (`PUBLISH` or
+ * `SPUBLISH`), `1` to keep the log always (it is the history too), and how long an idle log lives
+ * (ms; 0 for ever).
  *
- * Each line gets the room's next number and goes into the log under it (`SEQ-0`); the oldest lines
- * go while the log holds more than the bound (each counted 64 bytes more), but never the newest.
- * The batch is published as `node\n` then `kind SEQ-0/by line` per line, so every server, this one
- * too, tells its clients with sessions each line under the number it has in the log.
+ * While the room keeps its log (`until`, which `KEEP_LOG` moves on while a session may need it,
+ * on Redis's own clock), each line gets the room's next number (the batch takes its numbers from
+ * the counter at once) and goes into the log under it (`SEQ-0`); the oldest lines go while the log
+ * holds more than the bound (each counted 64 bytes more), but never the newest. The batch is
+ * published as `node\n` then `kind SEQ-0/by/echo line` per line (`-/by/echo` when not kept), so
+ * every server, this one too, tells its clients with sessions each line under its number.
  */
 export const PUBLISH_AND_LOG: RedisScript = {
   name: "publish-and-log",
   lua: `
-local max = tonumber(ARGV[3])
 local out = {ARGV[1]}
-local function add(seq, kind, by, line)
-  return redis.pcall('XADD', KEYS[1], seq .. '-0', 'k', kind, 't', ARGV[6], 'a', by, 'l', line)
+local pattern = '([SN]) (%S+) (%d+) ([^\\n]*)\\n'
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if ARGV[6] ~= '1' and now >= (tonumber(redis.call('HGET', KEYS[2], 'until')) or 0) then
+  for kind, by, echo, line in string.gmatch(ARGV[4], pattern) do
+    out[#out + 1] = kind .. ' -/' .. by .. '/' .. echo .. ' ' .. line
+  end
+  redis.call(ARGV[5], ARGV[2], table.concat(out, '\\n'))
+  return 0
 end
-for kind, by, line in string.gmatch(ARGV[4], '([SN]) (%S+) ([^\\n]*)\\n') do
-  local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-  local added = add(seq, kind, by, line)
-  if type(added) == 'table' and added.err then
+local max = tonumber(ARGV[3])
+local _, count = string.gsub(ARGV[4], '\\n', '')
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', count) - count
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
+local renumbered = false
+local added = 0
+for kind, by, echo, line in string.gmatch(ARGV[4], pattern) do
+  seq = seq + 1
+  local id = seq .. '-0'
+  local ok = redis.pcall('XADD', KEYS[1], id, 'k', kind, 't', now, 'a', by, 'l', line)
+  if type(ok) == 'table' and ok.err then
     -- The log outlived its counter (an eviction): the numbers go on from its newest line.
     local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
     seq = tonumber(string.match(top[1], '^(%d+)')) + 1
-    redis.call('HSET', KEYS[2], 'seq', seq)
-    add(seq, kind, by, line)
+    id = seq .. '-0'
+    renumbered = true
+    redis.call('XADD', KEYS[1], id, 'k', kind, 't', now, 'a', by, 'l', line)
   end
-  local size = #line + 64
-  local bytes
-  if redis.call('XLEN', KEYS[1]) == 1 then
-    bytes = size
-    redis.call('HSET', KEYS[2], 'bytes', size)
-  else
-    bytes = redis.call('HINCRBY', KEYS[2], 'bytes', size)
+  added = added + #line + 64
+  out[#out + 1] = kind .. ' ' .. id .. '/' .. by .. '/' .. echo .. ' ' .. line
+end
+if renumbered then redis.call('HSET', KEYS[2], 'seq', seq) end
+local bytes
+if fresh then
+  bytes = added
+  redis.call('HSET', KEYS[2], 'bytes', added)
+else
+  bytes = redis.call('HINCRBY', KEYS[2], 'bytes', added)
+end
+local newest = seq .. '-0'
+while bytes > max do
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+  if oldest == nil or oldest[1] == newest then break end
+  local gone = 64
+  local fields = oldest[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'l' then gone = gone + #fields[i + 1] end
   end
-  while bytes > max do
-    local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
-    if oldest == nil or oldest[1] == seq .. '-0' then break end
-    local gone = 64
-    local fields = oldest[2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'l' then gone = gone + #fields[i + 1] end
-    end
-    redis.call('XDEL', KEYS[1], oldest[1])
-    bytes = redis.call('HINCRBY', KEYS[2], 'bytes', -gone)
-  end
-  out[#out + 1] = kind .. ' ' .. seq .. '-0/' .. by .. ' ' .. line
+  redis.call('XDEL', KEYS[1], oldest[1])
+  bytes = redis.call('HINCRBY', KEYS[2], 'bytes', -gone)
 end
 if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
 redis.call(ARGV[5], ARGV[2], table.concat(out, '\\n'))
 return 1`,
+};
+
+/**
+ * Makes the room whose log's hash is KEYS[1] keep its log for ARGV[1] ms more from now (Redis's
+ * clock), if not for longer already; returns the number of its last line. When the room kept no
+ * log until now, it says so on its channel ARGV[2] (with ARGV[3]: `PUBLISH` or `SPUBLISH`), so
+ * that the servers that publish there plainly (having learned it kept none) use the log again.
+ */
+export const KEEP_LOG: RedisScript = {
+  name: "keep-log",
+  lua: `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local kept = tonumber(redis.call('HGET', KEYS[1], 'until')) or 0
+if now + tonumber(ARGV[1]) > kept then redis.call('HSET', KEYS[1], 'until', now + tonumber(ARGV[1])) end
+if kept <= now then redis.call(ARGV[3], ARGV[2], '*\\nL - -') end
+return redis.call('HGET', KEYS[1], 'seq') or '0'`,
 };
 
 /**

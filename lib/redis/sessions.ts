@@ -19,7 +19,7 @@ import { parseRoom, roomKey } from "../protocol/rooms.ts";
 import { parseName } from "../protocol/names.ts";
 import { roomKeys } from "./keys.ts";
 import type { RedisLink } from "./link.ts";
-import { KEEP_PRIVATE, READ_LOG, TAKE_SESSION } from "./scripts.ts";
+import { KEEP_LOG, KEEP_PRIVATE, READ_LOG, TAKE_SESSION } from "./scripts.ts";
 
 /** Most private lines kept for a client away, as a server keeps in memory. */
 export const MAX_KEPT_PRIVATES = 100;
@@ -86,11 +86,17 @@ export class RedisSessions implements SessionStore {
     return match === null ? undefined : { node: match[1], id: Number(match[2]) };
   }
 
-  async lastSeq(room: string): Promise<number> {
+  async keepLog(room: string): Promise<number> {
+    const keys = roomKeys(roomKey(room));
+    // A minute more than the window: the server that says so again does it every half window at most.
     const seq = await this.#answered(
-      this.#link.send<string | null>(["HGET", roomKeys(roomKey(room)).meta, "seq"]),
+      this.#link.run<string | number>(KEEP_LOG, [keys.meta], [
+        String(this.#windowMs + 60_000),
+        keys.channel,
+        this.#link.sharded ? "SPUBLISH" : "PUBLISH",
+      ]),
     );
-    return Number(seq ?? 0) || 0;
+    return Number(seq) || 0;
   }
 
   async missed(room: string, after: number): Promise<{ lines: LoggedLine[]; lost: number }> {

@@ -36,10 +36,19 @@ export interface RoomLine {
   /** The session that said it, if one did: its client is not sent it back. */
   by?: string;
   /**
-   * A line this isolate published, come back numbered: only its clients with sessions, which
-   * waited for the number, are told it now (see {@linkcode Relay.numbering}).
+   * A line this isolate published with an echo id (`echoId`), come back numbered: only its clients
+   * with sessions, which waited for the number, are told it now (see {@linkcode Relay.numbering}).
    */
   echo?: boolean;
+  echoId?: number;
+}
+
+/** What a room line is published with besides itself, where sessions number lines (Redis). */
+export interface LineTag {
+  /** The session that said it, if one did. */
+  by?: string;
+  /** Come back to this isolate, numbered, under this id (its clients with sessions wait for it). */
+  echo?: number;
 }
 
 /** What a relay tells the chat it serves. */
@@ -58,13 +67,14 @@ export interface Relay {
    * Sends `line` to the others: to room `to` (its name), or, for a `private` or `control` line, to
    * connection `to` only, which the isolate that serves it delivers (a control line to 0: to
    * every isolate). Keeps `line` until it has left: do not
-   * reuse it. `by` is the session that said it, if one did.
+   * reuse it. `tag` says who said it and whether it comes back (with sessions through Redis).
    */
-  publish(line: string | Uint8Array, kind: LineKind, to: string | number, by?: string): void;
+  publish(line: string | Uint8Array, kind: LineKind, to: string | number, tag?: LineTag): void;
   /**
-   * Whether a room line published now comes back numbered, as an `echo` (with sessions through
-   * Redis, while the link is up): this isolate's clients with sessions are then told it when it
-   * does, so that every client of the room sees its lines in one order under one numbering.
+   * Whether a room line published now with an echo id comes back numbered, as an `echo` (with
+   * sessions through Redis, while the link is up): this isolate's clients with sessions are then
+   * told it when it does, so that every client of the room sees its lines in one order under one
+   * numbering.
    */
   readonly numbering?: boolean;
   /**

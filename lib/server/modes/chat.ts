@@ -35,7 +35,6 @@ import type { LineKind, Relay, RoomLine } from "../../relay/relay.ts";
 import { type Directory, MemoryDirectory, type RoomView } from "../../rooms/directory.ts";
 
 import { andThen, type Awaitable } from "../../util/awaitable.ts";
-import { Fifo } from "../../util/fifo.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
 import type { Ban, Bans } from "../access_list.ts";
 import type { BanStore, SessionStore } from "../../backend.ts";
@@ -153,10 +152,10 @@ interface Session {
   /** Its join was never told (it left before it settled): neither is its leave. */
   untold?: boolean;
   /**
-   * Through Redis, by room key: how many of this server's own lines, on their way back numbered
-   * when the session started, its client was told already (without a number): not again.
+   * Through Redis: the last echo id handed out when it started; a line of this server's published
+   * before (an id up to this one) its client was told as it was said, without a number.
    */
-  told?: Map<string, number>;
+  since?: number;
   parked?: { timer: ReturnType<typeof setTimeout>; privates: (string | Uint8Array)[] };
 }
 
@@ -292,31 +291,30 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   const resuming = new Map<Member, Waiting[]>();
   /** Sessions whose record changed, saved at the end of this burst of work. */
   const unsaved = new Set<Session>();
-  /** Lines published for the other servers only (news of an outage): not told here when they come back. */
-  const elsewhereOnly = new Map<string, number>();
   /**
-   * By room key: the lines this server told and published there that have not come back numbered
-   * yet, and whom each was said by; its clients with sessions get them when they do (or, if the
-   * link goes down first, or too many are on their way, at once, without numbers).
+   * Through Redis: the lines this server told in rooms where it has clients with sessions, by the
+   * echo id each was published with, until they come back numbered; those clients are told them
+   * then (or, if the link goes down first, or one takes too long, without a number at once).
    */
-  const awaitingEcho = new Map<string, Fifo<{ line: string | Uint8Array; except?: Member; at: number }>>();
-  /** By room key: lines of this server's told without a number, that may still come back numbered. */
-  const givenUp = new Map<string, Fifo<Uint8Array>>();
+  const awaitingEcho = new Map<
+    number,
+    { key: string; line: string | Uint8Array; except?: Member; at: number }
+  >();
+  let echoIds = 0;
   if (store !== undefined) {
-    // A connected client's session outlives this server by the window, not more.
+    // A connected client's session outlives this server by the window, not more; its rooms keep
+    // their logs for as long.
     const timer = setInterval(() => {
       for (const session of sessionOf.values()) save(session);
+      for (const room of rooms.values()) if (room.sessions > 0) void store.keepLog(room.name).catch(() => {});
     }, Math.min(resumeWindowMs / 2, 30_000));
     Deno.unrefTimer(timer);
     // A line whose batch Redis refused never comes back: its clients with sessions stop waiting.
     const late = setInterval(() => {
       const before = Date.now() - ECHO_WAIT_MS;
-      for (const [key, queue] of awaitingEcho) {
-        while (queue.length > 0 && queue.peek()!.at < before) {
-          const { line, except } = queue.shift()!;
-          tellUnechoed(key, line, except);
-        }
-        if (queue.length === 0) awaitingEcho.delete(key);
+      for (const [id, entry] of awaitingEcho) {
+        if (entry.at >= before) break;
+        tellUnechoed(id);
       }
     }, ECHO_WAIT_MS / 2);
     Deno.unrefTimer(late);
@@ -412,25 +410,12 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         return word === RESUMED ? letGo(delivered.to!) : moderator.obey(delivered.to!, word);
       }
       if (delivered.echo) {
-        // One of this server's own lines, numbered: for its clients with sessions.
-        const text = elsewhereOnly.size > 0 ? decoder.decode(delivered.line) : undefined;
-        if (text !== undefined && countDown(elsewhereOnly, text)) return;
-        const key = keyOf(delivered.room!);
-        // Given up on and told without a number already: not again, now that it came after all.
-        const late = givenUp.get(key);
-        if (late !== undefined) {
-          const head = late.shift()!;
-          if (late.length === 0) givenUp.delete(key);
-          if (sameBytes(head, delivered.line)) return;
-          // Another line: those given up on are not coming (they come back in the order sent).
-          givenUp.delete(key);
-        }
-        const queue = awaitingEcho.get(key);
-        queue?.shift();
-        if (queue?.length === 0) awaitingEcho.delete(key);
-        const room = rooms.get(key);
-        // Only its members with sessions hear it now: a room without any has nothing to do.
-        if (room !== undefined && room.sessions > 0) tell(room, delivered.line, undefined, delivered);
+        // One of this server's own lines, numbered, which its clients with sessions waited for.
+        const entry = delivered.echoId === undefined ? undefined : awaitingEcho.get(delivered.echoId);
+        if (entry === undefined) return;
+        awaitingEcho.delete(delivered.echoId!);
+        const room = rooms.get(entry.key);
+        if (room !== undefined && room.sessions > 0) tell(room, delivered.line, entry.except, delivered);
         return;
       }
       history?.record(delivered, Date.now());
@@ -445,11 +430,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     link: (up) => {
       linkUp = up;
       // What was on its way back may never come: sessions are told it now, without numbers.
-      for (const [key, queue] of awaitingEcho) {
-        for (const { line, except } of queue.drain()) tellUnechoed(key, line, except);
-      }
-      awaitingEcho.clear();
-      for (const session of sessionOf.values()) session.told = undefined;
+      for (const id of [...awaitingEcho.keys()]) tellUnechoed(id);
       // Bans set while this server could not hear them.
       if (up) moderator.askForBans();
       for (const member of people.keys()) member.send(up ? LINK_BACK : LINK_LOST);
@@ -459,7 +440,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (news === undefined) return;
       // The other servers may not be back yet: each reconnects on its own back-off, at most 5 s.
       newsTimer = setTimeout(() => {
-        for (const room of rooms.values()) publishElsewhere(news, room.name);
+        for (const room of rooms.values()) relay?.publish(news, "notice", room.name);
       }, HEAL_NEWS_DELAY_MS);
       Deno.unrefTimer(newsTimer);
     },
@@ -492,7 +473,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       const keys = new Set(back.map(nameKey));
       for (const person of people.values()) {
         if (!keys.has(nameKey(person.name))) continue;
-        for (const room of person.rooms) publishElsewhere(`* ${person.name} joined`, room.name);
+        for (const room of person.rooms) relay?.publish(`* ${person.name} joined`, "notice", room.name);
       }
     },
   });
@@ -553,7 +534,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         // Its author, and the clients without sessions, were told it as it was said; so were
         // sessions started while it was on its way.
         if (session === undefined || (from.by !== undefined && from.by === person.sid)) continue;
-        if (session.told !== undefined && countDown(session.told, room.key)) continue;
+        if ((session.since ?? 0) >= from.echoId!) continue;
       } else if (later && session !== undefined) continue;
       const waiting = resuming.size > 0 ? resuming.get(member) : undefined;
       if (waiting !== undefined) {
@@ -571,58 +552,37 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     for (const pending of joining.values()) pending?.push({ line, from });
   }
 
-  /** Publishes `line` in `room` for the other servers only; it is not told here when it comes back. */
-  function publishElsewhere(line: string, room: string): void {
-    if (relay?.numbering) elsewhereOnly.set(line, (elsewhereOnly.get(line) ?? 0) + 1);
-    relay?.publish(line, "notice", room);
-  }
-
   /**
-   * Publishes `line`, told here already (but to its clients with sessions, which wait for it to come
-   * back numbered), in room `room`, said by `except` if by a client.
+   * Publishes `line`, told here already, in room `room`, said by `except` if by a client. Where this
+   * server has clients with sessions in the room, they wait for it to come back numbered: it goes
+   * with an echo id, and waits here until then.
    */
   function publishIn(room: string, line: string | Uint8Array, kind: LineKind, except?: Member): void {
-    if (relay?.numbering) {
-      const key = keyOf(room);
-      let queue = awaitingEcho.get(key);
-      if (queue === undefined) awaitingEcho.set(key, queue = new Fifo());
-      queue.push({ line, except, at: Date.now() });
-      // Far more on their way than a round trip's worth: the oldest is not waited for any more.
-      if (queue.length > MAX_AWAITING_ECHO) {
-        const oldest = queue.shift()!;
-        tellUnechoed(key, oldest.line, oldest.except);
-      }
+    const by = except === undefined ? undefined : people.get(except)?.sid;
+    const key = keyOf(room);
+    if (!relay?.numbering || !((rooms.get(key)?.sessions ?? 0) > 0)) {
+      return relay?.publish(line, kind, room, { by });
     }
-    relay?.publish(line, kind, room, except === undefined ? undefined : people.get(except)?.sid);
+    const echo = ++echoIds;
+    awaitingEcho.set(echo, { key, line, except, at: Date.now() });
+    // Far more on their way than a round trip's worth: the oldest is not waited for any more.
+    if (awaitingEcho.size > MAX_AWAITING_ECHO) tellUnechoed(awaitingEcho.keys().next().value!);
+    relay.publish(line, kind, room, { by, echo });
   }
 
-  /**
-   * Tells the clients with sessions in room `key` a line of this server's that was not waited for
-   * any longer; it is noted, so that if it comes back after all it is not told twice.
-   */
-  function tellUnechoed(key: string, line: string | Uint8Array, except?: Member): void {
-    let late = givenUp.get(key);
-    if (late === undefined) givenUp.set(key, late = new Fifo());
-    late.push(typeof line === "string" ? encoder.encode(line) : line);
-    if (late.length > MAX_AWAITING_ECHO) late.shift();
-    const room = rooms.get(key);
+  /** Tells the clients with sessions that wait for the line `id` now, without a number. */
+  function tellUnechoed(id: number): void {
+    const entry = awaitingEcho.get(id);
+    if (entry === undefined) return;
+    awaitingEcho.delete(id);
+    const room = rooms.get(entry.key);
     if (room === undefined || room.sessions === 0) return;
     for (const [member, person] of room.members) {
-      const session = member === except ? undefined : sessionOf.get(member);
-      if (session === undefined) continue;
-      if (session.told !== undefined && countDown(session.told, key)) continue;
-      if (resuming.has(member)) resuming.get(member)!.push({ room, line });
-      else sendFrom(room, member, person, line);
+      const session = member === entry.except ? undefined : sessionOf.get(member);
+      if (session === undefined || (session.since ?? 0) >= id) continue;
+      if (resuming.has(member)) resuming.get(member)!.push({ room, line: entry.line });
+      else sendFrom(room, member, person, entry.line);
     }
-  }
-
-  /** Takes one off `key`'s count in `counts`; says whether there was one. */
-  function countDown<K>(counts: Map<K, number>, key: K): boolean {
-    const count = counts.get(key);
-    if (count === undefined) return false;
-    if (count > 1) counts.set(key, count - 1);
-    else counts.delete(key);
-    return true;
   }
 
   /** Tells everyone in `room`, here and elsewhere, but `except`. */
@@ -660,15 +620,17 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   /**
    * Notes the number of the last line told in `room` before `session` was in it (its client saw
    * what came before without numbers), unless known already: through Redis, the room's counter
-   * is asked, after the lines this server published before (one connection keeps the order).
+   * is asked, after the lines this server published before (one connection keeps the order), and
+   * the room told to keep its log.
    */
   function settleFloor(session: Session, room: Room): void {
-    if (session.floor.has(room.key)) return;
     if (store === undefined) {
+      if (session.floor.has(room.key)) return;
       session.floor.set(room.key, room.replay?.last ?? 0);
       return saveSoon(session);
     }
-    void store.lastSeq(room.name).then((seq) => {
+    // The room keeps its log from now on, for as long as this session may need it.
+    void store.keepLog(room.name).then((seq) => {
       // Parked meanwhile or not, a session still kept gets it.
       if (sessions.get(session.token) !== session || session.floor.has(room.key)) return;
       session.floor.set(room.key, seq);
@@ -1076,10 +1038,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     if (store !== undefined) person.sid ??= newToken();
     else person.author ??= ++authors;
     const session: Session = { token: newToken(), person, member, floor: old?.floor ?? new Map() };
-    if (store !== undefined && old === undefined) {
-      const told = person.rooms.map((room) => [room.key, awaitingEcho.get(room.key)?.length ?? 0] as const);
-      session.told = new Map(told.filter(([, count]) => count > 0));
-    }
+    session.since = old?.since ?? echoIds;
     sessions.set(session.token, session);
     sessionOf.set(member, session);
     const ready = () => {
@@ -1093,7 +1052,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     }
     // The token is handed out once every floor is known: a resume anywhere finds them.
     const floors = person.rooms.filter((room) => !session.floor.has(room.key)).map((room) =>
-      store.lastSeq(room.name).then((seq) => {
+      store.keepLog(room.name).then((seq) => {
         if (!session.floor.has(room.key)) session.floor.set(room.key, seq);
       }, () => {})
     );
@@ -1317,6 +1276,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         person,
         member,
         floor: new Map(Object.entries(record.floor)),
+        since: echoIds,
       };
       sessions.set(session.token, session);
       sessionOf.set(member, session);
@@ -1504,11 +1464,4 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       }
     },
   };
-}
-
-/** Whether `a` and `b` hold the same bytes. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
