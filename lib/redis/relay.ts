@@ -15,14 +15,17 @@
  * ({@linkcode MAX_UNCONFIRMED_BYTES}): a Redis that is slow but alive slows the room's talkers, as
  * a backed-up client does, instead of growing this server's memory.
  *
- * With sessions (`--resume-window`), every room line goes through a script instead that numbers
- * it, keeps it in the room's log (a stream bounded in bytes, which is the history too) and
- * publishes it: the message then comes back to this server as well, and its clients with sessions
- * are told this server's lines as they come back, numbered, in the order every server sees.
+ * With sessions (`--resume-window`), a room's lines go through a script instead that numbers
+ * them, keeps them in the room's log (a stream bounded in bytes, which is the history too) and
+ * publishes them, while the room keeps a log: while a session may need it (`KEEP_LOG`), or always
+ * with `--history`. A room that keeps none costs a plain `PUBLISH` again once the script said so,
+ * until the room announces a log on its channel. A line published with an echo id (this server
+ * has clients with sessions in the room, who wait for its number) comes back here too, numbered,
+ * so that they see this server's lines in the order every server sees, under the same numbers.
  *
  * A message is `node\n` then one record per line, `kind mark line`, joined by `\n`: `kind` is `S`
- * (said) or `N` (a notice), and `mark` is the line's stream id (`SEQ-0/by` in a log: its number
- * and the session that said it, or `-`), or `-`; or, on the private channel,
+ * (said) or `N` (a notice), and `mark` is the line's stream id, or `-` (with sessions, `SEQ-0/by/echo`:
+ * its number or `-`, the session that said it or `-`, and its echo id or 0); or, on the private channel,
  * `P` (private) or `C` (control), whose `mark` is the recipient's connection id, which only the
  * server that serves it delivers (a control line to 0: every server).
  */
@@ -122,6 +125,8 @@ export class RedisRelay implements Relay {
     this.#link.watch((up) => {
       // A link that is down keeps nothing: the talkers no longer wait for it.
       if (!up) this.#setBackedUp(false);
+      // A room may have said it keeps a log again while this server could not hear it.
+      this.#logging.clear();
       handlers.link?.(up);
     });
   }
