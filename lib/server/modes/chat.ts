@@ -23,13 +23,17 @@
  * what differs is only which registry, directory and relay it is given. With a history, a
  * newcomer is first sent the last lines said in its start room, each marked `* history <time>`,
  * and nothing said while it was being fetched is lost or sent twice.
+ *
+ * Beside this file: the operator's moderation (`chat_moderation.ts`), the clients' sessions, which
+ * keep a client that dropped for its return (`chat_sessions.ts`), and the state they share with
+ * this one, people and rooms (`chat_state.ts`).
  */
 
 import { escapeLine, escapeText } from "../../protocol/escape.ts";
 import { isReserved, NAME_RULE, nameKey, parseName } from "../../protocol/names.ts";
 import { parseRoom, ROOM_RULE, roomKey } from "../../protocol/rooms.ts";
-import { looksLikeToken, newToken, parseLastSeen, sequenceMark } from "../../protocol/session.ts";
-import { Replay, type Replayed } from "../replay.ts";
+import { sequenceMark } from "../../protocol/session.ts";
+import { Replay } from "../replay.ts";
 import type { Names } from "../../registry/registry.ts";
 import type { LineKind, Relay, RoomLine } from "../../relay/relay.ts";
 import { type Directory, MemoryDirectory, type RoomView } from "../../rooms/directory.ts";
@@ -38,6 +42,8 @@ import { andThen, type Awaitable } from "../../util/awaitable.ts";
 import { formatHistoryEntry, type History, type HistorySnapshot } from "../../history/history.ts";
 import type { Ban, Bans } from "../access_list.ts";
 import type { BanStore, SessionStore } from "../../backend.ts";
+import { ChatSessions, isResume, RESUME_USAGE } from "./chat_sessions.ts";
+import { MAX_ROOMS_PER_CLIENT, type Person, type Room } from "./chat_state.ts";
 import type { Members } from "../members.ts";
 import { type Moderation, Moderator } from "./chat_moderation.ts";
 
@@ -58,8 +64,7 @@ const MAX_CHANGES_SHOWN = 5;
 const HEAL_NEWS_DELAY_MS = 6000;
 /** The room a client starts in when the server names none (`--room`). */
 export const DEFAULT_ROOM = "#parley";
-/** Most rooms one client may be in at once. */
-export const MAX_ROOMS_PER_CLIENT = 20;
+export { MAX_ROOMS_PER_CLIENT } from "./chat_state.ts";
 /** Most rooms `/rooms` names; it counts the rest. */
 const MAX_ROOMS_LISTED = 50;
 /** The longest topic kept, in characters. */
@@ -81,24 +86,10 @@ const USAGE = {
   rooms: "ERR usage: /rooms",
   topic: "ERR usage: /topic [#ROOM] [TEXT]",
   session: "ERR usage: /session",
-  resume: "ERR usage: /resume TOKEN [#ROOM:SEQ,...]",
+  resume: RESUME_USAGE,
 } as const;
 /** What a client in no room is told when it says something. */
 const NO_ROOM = "ERR you are in no room; /join #ROOM first";
-/** Most private lines kept for a client away within its resume window. */
-const MAX_PARKED_PRIVATES = 100;
-/**
- * Most lines of this server's in one room on their way back from Redis, numbered, before the
- * oldest is told to its clients with sessions without waiting any more (a round trip's worth is
- * a few; this many means the echo is not coming).
- */
-const MAX_AWAITING_ECHO = 4096;
-/** How long a line of this server's may take to come back numbered before it is told without. */
-const ECHO_WAIT_MS = 2000;
-/** The control line that tells the server holding a session that it was resumed elsewhere. */
-const RESUMED = "resumed";
-/** What a client whose token is wrong, expired or used is told, before a fresh session. */
-const NO_SESSION = "ERR no such session (wrong, expired or used already); a new one follows";
 /** The longest `/quit` reason passed on, in characters. */
 const MAX_QUIT_REASON = 200;
 /** What everyone here is told when the link to the other servers goes down, and comes back. */
@@ -107,64 +98,6 @@ export const LINK_BACK = "* link to other servers is back; the room is whole aga
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A member welcomed into the chat: its name, `<NAME> ` encoded once, and its rooms. */
-interface Person {
-  name: string;
-  prefix: Uint8Array;
-  /** The rooms it is in, in the order it entered them. */
-  rooms: Room[];
-  /** Where its plain lines go: the room it entered or switched to last. */
-  current: Room | undefined;
-  /** Whether it has a session (`/session`): its rooms then keep their lines for its return. */
-  inSession?: boolean;
-  /** Its session's own id (not its token), through Redis: it marks the lines it says. */
-  sid?: string;
-  /** On one server, the number that marks the lines it says in its rooms' replay (0: none). */
-  author?: number;
-}
-
-/** A room with members here, and `#name ` encoded, put before its lines for those in several. */
-interface Room {
-  name: string;
-  key: string;
-  head: Uint8Array;
-  members: Map<Member, Person>;
-  /** Its numbered lines, for clients that come back (with `resumeWindowMs`, on one server). */
-  replay?: Replay;
-  /**
-   * How many of its members (here, or parked) have a session: its lines are kept only while one
-   * does, so that a chat whose clients never ask pays nothing for it.
-   */
-  sessions: number;
-}
-
-/**
- * A client's session (`/session`): the token that resumes it, the person it is, the connection
- * that has it now, and, while that connection is gone, when it left and what was sent to it alone.
- */
-interface Session {
-  token: string;
-  person: Person;
-  member: Member;
-  /** By room key: the number of the last line told there before the client had a session (or the room). */
-  floor: Map<string, number>;
-  /** Its join was never told (it left before it settled): neither is its leave. */
-  untold?: boolean;
-  /**
-   * Through Redis: the last echo id handed out when it started; a line of this server's published
-   * before (an id up to this one) its client was told as it was said, without a number.
-   */
-  since?: number;
-  parked?: { timer: ReturnType<typeof setTimeout>; privates: (string | Uint8Array)[] };
-}
-
-/** A line told to a client while the lines it missed are read (through Redis), to follow them. */
-interface Waiting {
-  room: Room;
-  line: string | Uint8Array;
-  seq?: number;
-}
 
 /** A line that reached the start room while a newcomer waited for the history; `from` if delivered. */
 interface Pending {
@@ -278,51 +211,8 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   let operatorRoom: string | undefined;
   const resumeWindowMs = options.resumeWindowMs ?? 0;
   const resumeBytes = options.resumeBytes ?? 1 << 20;
-  /** Sessions by token, and by the connection that has each now. */
-  const sessions = new Map<string, Session>();
-  const sessionOf = new Map<Member, Session>();
-  /** Parked sessions, by the id of the connection that dropped (private lines for it are kept). */
-  const parkedBy = new Map<number, Session>();
-  /** Connections whose session another connection took over: they leave without a word. */
-  const takenOver = new Set<Member>();
-  /** Where sessions are shared with other servers (Redis), if they are. */
-  const store = resumeWindowMs > 0 && options.sessionsOff === undefined ? options.sessionStore : undefined;
-  /** Connections resuming a shared session: what their rooms tell them meanwhile waits here. */
-  const resuming = new Map<Member, Waiting[]>();
-  /** Sessions whose record changed, saved at the end of this burst of work. */
-  const unsaved = new Set<Session>();
-  /**
-   * Through Redis: the lines this server told in rooms where it has clients with sessions, by the
-   * echo id each was published with, until they come back numbered; those clients are told them
-   * then (or, if the link goes down first, or one takes too long, without a number at once).
-   */
-  const awaitingEcho = new Map<
-    number,
-    { key: string; line: string | Uint8Array; except?: Member; at: number }
-  >();
-  let echoIds = 0;
-  if (store !== undefined) {
-    // A connected client's session outlives this server by the window, not more; its rooms keep
-    // their logs for as long.
-    const timer = setInterval(() => {
-      for (const session of sessionOf.values()) save(session);
-      for (const room of rooms.values()) if (room.sessions > 0) void store.keepLog(room.name).catch(() => {});
-    }, Math.min(resumeWindowMs / 2, 30_000));
-    Deno.unrefTimer(timer);
-    // A line whose batch Redis refused never comes back: its clients with sessions stop waiting.
-    const late = setInterval(() => {
-      const before = Date.now() - ECHO_WAIT_MS;
-      for (const [id, entry] of awaitingEcho) {
-        if (entry.at >= before) break;
-        tellUnechoed(id);
-      }
-    }, ECHO_WAIT_MS / 2);
-    Deno.unrefTimer(late);
-  }
   /** The order lines were told in, across rooms (to merge several rooms' missed lines). */
   let linesTold = 0;
-  /** The last number given a client with a session, to mark the lines it says. */
-  let authors = 0;
   const moderator = new Moderator({
     members,
     names,
@@ -335,6 +225,45 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       for (const room of people.get(member)?.rooms ?? []) broadcast(room, line, member);
     },
     everyone: () => people.keys(),
+  });
+  /** The clients' sessions, and the people kept for those away (`chat_sessions.ts`). */
+  const sessions = new ChatSessions({
+    windowMs: resumeWindowMs,
+    off: options.sessionsOff,
+    store: options.sessionStore,
+    host: {
+      members,
+      names,
+      relay,
+      directory,
+      people,
+      rooms,
+      keyOf,
+      enter,
+      exit,
+      rename,
+      tell,
+      broadcast: (room, line, except) => broadcast(room, line, except),
+      numbered,
+      sendFrom,
+      announceJoin,
+      settle(member) {
+        const was = unsettled.has(member);
+        clearTimeout(unsettled.get(member));
+        unsettled.delete(member);
+        return was;
+      },
+      forget(member) {
+        welcomed.delete(member);
+        moderator.forget(member);
+      },
+      moved(old, member) {
+        welcomed.set(member, welcomed.get(old) ?? welcomed.get(member)!);
+        welcomed.delete(old);
+        moderator.moved(old, member);
+      },
+      changed,
+    },
   });
 
   /**
@@ -401,23 +330,16 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (delivered.kind === "private") {
         const here = members.get(delivered.to!);
         if (here !== undefined) return here.send(delivered.line);
-        const parked = parkedBy.get(delivered.to!);
-        if (parked !== undefined) keepFor(parked, delivered.line);
+        sessions.keepPrivate(delivered.to!, delivered.line);
         return;
       }
       if (delivered.kind === "control") {
         const word = decoder.decode(delivered.line);
-        return word === RESUMED ? letGo(delivered.to!) : moderator.obey(delivered.to!, word);
-      }
-      if (delivered.echo) {
-        // One of this server's own lines, numbered, which its clients with sessions waited for.
-        const entry = delivered.echoId === undefined ? undefined : awaitingEcho.get(delivered.echoId);
-        if (entry === undefined) return;
-        awaitingEcho.delete(delivered.echoId!);
-        const room = rooms.get(entry.key);
-        if (room !== undefined && room.sessions > 0) tell(room, delivered.line, entry.except, delivered);
+        if (!sessions.control(delivered.to!, word)) moderator.obey(delivered.to!, word);
         return;
       }
+      // One of this server's own lines, numbered, which its clients with sessions waited for.
+      if (delivered.echo) return sessions.echo(delivered);
       history?.record(delivered, Date.now());
       if (delivered.room !== undefined) watch?.(delivered.room, delivered.line);
       const key = delivered.room === undefined ? undefined : keyOf(delivered.room);
@@ -429,8 +351,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     },
     link: (up) => {
       linkUp = up;
-      // What was on its way back may never come: sessions are told it now, without numbers.
-      for (const id of [...awaitingEcho.keys()]) tellUnechoed(id);
+      sessions.link();
       // Bans set while this server could not hear them.
       if (up) moderator.askForBans();
       for (const member of people.keys()) member.send(up ? LINK_BACK : LINK_LOST);
@@ -512,7 +433,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   function tell(room: Room, line: string | Uint8Array, except?: Member, from?: RoomLine): void {
     let withName: Uint8Array | undefined;
     let seq: number | undefined;
-    if (store !== undefined) seq = from?.seq;
+    if (sessions.shared) seq = from?.seq;
     else if (room.replay !== undefined) {
       seq = room.sessions > 0
         ? room.replay.push(
@@ -522,21 +443,21 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         )
         : room.replay.skip();
     }
-    const later = store !== undefined && from === undefined && relay?.numbering === true;
+    // Through Redis, this server's clients with sessions hear its own lines when they come back.
+    const later = from === undefined && sessions.echoing;
     // Each form is built once a line: numbered (for sessions), after the room's name (for those in
     // several rooms), both, or as it is.
     let numberedOne: Uint8Array | undefined;
     let numberedMany: Uint8Array | undefined;
     for (const [member, person] of room.members) {
       if (member === except) continue;
-      const session = sessionOf.size > 0 ? sessionOf.get(member) : undefined;
+      const session = sessions.any ? sessions.of(member) : undefined;
       if (from?.echo) {
         // Its author, and the clients without sessions, were told it as it was said; so were
         // sessions started while it was on its way.
-        if (session === undefined || (from.by !== undefined && from.by === person.sid)) continue;
-        if ((session.since ?? 0) >= from.echoId!) continue;
+        if (session === undefined || sessions.heard(session, person, from)) continue;
       } else if (later && session !== undefined) continue;
-      const waiting = resuming.size > 0 ? resuming.get(member) : undefined;
+      const waiting = sessions.waiting(member);
       if (waiting !== undefined) {
         if (session !== undefined) waiting.push({ room, line, seq });
         continue;
@@ -552,39 +473,6 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     for (const pending of joining.values()) pending?.push({ line, from });
   }
 
-  /**
-   * Publishes `line`, told here already, in room `room`, said by `except` if by a client. Where this
-   * server has clients with sessions in the room, they wait for it to come back numbered: it goes
-   * with an echo id, and waits here until then.
-   */
-  function publishIn(room: string, line: string | Uint8Array, kind: LineKind, except?: Member): void {
-    const by = except === undefined ? undefined : people.get(except)?.sid;
-    const key = keyOf(room);
-    if (!relay?.numbering || !((rooms.get(key)?.sessions ?? 0) > 0)) {
-      return relay?.publish(line, kind, room, { by });
-    }
-    const echo = ++echoIds;
-    awaitingEcho.set(echo, { key, line, except, at: Date.now() });
-    // Far more on their way than a round trip's worth: the oldest is not waited for any more.
-    if (awaitingEcho.size > MAX_AWAITING_ECHO) tellUnechoed(awaitingEcho.keys().next().value!);
-    relay.publish(line, kind, room, { by, echo });
-  }
-
-  /** Tells the clients with sessions that wait for the line `id` now, without a number. */
-  function tellUnechoed(id: number): void {
-    const entry = awaitingEcho.get(id);
-    if (entry === undefined) return;
-    awaitingEcho.delete(id);
-    const room = rooms.get(entry.key);
-    if (room === undefined || room.sessions === 0) return;
-    for (const [member, person] of room.members) {
-      const session = member === entry.except ? undefined : sessionOf.get(member);
-      if (session === undefined || (session.since ?? 0) >= id) continue;
-      if (resuming.has(member)) resuming.get(member)!.push({ room, line: entry.line });
-      else sendFrom(room, member, person, entry.line);
-    }
-  }
-
   /** Tells everyone in `room`, here and elsewhere, but `except`. */
   function broadcast(
     room: Room,
@@ -594,7 +482,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   ): void {
     tell(room, line, except);
     watch?.(room.name, line);
-    publishIn(room.name, line, kind, except);
+    sessions.publish(room.name, line, kind, except);
   }
 
   /** Puts `person` in the room called `name` (here), opening it here if it was not. */
@@ -611,40 +499,16 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     person.rooms.push(room);
     person.current = room;
     if (person.inSession) room.sessions++;
-    const session = sessionOf.get(member);
-    if (session !== undefined) settleFloor(session, room);
+    sessions.entered(member, room);
     directory.moved(member.id, person.rooms.map((room) => room.name));
     return room;
-  }
-
-  /**
-   * Notes the number of the last line told in `room` before `session` was in it (its client saw
-   * what came before without numbers), unless known already: through Redis, the room's counter
-   * is asked, after the lines this server published before (one connection keeps the order), and
-   * the room told to keep its log.
-   */
-  function settleFloor(session: Session, room: Room): void {
-    if (store === undefined) {
-      if (session.floor.has(room.key)) return;
-      session.floor.set(room.key, room.replay?.last ?? 0);
-      return saveSoon(session);
-    }
-    // The room keeps its log from now on, for as long as this session may need it.
-    void store.keepLog(room.name).then((seq) => {
-      // Parked meanwhile or not, a session still kept gets it.
-      if (sessions.get(session.token) !== session || session.floor.has(room.key)) return;
-      session.floor.set(room.key, seq);
-      saveSoon(session);
-    }, () => {});
   }
 
   /** Takes `member` out of `room`; the room goes when it is empty here. */
   function exit(member: Member, person: Person, room: Room): void {
     room.members.delete(member);
     if (person.inSession) room.sessions--;
-    const session = sessionOf.get(member);
-    session?.floor.delete(room.key);
-    if (session !== undefined) saveSoon(session);
+    sessions.exited(member, room);
     person.rooms = person.rooms.filter((other) => other !== room);
     if (person.current === room) person.current = person.rooms.at(-1);
     if (room.members.size === 0) {
@@ -658,8 +522,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   function rename(member: Member, person: Person, name: string): void {
     person.name = name;
     person.prefix = encoder.encode(`<${name}> `);
-    const session = sessionOf.get(member);
-    if (session !== undefined) saveSoon(session);
+    sessions.renamed(member);
   }
 
   /** Lets `member` in: the history first, then the welcome and what was said meanwhile. */
@@ -701,13 +564,13 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     const line = `* ${person.name} joined`;
     const order = welcomed.get(member)!;
     // Through Redis, clients with sessions hear it when it comes back numbered.
-    const later = store !== undefined && relay?.numbering === true;
+    const later = sessions.echoing;
     for (const room of person.rooms) {
       for (const [other, them] of room.members) {
-        if (later && sessionOf.has(other)) continue;
+        if (later && sessions.of(other) !== undefined) continue;
         if (welcomed.get(other)! < order) sendFrom(room, other, them, line);
       }
-      publishIn(room.name, line, "notice");
+      sessions.publish(room.name, line, "notice");
     }
   }
 
@@ -905,12 +768,12 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       case "/topic":
         return topic(member, person, argument);
       case "/session":
-        return argument !== "" ? member.send(USAGE.session) : startSession(member, person);
+        return argument !== "" ? member.send(USAGE.session) : sessions.start(member, person);
       case "/resume": {
         const [token = "", seen = "", ...more] = argument.split(" ");
         return token === "" || more.length > 0
           ? member.send(USAGE.resume)
-          : resume(member, person, token, seen);
+          : sessions.resume(member, person, token, seen);
       }
       case "/quit":
         quitting.set(member, escapeText(argument.slice(0, MAX_QUIT_REASON)));
@@ -932,10 +795,9 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       if (owner === undefined) return member.send(`ERR no such name ${shown}`);
       const line = `* private from ${person.name}: ${escapeText(text)}`;
       const here = members.get(owner);
-      const parked = here === undefined ? parkedBy.get(owner) : undefined;
+      // Served here, kept here for a client away, or sent to the server that serves it.
       if (here !== undefined) here.send(line);
-      else if (parked !== undefined) keepFor(parked, line);
-      else relay?.publish(line, "private", owner);
+      else if (!sessions.keepPrivate(owner, line)) relay?.publish(line, "private", owner);
       member.send(`* private to ${shown}: ${escapeText(text)}`);
       transcript?.write({ name: person.name, kind: "private", to, text });
     });
@@ -977,7 +839,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       history?.record({ line, kind: "said", room: room?.name ?? parsed.room }, Date.now());
       if (room !== undefined) tell(room, line);
       watch?.(room?.name ?? parsed.room, line);
-      publishIn(room?.name ?? parsed.room, line, "said");
+      sessions.publish(room?.name ?? parsed.room, line, "said");
       transcript?.write({ room: room?.name ?? parsed.room, name: "operator", kind: "said", text });
     },
     enter(name) {
@@ -1016,363 +878,6 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         member.overRate ? "throttled" : moderator.isMuted(member) ? "muted" : "",
       ]),
   };
-
-  /** Whether `line` is a `/resume` command, in any case. */
-  function isResume(line: Uint8Array): boolean {
-    return line.length >= 7 && decoder.decode(line.subarray(0, 7)).toLowerCase() === "/resume";
-  }
-
-  /** Gives `member` a session: a new token, the old one (if any) no longer good. */
-  function startSession(member: Member, person: Person): Step {
-    if (resumeWindowMs <= 0) return member.send("ERR sessions are off here (--resume-window 0)");
-    if (options.sessionsOff !== undefined) return member.send(`ERR ${options.sessionsOff}`);
-    const old = sessionOf.get(member);
-    if (old !== undefined) {
-      sessions.delete(old.token);
-      store?.forget(old.token);
-    }
-    if (!person.inSession) {
-      person.inSession = true;
-      for (const room of person.rooms) room.sessions++;
-    }
-    if (store !== undefined) person.sid ??= newToken();
-    else person.author ??= ++authors;
-    const session: Session = { token: newToken(), person, member, floor: old?.floor ?? new Map() };
-    session.since = old?.since ?? echoIds;
-    sessions.set(session.token, session);
-    sessionOf.set(member, session);
-    const ready = () => {
-      if (sessions.get(session.token) !== session) return;
-      save(session);
-      member.send(`* session ${session.token}`);
-    };
-    if (store === undefined) {
-      for (const room of person.rooms) settleFloor(session, room);
-      return ready();
-    }
-    // The token is handed out once every floor is known: a resume anywhere finds them.
-    const floors = person.rooms.filter((room) => !session.floor.has(room.key)).map((room) =>
-      store.keepLog(room.name).then((seq) => {
-        if (!session.floor.has(room.key)) session.floor.set(room.key, seq);
-      }, () => {})
-    );
-    return Promise.all(floors).then(ready);
-  }
-
-  /** Saves `session` where other servers find it (Redis), if there is such a place. */
-  function save(session: Session): void {
-    unsaved.delete(session);
-    const { person, member } = session;
-    store?.save(session.token, {
-      sid: person.sid!,
-      name: person.name,
-      rooms: person.rooms.map((room) => room.name),
-      current: person.current?.name,
-      node: store.node,
-      id: member.id,
-      floor: Object.fromEntries(session.floor),
-    });
-  }
-
-  /** Saves `session` at the end of this burst of work (a resume enters many rooms at once). */
-  function saveSoon(session: Session): void {
-    if (store === undefined || unsaved.has(session)) return;
-    unsaved.add(session);
-    queueMicrotask(() => {
-      if (unsaved.has(session) && sessions.get(session.token) === session) save(session);
-      unsaved.delete(session);
-    });
-  }
-
-  /** Keeps a private `line` for the parked `session`: here, or in Redis for whichever server resumes it. */
-  function keepFor(session: Session, line: string | Uint8Array): void {
-    if (store === undefined) {
-      if (session.parked !== undefined && session.parked.privates.length < MAX_PARKED_PRIVATES) {
-        session.parked.privates.push(line);
-      }
-      return;
-    }
-    const bytes = typeof line === "string" ? encoder.encode(line) : line;
-    void store.keepPrivate(session.token, bytes).then((moved) => {
-      // Resumed elsewhere meanwhile: on to where it went.
-      if (moved === undefined) return;
-      if (moved.node === store.node) members.get(moved.id)?.send(bytes);
-      else relay?.publish(bytes, "private", moved.id);
-    }, () => {});
-  }
-
-  /**
-   * The session of connection `id` (parked, or still connected) was resumed by another connection,
-   * here or on another server: its person goes without a word (its name went with the session),
-   * and a connection still open is told why and closed.
-   */
-  function letGo(id: number): void {
-    const parked = parkedBy.get(id);
-    const member = parked?.member ?? members.get(id);
-    const session = parked ?? (member === undefined ? undefined : sessionOf.get(member));
-    const person = member === undefined ? undefined : people.get(member);
-    if (member === undefined || session === undefined || person === undefined) return;
-    sessions.delete(session.token);
-    sessionOf.delete(member);
-    if (parked !== undefined) {
-      clearTimeout(parked.parked?.timer);
-      parked.parked = undefined;
-      parkedBy.delete(id);
-    }
-    people.delete(member);
-    welcomed.delete(member);
-    moderator.forget(member);
-    void names.release(person.name, id);
-    for (const room of [...person.rooms]) exit(member, person, room);
-    if (parked === undefined) {
-      takenOver.add(member);
-      member.send("* your session was resumed on another connection");
-      member.close("session taken over");
-    }
-  }
-
-  /** `* resumed as zoe; 3 missed lines follow`, with how many were lost if any were. */
-  function resumedLine(name: string, count: number, lost: number): string {
-    const lostNote = lost > 0 ? `; ${lost} more were lost (more was said than this server keeps)` : "";
-    return `* resumed as ${name}; ${count} missed line${count === 1 ? "" : "s"} follow${
-      count === 1 ? "s" : ""
-    }${lostNote}`;
-  }
-
-  /**
-   * Makes `member` (a new connection, welcomed as itself a moment ago) the session of `token`: its
-   * name and rooms back, then every line it missed after `seen`, then a new token. A token that
-   * is wrong, expired or used gets `ERR` and a fresh session.
-   */
-  function resume(member: Member, fresh: Person, token: string, seen: string): Step {
-    const last = parseLastSeen(seen);
-    if (last === undefined) return member.send(USAGE.resume);
-    if (store !== undefined && looksLikeToken(token)) return resumeShared(member, fresh, token, last);
-    const session = looksLikeToken(token) ? sessions.get(token) : undefined;
-    if (session === undefined || resumeWindowMs <= 0 || options.sessionsOff !== undefined) {
-      member.send(NO_SESSION);
-      return startSession(member, fresh);
-    }
-    if (session.member === member) return member.send("ERR this is that session already");
-    const old = session.member;
-    if (session.parked === undefined) {
-      // Its old connection is still open (half-dead, say): this one takes over.
-      takenOver.add(old);
-      sessionOf.delete(old);
-      old.send("* your session was resumed on another connection");
-      old.close("session taken over");
-    }
-    clearTimeout(session.parked?.timer);
-    const privates = session.parked?.privates ?? [];
-    session.parked = undefined;
-    parkedBy.delete(old.id);
-    // The fresh one was never announced (its first line was this): it goes without a word.
-    clearTimeout(unsettled.get(member));
-    unsettled.delete(member);
-    for (const room of [...fresh.rooms]) exit(member, fresh, room);
-    void names.release(fresh.name, member.id);
-    // The person moves to the new connection, under the same name, in the same rooms.
-    const { person } = session;
-    void names.release(person.name, old.id);
-    void andThen(names.claim(person.name, member.id), (won) => {
-      // Shared with other servers, the name may have gone to someone else in between.
-      if (won || people.get(member) !== person) return;
-      const fallback = `user${member.id}`;
-      const was = person.name;
-      void names.claim(fallback, member.id);
-      rename(member, person, fallback);
-      member.send(`* ${was} was taken by someone else meanwhile; you are now ${fallback}`);
-      for (const room of person.rooms) broadcast(room, `* ${was} is now ${fallback}`, member);
-    });
-    people.delete(old);
-    people.set(member, person);
-    welcomed.set(member, welcomed.get(old) ?? welcomed.get(member)!);
-    welcomed.delete(old);
-    moderator.moved(old, member);
-    for (const room of person.rooms) {
-      room.members.delete(old);
-      room.members.set(member, person);
-    }
-    directory.moved(old.id, []);
-    directory.moved(member.id, person.rooms.map((room) => room.name));
-    sessions.delete(session.token);
-    session.token = newToken();
-    session.member = member;
-    sessions.set(session.token, session);
-    sessionOf.set(member, session);
-    // What it missed, in the order it was told, each line numbered as live ones are.
-    const missed: { room: Room; entry: Replayed }[] = [];
-    let lost = 0;
-    for (const room of person.rooms) {
-      // What it saw before it had a session (or the room) came without numbers: not again.
-      const seen = Math.max(last.get(room.name) ?? last.get(room.key) ?? 0, session.floor.get(room.key) ?? 0);
-      const after = room.replay?.after(seen);
-      if (after === undefined) continue;
-      lost += after.lost;
-      // What it said itself, it saw as it said it.
-      for (const entry of after.lines) if (entry.author !== person.author) missed.push({ room, entry });
-    }
-    missed.sort((a, b) => a.entry.order - b.entry.order);
-    member.send(resumedLine(person.name, missed.length + privates.length, lost));
-    for (const { room, entry } of missed) member.send(numbered(room, person, entry.line, entry.seq));
-    for (const line of privates) member.send(line);
-    member.send(`* session ${session.token}`);
-  }
-
-  /**
-   * Through Redis: makes `member` the session of `token`, wherever it was held (here, on another
-   * server, or on a server that has stopped since). The session is taken from Redis (once), its
-   * name handed over with its claim's age, and the connection that had it told to let go; then
-   * `member` enters its rooms, listens to them, and is sent what their logs kept after what it saw
-   * (each room in its order, rooms merged by time), then the private lines kept for it, then what
-   * its rooms told it meanwhile that the logs did not have yet, then a new token.
-   */
-  async function resumeShared(member: Member, fresh: Person, token: string, last: Map<string, number>) {
-    if (sessionOf.get(member)?.token === token) return member.send("ERR this is that session already");
-    // Never announced (its first line was this), it is not while it becomes someone.
-    clearTimeout(unsettled.get(member));
-    unsettled.delete(member);
-    const waiting: Waiting[] = [];
-    resuming.set(member, waiting);
-    const here = () => people.get(member) === fresh;
-    try {
-      let unreachable = false;
-      const taken = await store!.take(token, member.id).catch(() => {
-        unreachable = true;
-        return undefined;
-      });
-      if (!here()) {
-        // Gone meanwhile: the session stays for another try.
-        if (taken !== undefined) store!.save(token, taken.session);
-        return;
-      }
-      if (taken === undefined) {
-        resuming.delete(member);
-        member.send(
-          unreachable ? "ERR cannot reach the chat's sessions now (Redis); a new one follows" : NO_SESSION,
-        );
-        announceJoin(member);
-        return startSession(member, fresh);
-      }
-      const { session: record, privates } = taken;
-      const outcome =
-        await Promise.resolve(names.takeOver?.(record.name, member.id, `${record.node}|${record.id}`))
-          .catch(() => undefined) ?? "taken";
-      if (!here()) return void names.release(record.name, member.id);
-      // The connection that had it lets go: here at once, elsewhere when it is told.
-      if (record.node === store!.node) letGo(record.id);
-      else relay?.publish(RESUMED, "control", record.id);
-      // Out of the start room it was put in (unannounced), and in as the session's person.
-      for (const room of [...fresh.rooms]) exit(member, fresh, room);
-      if (outcome !== "taken") {
-        void names.release(fresh.name, member.id);
-        rename(member, fresh, record.name);
-      }
-      const person = fresh;
-      person.sid = record.sid;
-      person.inSession = true;
-      const session: Session = {
-        token: newToken(),
-        person,
-        member,
-        floor: new Map(Object.entries(record.floor)),
-        since: echoIds,
-      };
-      sessions.set(session.token, session);
-      sessionOf.set(member, session);
-      for (const name of record.rooms.slice(0, MAX_ROOMS_PER_CLIENT)) {
-        const key = roomKey(name);
-        if (!person.rooms.some((room) => room.key === key)) {
-          enter(member, person, rooms.get(key)?.name ?? name);
-        }
-      }
-      const current = record.current === undefined ? undefined : roomKey(record.current);
-      person.current = person.rooms.find((room) => room.key === current) ?? person.rooms.at(-1);
-      if (outcome === "taken") {
-        member.send(`* ${record.name} was taken by someone else meanwhile; you are now ${person.name}`);
-      }
-      // Its rooms were told it left (its server stopped, or the window passed there): it is back.
-      if (outcome !== "kept") {
-        for (const room of person.rooms) broadcast(room, `* ${person.name} joined`, member);
-      }
-      // It listens to each room before the log is read, so that no line falls between the two.
-      await Promise.all(person.rooms.map((room) => relay?.enter?.(room.name)));
-      const logs = await Promise.all([...person.rooms].map((room) => {
-        const seen = Math.max(
-          last.get(room.name) ?? last.get(room.key) ?? 0,
-          session.floor.get(room.key) ?? 0,
-        );
-        return store!.missed(room.name, seen).then(
-          (log) => ({ room, seen, ...log }),
-          () => ({ room, seen, lines: [], lost: 0 }),
-        );
-      }));
-      if (people.get(member) !== person) return;
-      // Each room's lines in their order; the rooms merged by when each line was said.
-      const missed: Waiting[] = [];
-      const heads = logs.map(() => 0);
-      for (;;) {
-        let next = -1;
-        for (const [i, log] of logs.entries()) {
-          if (
-            heads[i] < log.lines.length &&
-            (next === -1 || log.lines[heads[i]].at < logs[next].lines[heads[next]].at)
-          ) {
-            next = i;
-          }
-        }
-        if (next === -1) break;
-        const entry = logs[next].lines[heads[next]++];
-        // What it said itself, it saw as it said it.
-        if (entry.by === undefined || entry.by !== person.sid) {
-          missed.push({ room: logs[next].room, line: entry.line, seq: entry.seq });
-        }
-      }
-      const lost = logs.reduce((sum, log) => sum + log.lost, 0);
-      member.send(resumedLine(person.name, missed.length + privates.length, lost));
-      for (const { room, line, seq } of missed) member.send(numbered(room, person, line, seq!));
-      for (const line of privates) member.send(line);
-      // What its rooms told it while the logs were read: the lines the logs did not have yet.
-      const upTo = new Map(logs.map((log) => [log.room, Math.max(log.seen, log.lines.at(-1)?.seq ?? 0)]));
-      resuming.delete(member);
-      for (const { room, line, seq } of waiting) {
-        if (!person.rooms.includes(room)) continue;
-        if (seq === undefined) sendFrom(room, member, person, line);
-        else if (seq > (upTo.get(room) ?? 0)) member.send(numbered(room, person, line, seq));
-      }
-      save(session);
-      member.send(`* session ${session.token}`);
-    } finally {
-      resuming.delete(member);
-    }
-  }
-
-  /** Keeps a session whose connection dropped, for the window; then its leave is told. */
-  function park(session: Session): void {
-    const member = session.member;
-    const timer = setTimeout(() => {
-      if (session.parked?.timer !== timer) return;
-      sessions.delete(session.token);
-      store?.forget(session.token);
-      parkedBy.delete(member.id);
-      const person = people.get(member);
-      if (person === undefined) return;
-      people.delete(member);
-      welcomed.delete(member);
-      moderator.forget(member);
-      void names.release(person.name, member.id);
-      changed(member, person.name, undefined);
-      for (const room of [...person.rooms]) {
-        if (!session.untold) broadcast(room, `* ${person.name} left`, member);
-        exit(member, person, room);
-      }
-    }, resumeWindowMs);
-    Deno.unrefTimer(timer);
-    session.parked = { timer, privates: [] };
-    parkedBy.set(member.id, session);
-    // The window runs from now for whichever server it comes back to.
-    save(session);
-  }
 
   /** The room a line that starts with `#name ` is addressed to, and where its text starts. */
   function addressed(person: Person, line: Uint8Array): { room: Room; start: number } | undefined {
@@ -1429,20 +934,10 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     leave(member) {
       const why = quitting.get(member);
       quitting.delete(member);
-      if (takenOver.delete(member)) return;
-      const session = sessionOf.get(member);
-      if (session !== undefined) {
-        sessionOf.delete(member);
-        // Gone without saying so: kept for the window, its name held and its rooms not told.
-        if (why === undefined && !moderator.removed.has(member) && people.has(member)) {
-          // Gone before its join was told: its leave will not be either.
-          session.untold = unsettled.has(member);
-          clearTimeout(unsettled.get(member));
-          unsettled.delete(member);
-          return park(session);
-        }
-        sessions.delete(session.token);
-        store?.forget(session.token);
+      // Taken over by another connection, or gone without saying so and kept for the window
+      // (its name held, its rooms not told): nothing more to do.
+      if (sessions.left(member, why === undefined && !moderator.removed.has(member) && people.has(member))) {
+        return;
       }
       if (joining.delete(member)) return void names.release(`user${member.id}`, member.id);
       const person = people.get(member);
