@@ -131,8 +131,8 @@ export interface ChatModeOptions {
   maxRooms?: number;
   /**
    * How long a client with a session that dropped may come back as itself, with what it missed
-   * (`--resume-window`); 0 for no sessions. A session is kept by the isolate that served it: it
-   * resumes there. @default {0}
+   * (`--resume-window`); 0 for no sessions. Without a `sessionStore`, a session is kept by the
+   * isolate that served it, and resumes there. @default {0}
    */
   resumeWindowMs?: number;
   /** Most bytes of numbered lines each room keeps for clients that come back. @default {1048576} */

@@ -642,8 +642,8 @@ export class ChatSessions {
       const logs = await Promise.all([...person.rooms].map((room) => {
         const seen = seenIn(room, last, session);
         return store.missed(room.name, seen).then(
-          (log) => ({ room, seen, ...log }),
-          () => ({ room, seen, lines: [], lost: 0 }),
+          (log) => ({ room, seen, ...log, unread: false }),
+          () => ({ room, seen, lines: [], lost: 0, unread: true }),
         );
       }));
       if (host.people.get(member) !== person) return;
@@ -668,7 +668,11 @@ export class ChatSessions {
         }
       }
       const lost = logs.reduce((sum, log) => sum + log.lost, 0);
-      member.send(resumedLine(person.name, missed.length + privates.length, lost));
+      const unread = logs.filter((log) => log.unread).map((log) => log.room.name);
+      member.send(
+        resumedLine(person.name, missed.length + privates.length, lost) +
+          (unread.length > 0 ? `; what ${unread.join(", ")} said meanwhile cannot be read now (Redis)` : ""),
+      );
       for (const { room, line, seq } of missed) member.send(host.numbered(room, person, line, seq!));
       for (const line of privates) member.send(line);
       // What its rooms told it while the logs were read: the lines the logs did not have yet.
