@@ -141,8 +141,7 @@ export class RedisNames implements Names {
   async takeOver(name: string, owner: number, from: string): Promise<"kept" | "free" | "taken"> {
     const folded = nameKey(name);
     const keys = [this.#link.keys.name(folded), this.#link.keys.online];
-    const joined = this.#owners.get(owner)?.joined ?? microseconds();
-    const [answer, since] = await this.#link.run<[string, string]>(HAND_OVER, keys, [
+    const [answer, since, joined] = await this.#link.run<[string, string, string]>(HAND_OVER, keys, [
       `${from}|`,
       this.#link.node,
       String(owner),
@@ -150,12 +149,18 @@ export class RedisNames implements Names {
       String(NAME_TTL_MS),
       folded,
       String(microseconds()),
-      String(joined),
+      String(this.#owners.get(owner)?.joined ?? microseconds()),
     ]);
     if (answer === "taken") return "taken";
     const previous = this.#held.get(folded);
     if (previous !== undefined) this.#unhold(folded, previous, undefined);
     this.#hold(folded, { name, owner, since: Number(since) || microseconds() });
+    // `/who` keeps listing it where it was: the heartbeat writes this order back.
+    const first = Number(joined);
+    const entry = this.#owners.get(owner);
+    if (entry !== undefined && Number.isSafeInteger(first) && first > 0) {
+      entry.joined = Math.min(entry.joined, first);
+    }
     return answer === "kept" ? "kept" : "free";
   }
 

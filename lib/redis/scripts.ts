@@ -318,7 +318,8 @@ return false`,
  * Hands the name KEYS[1] (listed in KEYS[2] under ARGV[6]) from the connection ARGV[1]
  * (`node|owner|`) to node ARGV[2], owner ARGV[3], spelled ARGV[4], for ARGV[5] ms: a session
  * resumed elsewhere keeps its name and its claim's age. A name nobody holds is claimed (since
- * ARGV[7], first named at ARGV[8]); one someone else took is left. Returns `{'kept'|'free'|'taken', since}`.
+ * ARGV[7], first named at ARGV[8]); one someone else took is left. Returns
+ * `{'kept'|'free'|'taken', since, joined}`.
  */
 export const HAND_OVER: RedisScript = {
   name: "hand-over",
@@ -326,12 +327,12 @@ export const HAND_OVER: RedisScript = {
 local held = redis.call('GET', KEYS[1])
 local since, joined, answer = ARGV[7], ARGV[8], 'free'
 if held then
-  if string.sub(held, 1, #ARGV[1]) ~= ARGV[1] then return {'taken', '0'} end
+  if string.sub(held, 1, #ARGV[1]) ~= ARGV[1] then return {'taken', '0', '0'} end
   since, joined = string.match(held, '^[^|]*|[^|]*|([^|]*)|([^|]*)|')
   answer = 'kept'
 end
 local value = ARGV[2] .. '|' .. ARGV[3] .. '|' .. since .. '|' .. joined .. '|' .. ARGV[4]
 redis.call('SET', KEYS[1], value, 'PX', ARGV[5])
 redis.call('HSET', KEYS[2], ARGV[6], value)
-return {answer, since}`,
+return {answer, since, joined}`,
 };

@@ -19,6 +19,7 @@ import {
 } from "../../scripts/support/harness.ts";
 import { RedisServer } from "../../scripts/support/redis.ts";
 import { LINK_BACK } from "../../lib/server/modes/chat.ts";
+import { GONE_WITHIN_MS } from "../../lib/redis/names.ts";
 
 /** A chat server with sessions; clients welcomed and named. */
 async function chat(...args: string[]): Promise<ServerProcess> {
@@ -531,5 +532,37 @@ Deno.test(
     await amy.send("after");
     assertMatch(await zoe.lines.waitFor(/after$/), /^@#parley:\d+ <amy> after$/);
     assertEquals(zoe.lines.seen.filter((line) => line.endsWith("during the freeze")).length, 1, "told once");
+  },
+);
+
+Deno.test(
+  "through Redis, a session on a server killed with -9 resumes on another before the crash is noticed; the reap then tells nobody it left",
+  {
+    ignore: !LINUX,
+  },
+  async () => {
+    await using redis = await RedisServer.start();
+    const a = await chat("--redis", redis.url);
+    await using b = await chat("--redis", redis.url);
+    const zoe = await named(a, "zoe");
+    const amy = await named(a, "amy");
+    await using bob = await named(b, "bob");
+    await zoe.lines.waitFor(/ is now bob$/);
+    const token = await sessionOf(zoe);
+    await bob.send("marker");
+    const seen = /^@(#parley:\d+) /.exec(await zoe.lines.waitFor(/<bob> marker$/))![1];
+    await a.stop("SIGKILL");
+    await closeAll([zoe, amy]);
+    await bob.send("after the crash");
+    await using back = await TestClient.connect(b.port, { label: "back" });
+    await back.lines.waitFor(/^\* welcome, /);
+    await back.send(`/resume ${token} ${seen}`);
+    assertEquals(await back.lines.next(), "* resumed as zoe; 1 missed line follows");
+    assertMatch(await back.lines.next(), /^@#parley:\d+ <bob> after the crash$/);
+    // The dead server is reaped: amy left with it; zoe, handed over already, did not.
+    await bob.lines.waitFor("* amy left", GONE_WITHIN_MS + 5000);
+    await bob.send("/who");
+    assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob");
+    assert(!bob.lines.seen.some((line) => /zoe (left|joined)/.test(line)), "nobody heard zoe go or come");
   },
 );
