@@ -575,12 +575,27 @@ async function resumeCase(options: Options) {
     times = await resumeRounds(server.port, server.port);
   }
   let across: number[];
+  let redisBytes = 0;
   {
     await using redis = await RedisServer.start({ prefix: options.pin });
     const flags = ["--resume-buffer", "4M", "--redis", redis.url];
     await using a = await start("parley", "chat", options, flags);
     await using b = await start("parley", "chat", options, flags);
     across = await resumeRounds(a.port, b.port);
+    // What a session away costs Redis: 1,000 parked at once, the growth of its used memory.
+    const before = await redisMemory(redis.port);
+    for (let i = 0; i < 1000; i += 250) {
+      const batch = await Promise.all(Array.from({ length: 250 }, async () => {
+        const client = await TestClient.connect(a.port);
+        await client.lines.waitFor(/^\* welcome/);
+        await client.send("/session");
+        await client.lines.waitFor(/^\* session /);
+        return client;
+      }));
+      for (const client of batch) await client[Symbol.asyncDispose]();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    redisBytes = (await redisMemory(redis.port)) - before;
   }
   // The same 10,000 connects and drops with sessions off: what churn alone leaves in the RSS.
   const count = 10_000;
@@ -592,10 +607,18 @@ async function resumeCase(options: Options) {
     rounds: times.map((ms) => Math.round(ms * 10) / 10),
     acrossMs: median(across),
     acrossRounds: across.map((ms) => Math.round(ms * 10) / 10),
+    redisBytesPerSession: Math.round(redisBytes / 1000),
     parkedSessions: count,
     parkedBytes: parked,
     churnBytes: churn,
   };
+}
+
+/** Redis's `used_memory`, in bytes. */
+async function redisMemory(port: number): Promise<number> {
+  const { stdout } = await new Deno.Command("redis-cli", { args: ["-p", String(port), "INFO", "memory"] })
+    .output();
+  return Number(/used_memory:(\d+)/.exec(new TextDecoder().decode(stdout))?.[1] ?? NaN);
 }
 
 /**
@@ -893,6 +916,7 @@ if (import.meta.main) {
       `  the same across two servers through Redis (gone from one, back on the other)  ${resume.acrossMs}  (${
         resume.acrossRounds.join(", ")
       })`,
+      `  1,000 sessions parked through Redis: Redis used_memory growth  ${resume.redisBytesPerSession} bytes a session`,
       `  ${resume.parkedSessions.toLocaleString("en")} parked sessions: server RSS growth  ${
         (resume.parkedBytes / 1048576).toFixed(1)
       } MiB; the same connects without sessions  ${(resume.churnBytes / 1048576).toFixed(1)} MiB; ` +
