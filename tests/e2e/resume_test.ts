@@ -513,25 +513,39 @@ Deno.test(
     await carl[Symbol.asyncDispose]();
     await a.stderr.waitFor(/disconnected/);
     Deno.kill(redis.pid, "SIGSTOP");
+    await using back = await TestClient.connect(a.port, { label: "back" });
+    let fresh = "";
     try {
       // Said as Redis froze: it never comes back numbered, and zoe is told it anyway.
       await amy.send("during the freeze");
       assertEquals(await zoe.lines.waitFor(/during the freeze$/, 6000), "<amy> during the freeze");
-      await using back = await TestClient.connect(a.port, { label: "back" });
       await back.lines.waitFor(/^\* welcome, /);
       await back.send(`/resume ${token} -`);
       assertEquals(
         await back.lines.waitFor(/^ERR /, 6000),
         "ERR cannot reach the chat's sessions now (Redis); a new one follows",
       );
-      await back.lines.waitFor(/^\* session /, 6000);
+      fresh = (await back.lines.waitFor(/^\* session /, 6000)).slice("* session ".length);
     } finally {
       Deno.kill(redis.pid, "SIGCONT");
     }
     await zoe.lines.waitFor(LINK_BACK, 15_000);
+    await back.lines.waitFor(LINK_BACK, 15_000);
     await amy.send("after");
     assertMatch(await zoe.lines.waitFor(/after$/), /^@#parley:\d+ <amy> after$/);
     assertEquals(zoe.lines.seen.filter((line) => line.endsWith("during the freeze")).length, 1, "told once");
+    // The session started while Redis was frozen learned what it had seen once the link was back:
+    // cut and resumed with no numbers of its own, it gets what was said after it left, and no more.
+    await back.lines.waitFor(/<amy> after$/);
+    await back[Symbol.asyncDispose]();
+    await a.stderr.waitFor(/disconnected/);
+    await amy.send("later");
+    await amy.send("/who");
+    await amy.lines.waitFor(/^\* online: /);
+    await using again = await TestClient.connect(a.port, { label: "again" });
+    await again.lines.waitFor(/^\* welcome, /);
+    await again.send(`/resume ${fresh} -`);
+    assertMatch(await again.lines.next(), /^\* resumed as user\d+; 2 missed lines follow$/);
   },
 );
 

@@ -351,7 +351,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     },
     link: (up) => {
       linkUp = up;
-      sessions.link();
+      sessions.link(up);
       // Bans set while this server could not hear them.
       if (up) moderator.askForBans();
       for (const member of people.keys()) member.send(up ? LINK_BACK : LINK_LOST);

@@ -389,9 +389,16 @@ export class ChatSessions {
     return (from.by !== undefined && from.by === person.sid) || (session.since ?? 0) >= from.echoId!;
   }
 
-  /** The link went down or came back: what was on its way back may never come; it is told now. */
-  link(): void {
+  /**
+   * The link went down or came back: what was on its way back may never come; it is told now.
+   * Back, the floors a session could not learn meanwhile are asked for again.
+   */
+  link(up: boolean): void {
     for (const id of [...this.#awaitingEcho.keys()]) this.#tellUnechoed(id);
+    if (!up) return;
+    for (const [member, session] of this.#of) {
+      for (const room of session.person.rooms) if (!session.floor.has(room.key)) this.entered(member, room);
+    }
   }
 
   /** Tells the clients with sessions that wait for the line `id` now, without a number. */
