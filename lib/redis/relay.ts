@@ -355,7 +355,6 @@ export class RedisRelay implements Relay {
                 : mark,
               seq: logged?.[1] === undefined ? undefined : Number(logged[1]),
               by: logged && logged[2] !== "-" ? logged[2] : undefined,
-              echo: echo || undefined,
               echoId: echo ? echoId : undefined,
             });
           }

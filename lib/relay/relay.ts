@@ -36,10 +36,9 @@ export interface RoomLine {
   /** The session that said it, if one did: its client is not sent it back. */
   by?: string;
   /**
-   * A line this isolate published with an echo id (`echoId`), come back numbered: only its clients
+   * Set on a line this isolate published with this echo id, come back numbered: only its clients
    * with sessions, which waited for the number, are told it now (see {@linkcode Relay.numbering}).
    */
-  echo?: boolean;
   echoId?: number;
 }
 

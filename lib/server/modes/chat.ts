@@ -339,7 +339,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
         return;
       }
       // One of this server's own lines, numbered, which its clients with sessions waited for.
-      if (delivered.echo) return sessions.echo(delivered);
+      if (delivered.echoId !== undefined) return sessions.echo(delivered);
       history?.record(delivered, Date.now());
       if (delivered.room !== undefined) watch?.(delivered.room, delivered.line);
       const key = delivered.room === undefined ? undefined : keyOf(delivered.room);
@@ -428,7 +428,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
   /**
    * Tells everyone in `room` here but `except`; newcomers waiting for the history get it after.
    * On one server a line is numbered here; through Redis the relay numbers it, and this server's
-   * clients with sessions are told its own lines when they come back numbered (`from.echo`).
+   * clients with sessions are told its own lines when they come back numbered (`from.echoId`).
    */
   function tell(room: Room, line: string | Uint8Array, except?: Member, from?: RoomLine): void {
     let withName: Uint8Array | undefined;
@@ -452,7 +452,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
     for (const [member, person] of room.members) {
       if (member === except) continue;
       const session = sessions.any ? sessions.of(member) : undefined;
-      if (from?.echo) {
+      if (from?.echoId !== undefined) {
         // Its author, and the clients without sessions, were told it as it was said; so were
         // sessions started while it was on its way.
         if (session === undefined || sessions.heard(session, person, from)) continue;
@@ -469,7 +469,7 @@ export function createChatMode(options: ChatModeOptions): ChatMode {
       } else if (one) member.send(line);
       else member.send(withName ??= marked(room, line));
     }
-    if (from?.echo || joining.size === 0 || room.key !== startKey) return;
+    if (from?.echoId !== undefined || joining.size === 0 || room.key !== startKey) return;
     for (const pending of joining.values()) pending?.push({ line, from });
   }
 

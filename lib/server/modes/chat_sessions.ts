@@ -375,9 +375,10 @@ export class ChatSessions {
 
   /** One of this server's lines came back numbered: its clients with sessions, who waited, are told it. */
   echo(delivered: RoomLine): void {
-    const entry = delivered.echoId === undefined ? undefined : this.#awaitingEcho.get(delivered.echoId);
+    const id = delivered.echoId!;
+    const entry = this.#awaitingEcho.get(id);
     if (entry === undefined) return;
-    this.#awaitingEcho.delete(delivered.echoId!);
+    this.#awaitingEcho.delete(id);
     const room = this.#host.rooms.get(entry.key);
     if (room !== undefined && room.sessions > 0) {
       this.#host.tell(room, delivered.line, entry.except, delivered);
