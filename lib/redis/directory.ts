@@ -2,8 +2,9 @@
  * The rooms of a chat shared through Redis (`--redis`): one hash holds, for every member of every
  * server, the rooms it is in (field `node|id`, value a JSON list of room names). A server writes a
  * member's field when it moves (every move of a burst of work in one command), writes all of its
- * members' fields again whenever the link comes back and every {@linkcode REFRESH_MS} in case
- * Redis lost them, and deletes its fields when it leaves. `/rooms` and `/who` read the whole hash
+ * members' fields again whenever the link comes back or Redis is found to have lost them (see
+ * {@linkcode RedisDirectory.restore}), and every {@linkcode REFRESH_MS} in case it lost them
+ * unseen, and deletes its fields when it leaves. `/rooms` and `/who` read the whole hash
  * and count only the servers in the chat now (the nodes set, which the names' heartbeat keeps); a
  * server that stopped without a word is reaped with its fields (`REAP`). Topics are one hash, room
  * key -> JSON, which a room keeps under its name.
@@ -43,6 +44,11 @@ export class RedisDirectory implements Directory {
 
   open(local: () => RoomView[]): void {
     this.#local = local;
+  }
+
+  /** Writes every member's rooms again: Redis lost them, or dropped them with this server, counted as gone. */
+  restore(): void {
+    this.#writeAll();
   }
 
   moved(owner: number, rooms: string[]): void {

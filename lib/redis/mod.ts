@@ -79,6 +79,7 @@ export async function joinChat(
   };
   const relay = await RedisRelay.open(link, { history, log, logger });
   const directory = new RedisDirectory(link, logger);
+  registry.names.whenRestored(() => directory.restore());
   return {
     registry,
     directory,

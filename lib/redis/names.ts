@@ -73,6 +73,10 @@ export class RedisNames implements Names {
   #beating: Promise<void> | undefined;
   #warnedMalformed = false;
   #highestId: () => number;
+  /** The stamps of this server's tombstone and of the room's epoch last seen: a new one is news. */
+  #tombstone = "";
+  #epoch: string | undefined;
+  #restored = new Set<() => void>();
 
   /** `highestId` says the highest connection id this server has handed out or holds. */
   constructor(link: RedisLink, logger: Logger, highestId: () => number) {
@@ -93,6 +97,16 @@ export class RedisNames implements Names {
 
   watch(events: NameEvents): void {
     this.#events = events;
+  }
+
+  /**
+   * From now on, `listener` hears when this server's share of the chat was gone from Redis and
+   * the heartbeat wrote its names and presence again: Redis lost the room's data (flushed, or
+   * restarted empty), or the other servers had counted this one as gone. What else it keeps
+   * there (its members' rooms) is for the listener to write again.
+   */
+  whenRestored(listener: () => void): void {
+    this.#restored.add(listener);
   }
 
   claim(name: string, owner: number): Awaitable<boolean> {
@@ -311,11 +325,12 @@ export class RedisNames implements Names {
     const beat = async () => {
       const held = [...this.#held];
       let gone = false;
+      let wiped = false;
       const lost: [string, Holding][] = [];
       for (let start = 0; start === 0 || start < held.length; start += KEEP_CHUNK) {
         const chunk = held.slice(start, start + KEEP_CHUNK);
         const keys = this.#link.keys;
-        const reply = await this.#link.run<number[]>(
+        const reply = await this.#link.run<(string | number)[]>(
           KEEP,
           [
             keys.presence(this.#link.node),
@@ -337,16 +352,25 @@ export class RedisNames implements Names {
             ...chunk.map(([folded]) => folded),
           ],
         );
-        gone ||= reply[0] === 1;
-        if (reply[1] === 1) {
-          this.#logger.warn(
-            "redis_restored",
-            "Redis lost the room's data (flushed or restarted empty); restored this server's names, presence and ids",
-            { redis: this.#link.shown },
-          );
+        const [tombstone, epoch] = [String(reply[0]), String(reply[1])];
+        if (tombstone !== "" && tombstone !== this.#tombstone) {
+          this.#tombstone = tombstone;
+          gone = true;
         }
-        for (const index of reply.slice(2)) lost.push(chunk[index]);
+        if (epoch !== this.#epoch) {
+          wiped = this.#epoch !== undefined;
+          this.#epoch = epoch;
+        }
+        for (const index of reply.slice(2)) lost.push(chunk[Number(index)]);
       }
+      if (wiped) {
+        this.#logger.warn(
+          "redis_restored",
+          "Redis lost the room's data (flushed or restarted empty); restored this server's names, presence, ids and rooms",
+          { redis: this.#link.shown },
+        );
+      }
+      if (gone || wiped) { for (const listener of this.#restored) listener(); }
       for (const [folded, holding] of lost) {
         if (this.#held.get(folded) !== holding) continue;
         this.#unhold(folded, holding, undefined);

@@ -53,11 +53,14 @@ return 1`,
  * It also keeps the room's data honest after Redis lost it (FLUSHALL, a restart from an empty
  * dump, an eviction) without the link dropping: the id counter KEYS[7] is raised to at least this
  * node's highest id ARGV[4], every time; and when the room's epoch key KEYS[5] is gone, it is set
- * again with a fence KEYS[6] (for ARGV[5] ms) during which no block of ids is handed out
- * (`TAKE_BLOCK`), so that every live server has raised the counter first.
+ * again (to a stamp of Redis's clock) with a fence KEYS[6] (for ARGV[5] ms) during which no block
+ * of ids is handed out (`TAKE_BLOCK`), so that every live server has raised the counter first.
  *
- * Returns: 1 if the node had been reaped as gone (its tombstone KEYS[4] was there), else 0; 1 if
- * the room's data had been lost, else 0; then the 0-based indexes of the names lost.
+ * Returns: the stamp of this node's tombstone KEYS[4] (set when it was reaped as gone), or `''`;
+ * the room's epoch; then the 0-based indexes of the names lost. Nothing is consumed: a server
+ * learns it was reaped, or that Redis lost the room's data, by a stamp it has not seen yet, so a
+ * heartbeat whose reply was lost (it timed out on a link cut silently, and ran when the link was
+ * mended) hides neither from the next one.
  */
 export const KEEP: RedisScript = {
   name: "keep",
@@ -66,12 +69,14 @@ local function fields(value) return string.match(value, '^([^|]*)|([^|]*)|([^|]*
 local fixed = 7
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
-local reply = {redis.call('DEL', KEYS[4]), 0}
-if redis.call('EXISTS', KEYS[5]) == 0 then
-  redis.call('SET', KEYS[5], '1')
+local epoch = redis.call('GET', KEYS[5])
+if not epoch then
+  local time = redis.call('TIME')
+  epoch = time[1] .. '.' .. time[2]
+  redis.call('SET', KEYS[5], epoch)
   redis.call('SET', KEYS[6], '1', 'PX', ARGV[5])
-  reply[2] = 1
 end
+local reply = {redis.call('GET', KEYS[4]) or '', epoch}
 local counter = tonumber(redis.call('GET', KEYS[7]) or '0')
 if counter < tonumber(ARGV[4]) then redis.call('SET', KEYS[7], ARGV[4]) end
 local n = #KEYS - fixed
@@ -98,7 +103,8 @@ return reply`,
 /**
  * Removes node ARGV[1] from the chat (KEYS[2]) with every name it held (in KEYS[3], and the keys
  * ARGV[2] .. folded) and its members' rooms (its fields `node|id` in KEYS[5]), if its presence KEYS[1] is gone; "leave"
- * as ARGV[3] is the node leaving by itself. A reaped node gets a tombstone, KEYS[4], to learn it was counted as gone. Returns
+ * as ARGV[3] is the node leaving by itself. A reaped node gets a tombstone, KEYS[4], a stamp of
+ * Redis's clock, to learn it was counted as gone (see `KEEP`). Returns
  * the online entries (node|owner|since|joined|Name) it removed, and its members' rooms (owner,
  * JSON list, owner, ...); only the first caller gets them.
  */
@@ -112,7 +118,8 @@ if leaving then
 elseif redis.call('EXISTS', KEYS[1]) == 1 or redis.call('SREM', KEYS[2], ARGV[1]) == 0 then
   return {{}, {}}
 else
-  redis.call('SET', KEYS[4], '1', 'PX', 3600000)
+  local time = redis.call('TIME')
+  redis.call('SET', KEYS[4], time[1] .. '.' .. time[2], 'PX', 3600000)
 end
 local mine = ARGV[1] .. '|'
 local rooms = {}
@@ -140,13 +147,15 @@ return {gone, rooms}`,
 
 /**
  * Takes a block of ARGV[1] ids from the counter KEYS[1]: returns its highest id, or -1 while the
- * fence KEYS[2] stands (see `KEEP`). Marks the room as known (its epoch KEYS[3]).
+ * fence KEYS[2] stands (see `KEEP`). Marks the room as known (its epoch KEYS[3], a stamp of
+ * Redis's clock).
  */
 export const TAKE_BLOCK: RedisScript = {
   name: "take-block",
   lua: `
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-redis.call('SET', KEYS[3], '1', 'NX')
+local time = redis.call('TIME')
+redis.call('SET', KEYS[3], time[1] .. '.' .. time[2], 'NX')
 return redis.call('INCRBY', KEYS[1], ARGV[1])`,
 };
 

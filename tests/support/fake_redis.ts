@@ -22,6 +22,7 @@ export class FakeRedis {
   #channels = new Map<string, Set<(message: Buffer) => void>>();
   #offset = 0;
   #lastId = [0, 0];
+  #lastStamp = 0;
 
   /** The links made so far, so that a test can close what it opened. */
   readonly links: FakeLink[] = [];
@@ -175,17 +176,16 @@ export class FakeRedis {
     return 1;
   }
 
-  #keep(keys: string[], argv: string[]): number[] {
+  #keep(keys: string[], argv: string[]): (string | number)[] {
     const [presence, nodes, online, tombstone, epoch, fence, ids] = keys;
     const [node, presenceTtl, nameTtl, highest, fenceMs] = argv;
     this.#set(presence, "1", Number(presenceTtl));
     this.#setOf(nodes).add(node);
-    const reply = [this.#del(tombstone), 0];
     if (!this.#exists(epoch)) {
-      this.#set(epoch, "1");
+      this.#set(epoch, this.#stamp());
       this.#set(fence, "1", Number(fenceMs));
-      reply[1] = 1;
     }
+    const reply: (string | number)[] = [this.get(tombstone) ?? "", this.get(epoch)!];
     this.#raise(ids, Number(highest));
     const names = keys.slice(7);
     const fields = (value: string) => value.split("|");
@@ -216,7 +216,7 @@ export class FakeRedis {
     } else if (this.#exists(presence) || !this.#setOf(nodes).delete(node)) {
       return [[], []];
     } else {
-      this.#set(tombstone, "1", 3600000);
+      this.#set(tombstone, this.#stamp(), 3600000);
     }
     const moved: string[] = [];
     for (const [field, value] of [...this.#hash(rooms)]) {
@@ -237,10 +237,17 @@ export class FakeRedis {
 
   #takeBlock([ids, fence, epoch]: string[], [block]: string[]): number {
     if (this.#exists(fence)) return -1;
-    if (!this.#exists(epoch)) this.#set(epoch, "1");
+    if (!this.#exists(epoch)) this.#set(epoch, this.#stamp());
     const next = Number(this.get(ids) ?? 0) + Number(block);
     this.#set(ids, String(next));
     return next;
+  }
+
+  /** A stamp of this Redis's clock, as the scripts make one (`TIME`); never the same twice here. */
+  #stamp(): string {
+    const micros = Math.max(this.#now() * 1000, this.#lastStamp + 1);
+    this.#lastStamp = micros;
+    return `${Math.floor(micros / 1e6)}.${micros % 1e6}`;
   }
 
   #raise(ids: string, to: number): number {

@@ -10,7 +10,7 @@ import type { Backend } from "../../lib/backend.ts";
 import { createLogger } from "../../lib/log.ts";
 import { joinChat } from "../../lib/redis/mod.ts";
 import type { RedisArgument, RedisLink } from "../../lib/redis/link.ts";
-import { CLAIM, type RedisScript } from "../../lib/redis/scripts.ts";
+import { CLAIM, KEEP, type RedisScript } from "../../lib/redis/scripts.ts";
 import type { Buffer } from "node:buffer";
 import { FENCE_MS, GONE_WITHIN_MS, HEARTBEAT_MS } from "../../lib/redis/names.ts";
 import { MemoryRegistry } from "../../lib/registry/memory.ts";
@@ -55,6 +55,9 @@ const decoder = new TextDecoder();
 class CuttableLink implements RedisLink {
   #link: RedisLink;
   #cut = false;
+  /** Cut, and nobody noticed yet: what is sent waits on the way, as TCP retransmits it. */
+  #silent = false;
+  #late: { what: string; command: () => Promise<unknown> }[] = [];
   #watchers = new Set<(up: boolean) => void>();
 
   constructor(link: RedisLink) {
@@ -79,6 +82,10 @@ class CuttableLink implements RedisLink {
   get up(): boolean {
     return !this.#cut && this.#link.up;
   }
+  /** What was sent into a silent cut and waits on the way: commands, and scripts by name. */
+  get late(): string[] {
+    return this.#late.map(({ what }) => what);
+  }
   get outages(): number {
     return this.#link.outages;
   }
@@ -86,26 +93,47 @@ class CuttableLink implements RedisLink {
     return this.#link.roundTripMs;
   }
 
+  /**
+   * Cuts the path silently: the link still says it is up, nothing published reaches it, and what
+   * it sends waits on the way (TCP retransmits it) while the sender gives up on its reply.
+   */
+  cutSilently(): void {
+    this.#silent = true;
+  }
+
   /** From now on nothing gets through, and the link is down. */
   cut(): void {
+    this.#silent = false;
     this.#cut = true;
     for (const watcher of this.#watchers) watcher(false);
   }
 
-  /** The path is back. */
-  restore(): void {
+  /** The path is back: what waited on the way reaches Redis first, its replies lost. */
+  async restore(): Promise<void> {
+    for (const { command } of this.#late.splice(0)) await command().catch(() => {});
     this.#cut = false;
     for (const watcher of this.#watchers) watcher(this.#link.up);
   }
 
   send<T>(args: RedisArgument[]): Promise<T> {
-    return this.#cut ? Promise.reject(new Error("cut")) : this.#link.send<T>(args);
+    return this.#through(String(args[0]), () => this.#link.send<T>(args));
   }
   run<T>(script: RedisScript, keys: string[], args: RedisArgument[]): Promise<T> {
-    return this.#cut ? Promise.reject(new Error("cut")) : this.#link.run<T>(script, keys, args);
+    return this.#through(script.name, () => this.#link.run<T>(script, keys, args));
+  }
+  #through<T>(what: string, command: () => Promise<T>): Promise<T> {
+    if (this.#silent) {
+      this.#late.push({ what, command });
+      return Promise.reject(new Error("timed out"));
+    }
+    return this.#cut ? Promise.reject(new Error("cut")) : command();
   }
   subscribe(channel: string, listener: (message: Buffer) => void, sharded?: boolean): Promise<void> {
-    return this.#link.subscribe(channel, (message) => this.#cut || listener(message), sharded);
+    return this.#link.subscribe(
+      channel,
+      (message) => this.#cut || this.#silent || listener(message),
+      sharded,
+    );
   }
   unsubscribe(channel: string, sharded?: boolean): Promise<void> {
     return this.#link.unsubscribe(channel, sharded);
@@ -124,6 +152,8 @@ interface TestServer {
   link: CuttableLink;
   delivered: RoomLine[];
   departed: string[];
+  /** The names each of its returns (after it was counted as gone) announced. */
+  returned: string[][];
   /** The rooms each departed name was in, where the reaper said. */
   departedRooms: Map<string, string[]>;
   lost: string[];
@@ -140,6 +170,7 @@ async function join(redis: RedisUnderTest, history = 0): Promise<TestServer> {
     link,
     delivered: [],
     departed: [],
+    returned: [],
     departedRooms: new Map(),
     lost: [],
     logged,
@@ -152,7 +183,7 @@ async function join(redis: RedisUnderTest, history = 0): Promise<TestServer> {
       server.departed.push(...names);
       for (const [name, list] of rooms ?? []) server.departedRooms.set(name, list);
     },
-    returned: () => {},
+    returned: (names) => server.returned.push(names),
   };
   backend.registry.names.watch?.(events);
   return server;
@@ -355,6 +386,31 @@ export function redisBackendCases(fixture: RedisFixture): void {
     }
   });
 
+  test("a server counted as gone learns it is back, though a heartbeat of its ran with its reply lost", async (redis) => {
+    const [a, b] = [await join(redis), await join(redis)];
+    try {
+      await a.backend.registry.names.claim("ann", 1);
+      a.backend.directory.open(() => [{ name: ROOM, members: [1] }]);
+      a.backend.directory.moved(1, [ROOM]);
+      await until(async () => (await b.backend.directory.rooms()).length === 1, 2000, "ann's room seen");
+      // The path goes silent: a heartbeat goes on its way before the link is counted down.
+      a.link.cutSilently();
+      await until(() => a.link.late.includes(KEEP.name), 2 * HEARTBEAT_MS, "a heartbeat sent into the cut");
+      a.link.cut();
+      await redis.advance(GONE_WITHIN_MS);
+      await until(() => b.departed.length > 0, GONE_WITHIN_MS + 2000, "ann announced as gone");
+      // Mended: the heartbeat that waited on the way runs first, and its sender never hears how.
+      await a.link.restore();
+      await until(() => a.returned.length > 0, 3 * HEARTBEAT_MS, "a told its clients are back");
+      assertEquals(a.returned, [["ann"]]);
+      assertEquals(await listed(b.backend.registry.names), ["ann"]);
+      await until(async () => (await b.backend.directory.rooms()).length === 1, 2000, "ann's room again");
+    } finally {
+      await a.backend.leave();
+      await b.backend.leave();
+    }
+  });
+
   test("bans are kept for servers that start later; one past its time is left out", async (redis) => {
     const [a, b] = [await join(redis), await join(redis)];
     try {
@@ -396,7 +452,7 @@ export function redisBackendCases(fixture: RedisFixture): void {
       assertEquals(await a.backend.registry.names.claim("zoe", 1), true, "decided here while down");
       await new Promise((resolve) => setTimeout(resolve, 5));
       assertEquals(await b.backend.registry.names.claim("zoe", 2), true, "free in Redis meanwhile");
-      a.link.restore();
+      await a.link.restore();
       await until(() => b.lost.length > 0, 3 * HEARTBEAT_MS, "b told it lost zoe");
       assertEquals(b.lost, ["zoe"]);
       assertEquals(a.lost, []);
@@ -408,19 +464,31 @@ export function redisBackendCases(fixture: RedisFixture): void {
     }
   });
 
-  test("a Redis that lost its data gets each server's names and ids back", async (redis) => {
-    const a = await join(redis);
+  test("a Redis that lost its data gets each server's names, rooms and ids back", async (redis) => {
+    const [a, z] = [await join(redis), await join(redis)];
     const other = await redis.link();
     try {
       await a.backend.registry.names.claim("ann", 1);
+      await z.backend.registry.names.claim("zed", 1);
+      a.backend.directory.open(() => [{ name: "#rust", members: [1] }]);
+      z.backend.directory.open(() => [{ name: "#go", members: [1] }]);
+      a.backend.directory.moved(1, ["#rust"]);
+      z.backend.directory.moved(1, ["#go"]);
+      const both = async (server: TestServer) =>
+        (await server.backend.directory.rooms()).map((room) => room.name).sort().join() === "#go,#rust";
+      await until(() => both(a), 2000, "each server's room seen");
       const before = a.backend.registry.nextId();
       await other.send(["FLUSHALL"]);
-      await until(
-        () => a.logged.some((line) => line.includes("lost the room's data")),
-        3 * HEARTBEAT_MS,
-        "restored",
-      );
-      assertEquals(await listed(a.backend.registry.names), ["ann"]);
+      // Each server finds the data gone at its next heartbeat, and writes its share again.
+      for (const server of [a, z]) {
+        await until(
+          () => server.logged.some((line) => line.includes("lost the room's data")),
+          3 * HEARTBEAT_MS,
+          "restored",
+        );
+      }
+      assertEquals((await listed(a.backend.registry.names)).sort(), ["ann", "zed"]);
+      await until(async () => await both(a) && await both(z), 1000, "each server's room again");
       // No block of ids is handed out until every live server has raised the counter (the fence).
       await redis.advance(FENCE_MS);
       const b = await join(redis);
@@ -433,6 +501,7 @@ export function redisBackendCases(fixture: RedisFixture): void {
     } finally {
       await other.close();
       await a.backend.leave();
+      await z.backend.leave();
     }
   });
 
