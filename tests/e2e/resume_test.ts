@@ -40,6 +40,19 @@ async function sessionOf(client: TestClient): Promise<string> {
   return (await client.lines.waitFor(/^\* session /)).slice("* session ".length);
 }
 
+/** A new connection to `port` that sends `/resume ARGS` once welcomed. */
+async function resuming(port: number, label: string, args: string): Promise<TestClient> {
+  const client = await TestClient.connect(port, { label });
+  try {
+    await client.lines.waitFor(/^\* welcome, /);
+    await client.send(`/resume ${args}`);
+    return client;
+  } catch (error) {
+    await client[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
 Deno.test(
   "a client cut mid-conversation comes back as itself with every missed line once; nobody heard it go",
   {
@@ -63,10 +76,8 @@ Deno.test(
     for (let i = 1; i <= 50; i++) await bob.send(`missed ${i}`);
     await bob.send("/who");
     assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob", "its name is held");
-    const back = await TestClient.connect(server.port, { label: "back" });
+    const back = await resuming(server.port, "back", `${token} #parley:${seen}`);
     try {
-      await back.lines.waitFor(/^\* welcome, /);
-      await back.send(`/resume ${token} #parley:${seen}`);
       assertEquals(await back.lines.next(), "* resumed as zoe; 50 missed lines follow");
       for (let i = 1; i <= 50; i++) {
         assertEquals(
@@ -101,10 +112,8 @@ Deno.test("past the window the name is free and the leave told; a resume then ge
   await bob.lines.waitFor("* zoe left", 5000);
   await bob.send("/nick zoe");
   await bob.lines.waitFor("* you are now zoe");
-  const late = await TestClient.connect(server.port, { label: "late" });
+  const late = await resuming(server.port, "late", `${token} #parley:0`);
   try {
-    await late.lines.waitFor(/^\* welcome, /);
-    await late.send(`/resume ${token} #parley:0`);
     assertEquals(
       await late.lines.next(),
       "ERR no such session (wrong, expired or used already); a new one follows",
@@ -125,10 +134,8 @@ Deno.test(
     const zoe = await named(server, "zoe");
     const bob = await named(server, "bob");
     const token = await sessionOf(zoe);
-    const again = await TestClient.connect(server.port, { label: "again" });
+    const again = await resuming(server.port, "again", token);
     try {
-      await again.lines.waitFor(/^\* welcome, /);
-      await again.send(`/resume ${token}`);
       assertEquals(await again.lines.next(), "* resumed as zoe; 0 missed lines follow");
       await zoe.lines.waitFor("* your session was resumed on another connection");
       await zoe.lines.rest();
@@ -267,10 +274,8 @@ Deno.test(
     await bob.send("/who");
     assertEquals(await bob.lines.waitFor(/^\* online: /), "* online: zoe, bob, amy", "held across the chat");
     // It comes back on the other server.
-    const back = await TestClient.connect(b.port, { label: "back" });
+    const back = await resuming(b.port, "back", `${token} ${seen}`);
     try {
-      await back.lines.waitFor(/^\* welcome, /);
-      await back.send(`/resume ${token} ${seen}`);
       assertEquals(await back.lines.next(), "* resumed as zoe; 23 missed lines follow");
       const lines = await resumedLines(back);
       const said = lines.filter((line) => line.startsWith("@"));
@@ -309,9 +314,7 @@ Deno.test(
       await amy.send("/msg zoe welcome back");
       assertEquals(await back.lines.waitFor(/^\* private/), "* private from amy: welcome back");
       // The token was used: a second try gets ERR and a fresh session.
-      await using again = await TestClient.connect(a.port, { label: "again" });
-      await again.lines.waitFor(/^\* welcome, /);
-      await again.send(`/resume ${token} -`);
+      await using again = await resuming(a.port, "again", `${token} -`);
       assertEquals(
         await again.lines.next(),
         "ERR no such session (wrong, expired or used already); a new one follows",
@@ -339,9 +342,7 @@ Deno.test(
     await using bob = await named(b, "bob");
     await zoe.lines.waitFor(/ is now bob$/);
     const token = await sessionOf(zoe);
-    await using back = await TestClient.connect(b.port, { label: "back" });
-    await back.lines.waitFor(/^\* welcome, /);
-    await back.send(`/resume ${token} -`);
+    await using back = await resuming(b.port, "back", `${token} -`);
     assertEquals(await back.lines.next(), "* resumed as zoe; 0 missed lines follow");
     assertEquals(
       await zoe.lines.waitFor(/^\* your session/),
@@ -359,9 +360,7 @@ Deno.test(
     await back[Symbol.asyncDispose]();
     await b.stderr.waitFor(/#\d+ disconnected: client closed/);
     await bob.send("while away again");
-    await using again = await TestClient.connect(b.port, { label: "again" });
-    await again.lines.waitFor(/^\* welcome, /);
-    await again.send(`/resume ${token2} ${after}`);
+    await using again = await resuming(b.port, "again", `${token2} ${after}`);
     assertEquals(await again.lines.next(), "* resumed as zoe; 1 missed line follows");
     assertMatch(await again.lines.next(), /^@#parley:\d+ <bob> while away again$/);
     assertNobodyHeard(bob, "zoe");
@@ -395,9 +394,7 @@ Deno.test(
     await bob.send("#parley while it was down");
     await bob.send("#rust rust while it was down");
     await using restarted = await chat("--redis", redis.url, "--port", String(port));
-    await using back = await TestClient.connect(restarted.port, { label: "back" });
-    await back.lines.waitFor(/^\* welcome, /);
-    await back.send(`/resume ${token} ${seen}`);
+    await using back = await resuming(restarted.port, "back", `${token} ${seen}`);
     const resumed = await back.lines.next();
     assertMatch(resumed, /^\* resumed as zoe; \d+ missed lines follow$/);
     const lines = await resumedLines(back);
@@ -427,10 +424,8 @@ Deno.test(
     await bob.send(...Array.from({ length: 300 }, (_, i) => `line ${i + 1}`));
     await bob.send("/rooms");
     await bob.lines.waitFor(/^\* rooms: /);
-    const back = await TestClient.connect(server.port, { label: "back" });
+    const back = await resuming(server.port, "back", token);
     try {
-      await back.lines.waitFor(/^\* welcome, /);
-      await back.send(`/resume ${token}`);
       const [, follow, lost] =
         /^\* resumed as zoe; (\d+) missed lines follow; (\d+) more were lost \(more was said than this server keeps\)$/
           .exec(await back.lines.next())!;
@@ -478,9 +473,7 @@ Deno.test(
     let current = token;
     let seen = "-";
     for (let i = 0; i < 6; i++) {
-      const back = await TestClient.connect(server.port, { label: `back${i}` });
-      await back.lines.waitFor(/^\* welcome, /);
-      await back.send(`/resume ${current} ${seen}`);
+      const back = await resuming(server.port, `back${i}`, `${current} ${seen}`);
       assertMatch(await back.lines.next(), /^\* resumed as zoe; \d+ missed lines? follows?$/);
       const lines = await resumedLines(back);
       assertEquals(lines.map((line) => line.replace(/^@#parley:\d+ /, "")), [`<bob> missed ${i}`]);
@@ -543,9 +536,7 @@ Deno.test(
     await amy.send("later");
     await amy.send("/who");
     await amy.lines.waitFor(/^\* online: /);
-    await using again = await TestClient.connect(a.port, { label: "again" });
-    await again.lines.waitFor(/^\* welcome, /);
-    await again.send(`/resume ${fresh} -`);
+    await using again = await resuming(a.port, "again", `${fresh} -`);
     assertMatch(await again.lines.next(), /^\* resumed as user\d+; 2 missed lines follow$/);
   },
 );
@@ -569,9 +560,7 @@ Deno.test(
     await a.stop("SIGKILL");
     await closeAll([zoe, amy]);
     await bob.send("after the crash");
-    await using back = await TestClient.connect(b.port, { label: "back" });
-    await back.lines.waitFor(/^\* welcome, /);
-    await back.send(`/resume ${token} ${seen}`);
+    await using back = await resuming(b.port, "back", `${token} ${seen}`);
     assertEquals(await back.lines.next(), "* resumed as zoe; 1 missed line follows");
     assertMatch(await back.lines.next(), /^@#parley:\d+ <bob> after the crash$/);
     // The dead server is reaped: amy left with it; zoe, handed over already, did not.
